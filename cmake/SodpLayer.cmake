@@ -1,0 +1,33 @@
+# sodp_layer(NAME DEPS...): the static, PIC archive of one layer, built from
+# every .c file in the calling directory, with symbols hidden unless a source
+# marks them SODP_EXPORT. A layer with no sources yet is an interface target.
+function(sodp_layer name)
+	file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)
+	if(srcs)
+		add_library(${name} STATIC ${srcs})
+		target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+		target_compile_options(${name} PRIVATE -fvisibility=hidden)
+		target_link_libraries(${name} PUBLIC ${ARGN})
+	else()
+		add_library(${name} INTERFACE)
+		target_include_directories(${name} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
+		target_link_libraries(${name} INTERFACE ${ARGN})
+	endif()
+endfunction()
+
+# sodp_cunit_test(NAME SOURCES... LIBS ...): one CUnit executable, one CTest.
+function(sodp_cunit_test name)
+	cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+	add_executable(${name} ${T_SOURCES} ${CMAKE_SOURCE_DIR}/tests/common/cunit_main.c)
+	target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/common)
+	target_link_libraries(${name} PRIVATE ${T_LIBS} ${CUNIT_LIBRARIES})
+	target_include_directories(${name} PRIVATE ${CUNIT_INCLUDE_DIRS})
+	add_test(NAME ${name} COMMAND ${name})
+	if(NOT T_TIMEOUT)
+		set(T_TIMEOUT 300)
+	endif()
+	set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_RETURN_CODE 77)
+	if(T_LABELS)
+		set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+	endif()
+endfunction()
