@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal declarations of the verbs front (lib/verbs). Everything exported
+ * from here is an ibv_* entry point with a symbol version from
+ * libsoftodp.map; these helpers stay inside the library.
+ */
+#ifndef SODP_VERBS_H
+#define SODP_VERBS_H
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "driver.h"
+#include "compiler.h"
+#include "list.h"
+
+/* The header wraps some exported names in inline helpers; we define them. */
+#undef ibv_get_device_list
+#undef ibv_query_port
+#undef ibv_reg_mr
+#undef ibv_reg_mr_iova
+
+/* A soft RoCE device known to this process. Devices are never freed. */
+struct sodp_device {
+	struct ibv_device ibdev;	/* what ibv_get_device_list() returns */
+	struct sodp_dev_config cfg;
+	int index;			/* ibv_get_device_index() */
+	struct list_head node;
+};
+
+static inline struct sodp_device *to_sdev(struct ibv_device *d)
+{
+	return container_of(d, struct sodp_device, ibdev);
+}
+
+/*
+ * Parses a SOFTODP_DEVICES string into configs. Returns the number of
+ * entries, or a negative errno; on error, @err (if not NULL) receives a
+ * one-line message naming the bad entry.
+ */
+int sodp_parse_devices(const char *spec, struct sodp_dev_config *out, int max, char *err,
+		       size_t errlen);
+/* Resolves the interface, MTU, MAC, GID and GUID of cfg->addr. */
+int sodp_resolve_device(struct sodp_dev_config *cfg, char *err, size_t errlen);
+
+/* True when @ctx is a context this library created. */
+bool sodp_is_our_context(struct ibv_context *ctx);
+
+/* Async events: the context's queue behind ibv_get_async_event(). */
+int sodp_async_init(struct sodp_context *ctx);
+void sodp_async_fini(struct sodp_context *ctx);
+void sodp_async_post(struct sodp_context *ctx, const struct ibv_async_event *ev);
+
+/* Completion events: what the provider signals on an armed CQ. */
+void sodp_cq_event(struct ibv_cq *cq);
+
+/* The front's own state beside the provider's in struct sodp_context. */
+struct sodp_front {
+	pthread_mutex_t async_lock;
+	struct list_head async_events;
+	int async_wfd;			/* write end; vctx.context.async_fd reads */
+	unsigned int async_queued;
+};
+
+struct sodp_front *sodp_front_of(struct sodp_context *ctx);
+/* Points the context's ops tables at the front and the provider. */
+void sodp_init_context_ops(struct sodp_context *ctx);
+
+/* Objects on a PD keep it from being deallocated. */
+void sodp_pd_get(struct ibv_pd *pd);
+void sodp_pd_put(struct ibv_pd *pd);
+
+/* The extended verbs reached through struct verbs_context. */
+int sodp_query_device_ex(struct ibv_context *ibctx, const struct ibv_query_device_ex_input *input,
+			 struct ibv_device_attr_ex *attr, size_t attr_size);
+int sodp_query_port(struct ibv_context *ibctx, uint8_t port, struct ibv_port_attr *attr,
+		    size_t attr_size);
+int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
+		   struct ibv_sge *sg_list, uint32_t num_sge);
+struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ibctx, struct ibv_cq_init_attr_ex *attr);
+struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ibctx, struct ibv_qp_init_attr_ex *attr);
+struct ibv_srq *sodp_create_srq_ex(struct ibv_context *ibctx, struct ibv_srq_init_attr_ex *attr);
+
+/* Sets errno from a negative errno return and gives the verbs positive one. */
+static inline int sodp_ret(int ret)
+{
+	if (ret < 0) {
+		errno = -ret;
+		return -ret;
+	}
+	return 0;
+}
+
+#endif

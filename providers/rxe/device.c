@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device as the verbs see it: attributes, port, and the provider ops
+ * table the front dispatches through.
+ */
+#include <string.h>
+
+#include "driver.h"
+#include "rxe_param.h"
+
+/* The largest IB MTU that fits an Ethernet MTU, leaving room for headers. */
+static enum ibv_mtu rxe_mtu_from_if(unsigned int if_mtu)
+{
+	int room = (int)if_mtu - RXE_MAX_HDR_LENGTH;
+
+	if (room >= 4096)
+		return IBV_MTU_4096;
+	if (room >= 2048)
+		return IBV_MTU_2048;
+	if (room >= 1024)
+		return IBV_MTU_1024;
+	if (room >= 512)
+		return IBV_MTU_512;
+	return IBV_MTU_256;
+}
+
+static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_ex *ex)
+{
+	struct ibv_device_attr *a = &ex->orig_attr;
+
+	memset(ex, 0, sizeof(*ex));
+	strcpy(a->fw_ver, RXE_FW_VER);
+	a->node_guid = ctx->cfg->node_guid;
+	a->sys_image_guid = ctx->cfg->node_guid;
+	a->max_mr_size = RXE_MAX_MR_SIZE;
+	a->page_size_cap = RXE_PAGE_SIZE_CAP;
+	a->vendor_id = RXE_VENDOR_ID;
+	a->vendor_part_id = RXE_VENDOR_PART_ID;
+	a->hw_ver = RXE_HW_VER;
+	a->max_qp = RXE_MAX_QP;
+	a->max_qp_wr = RXE_MAX_QP_WR;
+	a->device_cap_flags = IBV_DEVICE_BAD_PKEY_CNTR | IBV_DEVICE_BAD_QKEY_CNTR |
+			      IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN |
+			      IBV_DEVICE_SRQ_RESIZE | IBV_DEVICE_PORT_ACTIVE_EVENT;
+	a->max_sge = RXE_MAX_SGE;
+	a->max_sge_rd = RXE_MAX_SGE_RD;
+	a->max_cq = RXE_MAX_CQ;
+	a->max_cqe = RXE_MAX_CQE - 1;
+	a->max_mr = RXE_MAX_MR;
+	a->max_pd = RXE_MAX_PD;
+	a->max_qp_rd_atom = RXE_MAX_QP_RD_ATOM;
+	a->max_ee_rd_atom = 0;
+	a->max_res_rd_atom = RXE_MAX_RES_RD_ATOM;
+	a->max_qp_init_rd_atom = RXE_MAX_QP_INIT_RD_ATOM;
+	a->max_ee_init_rd_atom = 0;
+	a->atomic_cap = IBV_ATOMIC_HCA;
+	a->max_mcast_grp = RXE_MAX_MCAST_GRP;
+	a->max_mcast_qp_attach = RXE_MAX_MCAST_QP_ATTACH;
+	a->max_total_mcast_qp_attach = RXE_MAX_MCAST_GRP * RXE_MAX_MCAST_QP_ATTACH;
+	a->max_ah = RXE_MAX_AH;
+	a->max_srq = RXE_MAX_SRQ;
+	a->max_srq_wr = RXE_MAX_SRQ_WR;
+	a->max_srq_sge = RXE_MAX_SRQ_SGE;
+	a->max_pkeys = RXE_MAX_PKEYS;
+	a->local_ca_ack_delay = RXE_LOCAL_CA_ACK_DELAY;
+	a->phys_port_cnt = 1;
+
+	/* No on-demand paging is reported until ODP memory regions exist. */
+	ex->odp_caps.general_caps = 0;
+	ex->completion_timestamp_mask = 0;
+	ex->device_cap_flags_ex = a->device_cap_flags;
+	ex->max_dm_size = 0;
+	return 0;
+}
+
+static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_port_attr *pa)
+{
+	if (port != 1)
+		return -EINVAL;
+	memset(pa, 0, sizeof(*pa));
+	pa->state = IBV_PORT_ACTIVE;
+	pa->max_mtu = IBV_MTU_4096;
+	pa->active_mtu = rxe_mtu_from_if(ctx->cfg->if_mtu);
+	pa->gid_tbl_len = RXE_MAX_GID;
+	pa->port_cap_flags = IBV_PORT_CM_SUP;
+	pa->max_msg_sz = 1U << 31;
+	pa->bad_pkey_cntr = 0;
+	pa->qkey_viol_cntr = 0;
+	pa->pkey_tbl_len = RXE_MAX_PKEYS;
+	pa->lid = 0;
+	pa->sm_lid = 0;
+	pa->lmc = 0;
+	pa->max_vl_num = 1;
+	pa->sm_sl = 0;
+	pa->subnet_timeout = 0;
+	pa->init_type_reply = 0;
+	pa->active_width = 2;	/* 4X */
+	pa->active_speed = 32;	/* EDR: 25 Gb/s per lane */
+	pa->phys_state = 5;	/* LinkUp */
+	pa->link_layer = IBV_LINK_LAYER_ETHERNET;
+	pa->flags = 0;
+	return 0;
+}
+
+static int rxe_open(struct sodp_context *ctx)
+{
+	return 0;
+}
+
+static void rxe_close(struct sodp_context *ctx)
+{
+}
+
+const struct sodp_provider_ops rxe_provider_ops = {
+	.open = rxe_open,
+	.close = rxe_close,
+	.query_device_ex = rxe_query_device_ex,
+	.query_port = rxe_query_port,
+};
