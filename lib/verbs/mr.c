@@ -6,6 +6,10 @@
 
 #include "verbs.h"
 
+/* The header wraps these exported names in inline helpers; this file defines them. */
+#undef ibv_reg_mr
+#undef ibv_reg_mr_iova
+
 /* Every access bit the verbs define; the optional ones may be ignored. */
 #define SODP_ACCESS_MANDATORY                                                                      \
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |               \

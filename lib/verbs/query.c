@@ -6,6 +6,9 @@
 
 #include "verbs.h"
 
+/* The header wraps these exported names in inline helpers; this file defines them. */
+#undef ibv_query_port
+
 /* RoCEv2 in the sysfs numbering that ibv_query_gid_type() reports. */
 #define SODP_GID_TYPE_SYSFS_ROCE_V2 1
 

@@ -14,12 +14,6 @@
 #include "compiler.h"
 #include "list.h"
 
-/* The header wraps some exported names in inline helpers; we define them. */
-#undef ibv_get_device_list
-#undef ibv_query_port
-#undef ibv_reg_mr
-#undef ibv_reg_mr_iova
-
 /* A soft RoCE device known to this process. Devices are never freed. */
 struct sodp_device {
 	struct ibv_device ibdev;	/* what ibv_get_device_list() returns */
