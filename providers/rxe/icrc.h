@@ -46,7 +46,7 @@
 
 /* The IP and UDP header fields the ICRC covers, all in host byte order. */
 struct rxe_icrc_hdr {
-	sa_family_t family; /* AF_INET or AF_INET6 */
+	sa_family_t family; /* AF_INET6, else IPv4 */
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;

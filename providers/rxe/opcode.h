@@ -11,7 +11,7 @@
 #ifndef RXE_OPCODE_H
 #define RXE_OPCODE_H
 
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -198,7 +198,7 @@ static inline const struct rxe_opcode_info *rxe_opcode_get(uint8_t opcode)
 {
 	const struct rxe_opcode_info *info = &rxe_opcode[opcode];
 
-	return info->name ? info : (const struct rxe_opcode_info *)0;
+	return info->name ? info : NULL;
 }
 
 /* Short name as in packet listings ("RC_SEND_FIRST", "RC_ACK"), or "UNKNOWN". */

@@ -42,15 +42,23 @@ static double bench_icrc(const struct rxe_icrc_hdr *h, const uint8_t *pkt, size_
 	return (double)iters * (len + RXE_ICRC_BYTES) / t / 1e9;
 }
 
+/*
+ * The same bytes as rxe_icrc_compute() (a 48-byte masked LRH/IPv4/UDP/BTH
+ * prefix, then the rest of the packet) through the slice-by-8 path only.
+ */
 static double bench_table(const uint8_t *pkt, size_t len, double secs)
 {
+	static const uint8_t prefix[48];
 	double t0 = now(), t;
 	uint64_t iters = 0;
 	uint32_t acc = 0;
 
 	do {
-		for (int i = 0; i < 1024; i++)
-			acc ^= sodp_crc32_table(acc, pkt, len + 56);
+		for (int i = 0; i < 1024; i++) {
+			uint32_t crc = sodp_crc32_table(0, prefix, sizeof(prefix));
+
+			acc ^= sodp_crc32_table(crc, pkt + RXE_BTH_BYTES, len - RXE_BTH_BYTES);
+		}
 		iters += 1024;
 		t = now() - t0;
 	} while (t < secs);
@@ -81,7 +89,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t len = sizes[i] - RXE_ICRC_BYTES;
 
-		/* The table column runs the same byte count through slice-by-8. */
 		printf("%7zuB %12.2f %14.2f\n", sizes[i], bench_icrc(&h, pkt, len, secs),
 		       bench_table(pkt, len, secs));
 	}
