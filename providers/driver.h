@@ -29,13 +29,13 @@
 /* One configured soft RoCE device: a name and a local IP address. */
 struct sodp_dev_config {
 	char name[IBV_SYSFS_NAME_MAX];
-	struct sockaddr_storage addr;	/* AF_INET or AF_INET6, port 0 */
-	char ifname[IF_NAMESIZE];	/* the interface that holds addr */
+	struct sockaddr_storage addr; /* AF_INET or AF_INET6, port 0 */
+	char ifname[IF_NAMESIZE];     /* the interface that holds addr */
 	unsigned int ifindex;
-	unsigned int if_mtu;		/* interface MTU in bytes */
-	uint8_t mac[6];			/* zero for loopback */
-	union ibv_gid gid;		/* RoCEv2 GID of addr (v4-mapped for IPv4) */
-	__be64 node_guid;		/* derived from the address, stable */
+	unsigned int if_mtu; /* interface MTU in bytes */
+	uint8_t mac[6];	     /* zero for loopback */
+	union ibv_gid gid;   /* RoCEv2 GID of addr (v4-mapped for IPv4) */
+	__be64 node_guid;    /* derived from the address, stable */
 };
 
 struct sodp_context;
@@ -65,8 +65,8 @@ struct sodp_provider_ops {
 
 	struct ibv_mr *(*reg_mr)(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
 				 unsigned int access);
-	int (*rereg_mr)(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr,
-			size_t length, unsigned int access);
+	int (*rereg_mr)(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
+			unsigned int access);
 	int (*dereg_mr)(struct ibv_mr *mr);
 	int (*advise_mr)(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 			 struct ibv_sge *sg_list, uint32_t num_sge);
@@ -111,7 +111,7 @@ struct sodp_context {
 	const struct sodp_dev_config *cfg;
 	const struct sodp_provider_ops *ops;
 	const struct sodp_front_ops *front;
-	void *priv;				/* provider state */
+	void *priv; /* provider state */
 	struct verbs_context vctx;
 };
 

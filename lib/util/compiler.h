@@ -14,12 +14,12 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define READ_ONCE(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 #define SODP_MIN(a, b) ((a) < (b) ? (a) : (b))

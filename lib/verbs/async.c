@@ -42,7 +42,7 @@ void sodp_async_fini(struct sodp_context *ctx)
 	struct sodp_front *f = sodp_front_of(ctx);
 	struct async_entry *e, *tmp;
 
-	list_for_each_entry_safe(e, tmp, &f->async_events, node)
+	list_for_each_entry_safe (e, tmp, &f->async_events, node)
 		free(e);
 	close(f->async_wfd);
 	close(ctx->vctx.context.async_fd);
@@ -95,7 +95,7 @@ SODP_EXPORT int ibv_get_async_event(struct ibv_context *ibctx, struct ibv_async_
 		n = read(ibctx->async_fd, &one, 1);
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
-		return -1;	/* errno from read(), e.g. EAGAIN when non-blocking */
+		return -1; /* errno from read(), e.g. EAGAIN when non-blocking */
 
 	pthread_mutex_lock(&f->async_lock);
 	if (list_empty(&f->async_events)) {

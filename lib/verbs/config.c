@@ -88,15 +88,15 @@ int sodp_parse_devices(const char *spec, struct sodp_dev_config *out, int max, c
 		p += len + (end ? 1 : 0);
 		if (len == 0) {
 			if (!end && n > 0)
-				break;	/* a trailing comma */
+				break; /* a trailing comma */
 			snprintf(err, errlen, "SOFTODP_DEVICES has an empty entry");
 			return -EINVAL;
 		}
 
 		eq = strchr(entry, '=');
 		if (!eq) {
-			snprintf(err, errlen,
-				 "SOFTODP_DEVICES entry '%s' is not name=address", entry);
+			snprintf(err, errlen, "SOFTODP_DEVICES entry '%s' is not name=address",
+				 entry);
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -108,9 +108,8 @@ int sodp_parse_devices(const char *spec, struct sodp_dev_config *out, int max, c
 			return -EINVAL;
 		}
 		if (n == max) {
-			snprintf(err, errlen,
-				 "SOFTODP_DEVICES entry '%s=%s': more than %d devices", entry,
-				 eq + 1, max);
+			snprintf(err, errlen, "SOFTODP_DEVICES entry '%s=%s': more than %d devices",
+				 entry, eq + 1, max);
 			return -E2BIG;
 		}
 		memset(&out[n], 0, sizeof(out[n]));
@@ -199,7 +198,7 @@ static __be64 make_guid(const struct sodp_dev_config *cfg)
 		for (int i = 0; i < 16; i++)
 			h = (h ^ cfg->gid.raw[i]) * 16777619u;
 		g[0] = 0x02;
-		g[1] = 0x50;	/* locally administered, "softodp" */
+		g[1] = 0x50; /* locally administered, "softodp" */
 		g[2] = 0xd0;
 		g[3] = 0xff;
 		g[4] = (uint8_t)(h >> 24);

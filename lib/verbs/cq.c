@@ -19,7 +19,7 @@ struct sodp_channel {
 	struct ibv_comp_channel ch;
 	int wfd;
 	pthread_mutex_t lock;
-	struct list_head pending;	/* struct cq_event */
+	struct list_head pending; /* struct cq_event */
 };
 
 struct cq_event {
@@ -102,8 +102,7 @@ void sodp_cq_event(struct ibv_cq *cq)
 	pthread_mutex_unlock(&c->lock);
 }
 
-SODP_EXPORT int ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq,
-				 void **cq_context)
+SODP_EXPORT int ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **cq_context)
 {
 	struct sodp_channel *c;
 	struct cq_event *e;
@@ -120,7 +119,7 @@ SODP_EXPORT int ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != 1)
-			return -1;	/* errno from read(): EAGAIN when non-blocking */
+			return -1; /* errno from read(): EAGAIN when non-blocking */
 		pthread_mutex_lock(&c->lock);
 		if (!list_empty(&c->pending))
 			break;
@@ -156,7 +155,7 @@ static void flush_cq_events(struct ibv_comp_channel *ch, const struct ibv_cq *cq
 	struct cq_event *e, *tmp;
 
 	pthread_mutex_lock(&c->lock);
-	list_for_each_entry_safe(e, tmp, &c->pending, node) {
+	list_for_each_entry_safe (e, tmp, &c->pending, node) {
 		if (e->cq == cq) {
 			list_del_init(&e->node);
 			free(e);
@@ -165,9 +164,9 @@ static void flush_cq_events(struct ibv_comp_channel *ch, const struct ibv_cq *cq
 	pthread_mutex_unlock(&c->lock);
 }
 
-#define SODP_CQ_WC_FLAGS                                                                           \
-	(IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_IMM | IBV_WC_EX_WITH_QP_NUM |                    \
-	 IBV_WC_EX_WITH_SRC_QP | IBV_WC_EX_WITH_SLID | IBV_WC_EX_WITH_SL |                         \
+#define SODP_CQ_WC_FLAGS                                                        \
+	(IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_IMM | IBV_WC_EX_WITH_QP_NUM | \
+	 IBV_WC_EX_WITH_SRC_QP | IBV_WC_EX_WITH_SLID | IBV_WC_EX_WITH_SL |      \
 	 IBV_WC_EX_WITH_DLID_PATH_BITS)
 
 static struct ibv_cq_ex *create_cq(struct ibv_context *ibctx, struct ibv_cq_init_attr_ex *attr)

@@ -31,14 +31,14 @@ static struct list_head ctx_list = LIST_HEAD_INIT(ctx_list);
 struct sodp_front_ctx {
 	struct list_head node;
 	struct sodp_front front;
-	struct sodp_context ctx;	/* last: ends with the application's ibv_context */
+	struct sodp_context ctx; /* last: ends with the application's ibv_context */
 };
 
 static struct sodp_device *find_or_add_device(const struct sodp_dev_config *cfg)
 {
 	struct sodp_device *d;
 
-	list_for_each_entry(d, &dev_list, node) {
+	list_for_each_entry (d, &dev_list, node) {
 		if (!strcmp(d->cfg.name, cfg->name) &&
 		    !memcmp(&d->cfg.addr, &cfg->addr, sizeof(cfg->addr)))
 			return d;
@@ -123,7 +123,7 @@ static bool is_our_device(struct ibv_device *ibdev)
 	if (!ibdev)
 		return false;
 	pthread_mutex_lock(&dev_lock);
-	list_for_each_entry(d, &dev_list, node) {
+	list_for_each_entry (d, &dev_list, node) {
 		if (&d->ibdev == ibdev) {
 			found = true;
 			break;
@@ -168,7 +168,7 @@ bool sodp_is_our_context(struct ibv_context *ibctx)
 	if (!ibctx)
 		return false;
 	pthread_mutex_lock(&ctx_lock);
-	list_for_each_entry(fc, &ctx_list, node) {
+	list_for_each_entry (fc, &ctx_list, node) {
 		if (&fc->ctx.vctx.context == ibctx) {
 			found = true;
 			break;

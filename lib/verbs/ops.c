@@ -23,8 +23,7 @@ static int no_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_re
 	return EOPNOTSUPP;
 }
 
-static int no_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr,
-			    struct ibv_recv_wr **bad)
+static int no_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
 {
 	if (bad)
 		*bad = wr;

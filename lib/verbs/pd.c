@@ -9,7 +9,7 @@
 
 struct sodp_pd {
 	struct ibv_pd pd;
-	unsigned int usecnt;	/* MRs, QPs, SRQs, AHs on this PD */
+	unsigned int usecnt; /* MRs, QPs, SRQs, AHs on this PD */
 };
 
 static uint32_t pd_handle;

@@ -7,13 +7,13 @@
 
 #include "verbs.h"
 
-#define SODP_QP_INIT_ATTR_MASK                                                                     \
+#define SODP_QP_INIT_ATTR_MASK \
 	(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)
 
-#define SODP_QP_SEND_OPS                                                                           \
-	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND |    \
-	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                                 \
-	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |                 \
+#define SODP_QP_SEND_OPS                                                                        \
+	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
+	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                              \
+	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |              \
 	 IBV_QP_EX_WITH_SEND_WITH_INV)
 
 static bool cq_of(struct ibv_context *ibctx, struct ibv_cq *cq)
@@ -97,7 +97,7 @@ SODP_EXPORT struct ibv_qp *ibv_create_qp(struct ibv_pd *pd, struct ibv_qp_init_a
 	ex.pd = pd;
 	qp = create_qp(pd->context, &ex);
 	if (qp)
-		init->cap = ex.cap;	/* what was really allocated */
+		init->cap = ex.cap; /* what was really allocated */
 	return qp;
 }
 
@@ -143,8 +143,7 @@ SODP_EXPORT int ibv_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int ma
 	return sodp_ret(ctx->ops->query_qp(qp, attr, mask, init));
 }
 
-SODP_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *qp, enum ibv_wr_opcode op,
-					   uint32_t flags)
+SODP_EXPORT int ibv_query_qp_data_in_order(struct ibv_qp *qp, enum ibv_wr_opcode op, uint32_t flags)
 {
 	/*
 	 * The NIC writes each packet's payload to memory in one copy, in PSN

@@ -66,8 +66,7 @@ int sodp_query_port(struct ibv_context *ibctx, uint8_t port, struct ibv_port_att
 }
 
 /* Declared by rdma-core's driver.h, which an application never includes. */
-int ibv_query_gid_type(struct ibv_context *ibctx, uint8_t port, unsigned int index,
-		       uint32_t *type);
+int ibv_query_gid_type(struct ibv_context *ibctx, uint8_t port, unsigned int index, uint32_t *type);
 
 /*
  * The exported symbol is only reached by binaries that predate the extended
@@ -157,8 +156,7 @@ SODP_EXPORT ssize_t _ibv_query_gid_table(struct ibv_context *ibctx, struct ibv_g
 	return 1;
 }
 
-SODP_EXPORT int ibv_query_pkey(struct ibv_context *ibctx, uint8_t port, int index,
-			       __be16 *pkey)
+SODP_EXPORT int ibv_query_pkey(struct ibv_context *ibctx, uint8_t port, int index, __be16 *pkey)
 {
 	if (!sodp_is_our_context(ibctx) || port != 1 || index != 0 || !pkey) {
 		errno = EINVAL;

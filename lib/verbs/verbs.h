@@ -16,9 +16,9 @@
 
 /* A soft RoCE device known to this process. Devices are never freed. */
 struct sodp_device {
-	struct ibv_device ibdev;	/* what ibv_get_device_list() returns */
+	struct ibv_device ibdev; /* what ibv_get_device_list() returns */
 	struct sodp_dev_config cfg;
-	int index;			/* ibv_get_device_index() */
+	int index; /* ibv_get_device_index() */
 	struct list_head node;
 };
 
@@ -52,7 +52,7 @@ void sodp_cq_event(struct ibv_cq *cq);
 struct sodp_front {
 	pthread_mutex_t async_lock;
 	struct list_head async_events;
-	int async_wfd;			/* write end; vctx.context.async_fd reads */
+	int async_wfd; /* write end; vctx.context.async_fd reads */
 	unsigned int async_queued;
 };
 

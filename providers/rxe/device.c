@@ -94,9 +94,9 @@ static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_por
 	pa->sm_sl = 0;
 	pa->subnet_timeout = 0;
 	pa->init_type_reply = 0;
-	pa->active_width = 2;	/* 4X */
-	pa->active_speed = 32;	/* EDR: 25 Gb/s per lane */
-	pa->phys_state = 5;	/* LinkUp */
+	pa->active_width = 2;  /* 4X */
+	pa->active_speed = 32; /* EDR: 25 Gb/s per lane */
+	pa->phys_state = 5;    /* LinkUp */
 	pa->link_layer = IBV_LINK_LAYER_ETHERNET;
 	pa->flags = 0;
 	return 0;

@@ -6,10 +6,10 @@
 #ifndef RXE_PARAM_H
 #define RXE_PARAM_H
 
-#define RXE_VENDOR_ID		0x5350	/* not a registered IEEE OUI: perftest treats it as generic */
-#define RXE_VENDOR_PART_ID	0x0001
-#define RXE_HW_VER		1
-#define RXE_FW_VER		"0.1.0"
+#define RXE_VENDOR_ID	   0x5350 /* not a registered IEEE OUI: perftest treats it as generic */
+#define RXE_VENDOR_PART_ID 0x0001
+#define RXE_HW_VER	   1
+#define RXE_FW_VER	   "0.1.0"
 
 #define RXE_MAX_MR_SIZE		(1ULL << 40)
 #define RXE_PAGE_SIZE_CAP	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
@@ -24,9 +24,9 @@
 #define RXE_MAX_PD		0x10000
 #define RXE_MAX_QP_RD_ATOM	128
 #define RXE_MAX_RES_RD_ATOM	0x3f00
-#define RXE_MAX_QP_INIT_RD_ATOM	128
+#define RXE_MAX_QP_INIT_RD_ATOM 128
 #define RXE_MAX_MCAST_GRP	8192
-#define RXE_MAX_MCAST_QP_ATTACH	56
+#define RXE_MAX_MCAST_QP_ATTACH 56
 #define RXE_MAX_AH		0x8000
 #define RXE_MAX_SRQ		0x4000
 #define RXE_MAX_SRQ_WR		0x4000
@@ -36,10 +36,10 @@
 #define RXE_LOCAL_CA_ACK_DELAY	15
 #define RXE_DEFAULT_PKEY	0xffff
 
-#define RXE_ROCE_V2_PORT	4791
-#define RXE_QPN_FIRST		0x11	/* as kernel rxe: 0 and 1 are the special QPs */
+#define RXE_ROCE_V2_PORT 4791
+#define RXE_QPN_FIRST	 0x11 /* as kernel rxe: 0 and 1 are the special QPs */
 
 /* Headers a RoCEv2 packet may carry beyond the payload: rxe's allowance. */
-#define RXE_MAX_HDR_LENGTH	80
+#define RXE_MAX_HDR_LENGTH 80
 
 #endif

@@ -13,11 +13,11 @@
 void sodp_tests_register(void);
 
 /* A test whose precondition the machine lacks passes with a visible note. */
-#define SODP_SKIP(why)                                                                             \
-	do {                                                                                       \
-		printf("\n    SKIP %s: %s\n", __func__, why);                                      \
-		sodp_test_skipped++;                                                               \
-		return;                                                                            \
+#define SODP_SKIP(why)                                        \
+	do {                                                  \
+		printf("\n    SKIP %s: %s\n", __func__, why); \
+		sodp_test_skipped++;                          \
+		return;                                       \
 	} while (0)
 
 extern int sodp_test_skipped;

@@ -130,9 +130,8 @@ static void test_pkg_config_program_links_and_runs(void)
 	if (!have("pkg-config") || !have("cc"))
 		SODP_SKIP("pkg-config or cc is not installed");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	CU_ASSERT_EQUAL_FATAL(run("cmake --install " SODP_BUILD_DIR " --prefix %s/usr >/dev/null",
-				  dir),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+		run("cmake --install " SODP_BUILD_DIR " --prefix %s/usr >/dev/null", dir), 0);
 	CU_ASSERT_EQUAL(run("pcdir=$(dirname $(find %s -name softodp.pc)) && "
 			    "PKG_CONFIG_PATH=$pcdir cc -o %s/prog " SODP_SOURCE_DIR
 			    "/tests/compat/pkgconfig_prog.c $(PKG_CONFIG_PATH=$pcdir pkg-config "

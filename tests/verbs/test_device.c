@@ -70,9 +70,9 @@ static void test_parse_too_many_entries_is_e2big(void)
 {
 	struct sodp_dev_config cfg[2];
 
-	CU_ASSERT_EQUAL(sodp_parse_devices("a=127.0.0.1,b=127.0.0.2,c=127.0.0.3", cfg, 2, err,
-					   sizeof(err)),
-			-E2BIG);
+	CU_ASSERT_EQUAL(
+		sodp_parse_devices("a=127.0.0.1,b=127.0.0.2,c=127.0.0.3", cfg, 2, err, sizeof(err)),
+		-E2BIG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "'c=127.0.0.3'"));
 }
 
@@ -327,7 +327,7 @@ static void test_strings_and_rates(void)
 	CU_ASSERT_STRING_EQUAL(ibv_port_state_str(IBV_PORT_ACTIVE), "active");
 	CU_ASSERT_STRING_EQUAL(ibv_wc_status_str(IBV_WC_SUCCESS), "success");
 	CU_ASSERT_STRING_EQUAL(ibv_wc_status_str((enum ibv_wc_status)999), "unknown");
-	CU_ASSERT_STRING_EQUAL(ibv_event_type_str((enum ibv_event_type)-5), "unknown");
+	CU_ASSERT_STRING_EQUAL(ibv_event_type_str((enum ibv_event_type) - 5), "unknown");
 	CU_ASSERT_STRING_EQUAL(ibv_node_type_str(IBV_NODE_CA), "InfiniBand channel adapter");
 	CU_ASSERT_EQUAL(ibv_rate_to_mult(IBV_RATE_10_GBPS), 4);
 	CU_ASSERT_EQUAL(mult_to_ibv_rate(4), IBV_RATE_10_GBPS);
@@ -353,7 +353,8 @@ void sodp_tests_register(void)
 	static const struct sodp_test_case devices[] = {
 		{"default_is_one_loopback_device", test_default_is_one_loopback_device},
 		{"device_list_follows_environment", test_device_list_follows_environment},
-		{"bad_environment_gives_null_and_einval", test_bad_environment_gives_null_and_einval},
+		{"bad_environment_gives_null_and_einval",
+		 test_bad_environment_gives_null_and_einval},
 		{"foreign_device_pointers_are_rejected", test_foreign_device_pointers_are_rejected},
 		{NULL, NULL},
 	};
