@@ -5,8 +5,7 @@
  */
 #include <string.h>
 
-#include "driver.h"
-#include "rxe_param.h"
+#include "rxe.h"
 
 /* The largest IB MTU that fits an Ethernet MTU, leaving room for headers. */
 static enum ibv_mtu rxe_mtu_from_if(unsigned int if_mtu)
@@ -102,13 +101,15 @@ static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_por
 	return 0;
 }
 
+/* A context shares its device's socket and engine thread (engine.c). */
 static int rxe_open(struct sodp_context *ctx)
 {
-	return 0;
+	return rxe_ctx_open(ctx);
 }
 
 static void rxe_close(struct sodp_context *ctx)
 {
+	rxe_ctx_close(ctx);
 }
 
 const struct sodp_provider_ops rxe_provider_ops = {
@@ -116,4 +117,31 @@ const struct sodp_provider_ops rxe_provider_ops = {
 	.close = rxe_close,
 	.query_device_ex = rxe_query_device_ex,
 	.query_port = rxe_query_port,
+	.alloc_pd = rxe_alloc_pd,
+	.dealloc_pd = rxe_dealloc_pd,
+	.reg_mr = rxe_reg_mr,
+	.rereg_mr = rxe_rereg_mr,
+	.dereg_mr = rxe_dereg_mr,
+	.advise_mr = rxe_advise_mr,
+	.create_cq = rxe_create_cq,
+	.resize_cq = rxe_resize_cq,
+	.destroy_cq = rxe_destroy_cq,
+	.poll_cq = rxe_poll_cq,
+	.req_notify_cq = rxe_req_notify_cq,
+	.create_srq = rxe_create_srq,
+	.modify_srq = rxe_modify_srq,
+	.query_srq = rxe_query_srq,
+	.destroy_srq = rxe_destroy_srq,
+	.post_srq_recv = rxe_post_srq_recv,
+	.create_qp = rxe_create_qp,
+	.modify_qp = rxe_modify_qp,
+	.query_qp = rxe_query_qp,
+	.destroy_qp = rxe_destroy_qp,
+	.post_send = rxe_post_send,
+	.post_recv = rxe_post_recv,
+	.qp_to_qp_ex = rxe_qp_to_qp_ex,
+	.create_ah = rxe_create_ah,
+	.destroy_ah = rxe_destroy_ah,
+	.attach_mcast = rxe_attach_mcast,
+	.detach_mcast = rxe_detach_mcast,
 };

@@ -13,7 +13,7 @@
 
 #define RXE_MAX_MR_SIZE		(1ULL << 40)
 #define RXE_PAGE_SIZE_CAP	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
-#define RXE_MAX_QP		0x10000
+#define RXE_MAX_QP		4096 /* QPN table per device and process (rxe.h RXE_QP_TBL) */
 #define RXE_MAX_QP_WR		0x4000
 #define RXE_MAX_SGE		32
 #define RXE_MAX_SGE_RD		32

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The completer: consumes ACKs, NAKs, READ responses and atomic ACKs, retires
+ * send WQEs in order, and runs the retransmission timer.
+ *
+ * comp.psn is the oldest PSN not yet acknowledged. An ACK for PSN p
+ * acknowledges everything up to p (IBA 9.7.5.1.2). A READ response or an
+ * atomic ACK implicitly acknowledges the SEND/WRITE requests before it; an
+ * ACK whose PSN covers a READ or atomic request whose response never came
+ * means the response was lost, so the requester goes back to it.
+ *
+ * Retry policy: a PSN sequence error NAK rewinds without using up retry_cnt
+ * (the responder told us exactly where to resume); a timeout uses one retry;
+ * an RNR NAK uses one rnr_retry (7 = unlimited) and pauses the requester for
+ * the responder's RNR timer. Forward progress restores both counters.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rxe.h"
+
+/* IBA table 45: RNR NAK timer field to time, in ns. */
+static const uint32_t rxe_rnr_10us[32] = {
+	6553600, 1,    2,    3,	   4,	 6,	8,     12,    16,    24,    32,
+	48,	 64,   96,   128,  192,	 256,	384,   512,   768,   1024,  1536,
+	2048,	 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152,
+};
+
+uint64_t rxe_rnr_ns(uint8_t code)
+{
+	/* entries are in units of 10 us, except code 0 (655.36 ms) */
+	if (!code)
+		return 655360000ULL;
+	return (uint64_t)rxe_rnr_10us[code & 31] * 10000ULL;
+}
+
+static bool rxe_outstanding(struct rxe_qp *qp)
+{
+	struct rxe_send_wqe *w;
+
+	if (qp->sq.cons == __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE))
+		return false;
+	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+	return w->state == WQE_STARTED || w->state == WQE_SENT;
+}
+
+static void rxe_comp_progress(struct rxe_qp *qp, uint64_t now)
+{
+	qp->comp.retry_left = qp->attr.retry_cnt;
+	qp->comp.rnr_left = qp->attr.rnr_retry;
+	if (rxe_outstanding(qp) && qp->attr.timeout)
+		qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
+	else
+		qp->comp.deadline = 0;
+}
+
+/* Fails the WQE at sq.cons with @st and moves the QP to error. */
+static void rxe_comp_fail(struct rxe_qp *qp, enum ibv_wc_status st)
+{
+	if (qp->sq.cons != qp->sq.prod) {
+		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+
+		rxe_send_complete(qp, w, st);
+	}
+	rxe_qp_error(qp);
+}
+
+/*
+ * Retires WQEs acknowledged up to and including @psn. With @explicit_ack
+ * (an ACK packet), a READ/atomic the ACK covers lost its response: returns
+ * true so that the caller rewinds.
+ */
+static bool rxe_comp_ack(struct rxe_qp *qp, uint32_t psn, bool explicit_ack)
+{
+	while (qp->sq.cons != qp->sq.prod) {
+		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+
+		if (w->state != WQE_STARTED && w->state != WQE_SENT)
+			break;
+		if (rxe_wqe_is_rd(w))
+			return explicit_ack && !rxe_psn_before(psn, w->first_psn);
+		if (w->state == WQE_SENT && !rxe_psn_before(psn, w->last_psn)) {
+			qp->comp.psn = rxe_psn_add(w->last_psn, 1);
+			rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+			continue;
+		}
+		if (!rxe_psn_before(psn, qp->comp.psn) && !rxe_psn_after(psn, w->last_psn))
+			qp->comp.psn = rxe_psn_add(psn, 1);
+		break;
+	}
+	return false;
+}
+
+static void rxe_comp_rewind(struct rxe_qp *qp)
+{
+	rxe_req_rewind(qp, qp->comp.psn);
+}
+
+static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
+{
+	uint32_t psn = pkt->pi.h.bth.psn;
+	struct rxe_send_wqe *w;
+	uint32_t off;
+	int ret;
+
+	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	if (qp->sq.cons == qp->sq.prod)
+		return;
+	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+	if (w->opcode != IBV_WR_RDMA_READ || (w->state != WQE_STARTED && w->state != WQE_SENT))
+		return;
+	if (rxe_psn_before(psn, w->first_psn) || rxe_psn_after(psn, w->last_psn))
+		return;
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return; /* duplicate */
+	if (rxe_psn_after(psn, qp->comp.psn)) {
+		/* a response went missing: ask again from the gap, once */
+		if (!qp->comp.read_gap) {
+			qp->comp.read_gap = true;
+			rxe_comp_rewind(qp);
+		}
+		return;
+	}
+	qp->comp.read_gap = false;
+	off = (uint32_t)rxe_psn_diff(psn, w->first_psn) * qp->mtu;
+	if (off > w->length || pkt->pi.paylen > w->length - off ||
+	    (psn != w->last_psn && pkt->pi.paylen != qp->mtu)) {
+		rxe_comp_fail(qp, IBV_WC_BAD_RESP_ERR);
+		return;
+	}
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, off,
+			   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+	if (ret) {
+		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
+		return;
+	}
+	qp->comp.psn = rxe_psn_add(psn, 1);
+	if (psn == w->last_psn && (pkt->pi.mask & RXE_END_MASK))
+		rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+	rxe_comp_progress(qp, now);
+}
+
+static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
+{
+	uint32_t psn = pkt->pi.h.bth.psn;
+	uint64_t orig = pkt->pi.h.atmack_orig;
+	struct rxe_send_wqe *w;
+	int ret;
+
+	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	if (qp->sq.cons == qp->sq.prod)
+		return;
+	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+	if (!rxe_wqe_is_rd(w) || w->opcode == IBV_WR_RDMA_READ || w->first_psn != psn ||
+	    (w->state != WQE_STARTED && w->state != WQE_SENT))
+		return;
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig, sizeof(orig),
+			   true);
+	if (ret) {
+		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
+		return;
+	}
+	qp->comp.psn = rxe_psn_add(psn, 1);
+	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+	rxe_comp_progress(qp, now);
+}
+
+static void rxe_comp_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code, uint64_t now)
+{
+	static const enum ibv_wc_status st[] = {
+		[RXE_NAK_INVALID_REQUEST] = IBV_WC_REM_INV_REQ_ERR,
+		[RXE_NAK_REM_ACCESS_ERROR] = IBV_WC_REM_ACCESS_ERR,
+		[RXE_NAK_REM_OP_ERROR] = IBV_WC_REM_OP_ERR,
+		[RXE_NAK_INVALID_RD_REQUEST] = IBV_WC_REM_INV_RD_REQ_ERR,
+	};
+
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return; /* stale */
+	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	if (code == RXE_NAK_PSN_SEQ_ERROR) {
+		qp->comp.psn = psn;
+		rxe_comp_rewind(qp);
+		if (qp->attr.timeout)
+			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
+		return;
+	}
+	rxe_comp_fail(qp, code < ARRAY_SIZE(st) && st[code] ? st[code] : IBV_WC_REM_OP_ERR);
+}
+
+static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_t now)
+{
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return;
+	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	if (qp->comp.rnr_left != 7) {
+		if (!qp->comp.rnr_left) {
+			rxe_comp_fail(qp, IBV_WC_RNR_RETRY_EXC_ERR);
+			return;
+		}
+		qp->comp.rnr_left--;
+	}
+	qp->comp.psn = psn;
+	rxe_comp_rewind(qp);
+	qp->req.rnr_wait = true;
+	qp->req.rnr_until = now + rxe_rnr_ns(timer);
+	qp->comp.deadline = 0;
+}
+
+/* Handles one response packet for @qp. Engine, under dev->lock. */
+void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	uint32_t psn = pkt->pi.h.bth.psn;
+	uint8_t syn = pkt->pi.h.aeth.syndrome;
+	uint64_t now = rxe_now();
+
+	if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
+		return;
+	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
+		return;
+	if ((pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK) != IB_OPCODE_RC)
+		return;
+	switch (pkt->pi.opcode) {
+	case IB_OPCODE_RC_ACKNOWLEDGE:
+		switch (rxe_aeth_syn_type(syn)) {
+		case RXE_AETH_ACK:
+			if (rxe_psn_before(psn, rxe_psn_add(qp->comp.psn, -1)))
+				return; /* old ACK */
+			if (rxe_comp_ack(qp, psn, true))
+				rxe_comp_rewind(qp);
+			rxe_comp_progress(qp, now);
+			break;
+		case RXE_AETH_RNR_NAK:
+			rxe_comp_rnr(qp, psn, rxe_aeth_syn_value(syn), now);
+			break;
+		case RXE_AETH_NAK:
+			rxe_comp_nak(qp, psn, rxe_aeth_syn_value(syn), now);
+			break;
+		default:
+			break;
+		}
+		break;
+	case IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE:
+		rxe_comp_atomic(qp, pkt, now);
+		break;
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
+		rxe_comp_read(qp, pkt, now);
+		break;
+	default:
+		break;
+	}
+	if (qp->state == IBV_QPS_SQD && !rxe_outstanding(qp) && qp->attr.en_sqd_async_notify &&
+	    qp->sq_draining) {
+		qp->sq_draining = false;
+		rxe_async_qp(qp, IBV_EVENT_SQ_DRAINED);
+	}
+}
+
+/* The retransmission timer of @qp. */
+void rxe_comp_timer(struct rxe_qp *qp, uint64_t now)
+{
+	if (!qp->comp.deadline || now < qp->comp.deadline)
+		return;
+	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD) {
+		qp->comp.deadline = 0;
+		return;
+	}
+	if (!rxe_outstanding(qp)) {
+		qp->comp.deadline = 0;
+		return;
+	}
+	if (!qp->comp.retry_left) {
+		rxe_comp_fail(qp, IBV_WC_RETRY_EXC_ERR);
+		return;
+	}
+	qp->comp.retry_left--;
+	qp->comp.read_gap = false;
+	rxe_comp_rewind(qp);
+	qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
+}

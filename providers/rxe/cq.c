@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Completion queues: a ring filled by the engine, drained by ibv_poll_cq()
+ * or the ibv_cq_ex start_poll/next_poll/end_poll iterator.
+ *
+ * Notification: ibv_req_notify_cq() arms the CQ; the first completion that
+ * matches (any for NEXT; solicited or in error for SOLICITED) disarms it and
+ * calls front->cq_event(), which makes the completion channel readable.
+ * A full ring sets the overflow state and raises IBV_EVENT_CQ_ERR.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rxe.h"
+
+#define RXE_WC_FLAGS                                                            \
+	(IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_IMM | IBV_WC_EX_WITH_QP_NUM | \
+	 IBV_WC_EX_WITH_SRC_QP | IBV_WC_EX_WITH_SLID | IBV_WC_EX_WITH_SL |      \
+	 IBV_WC_EX_WITH_DLID_PATH_BITS | IBV_WC_EX_WITH_COMPLETION_TIMESTAMP |  \
+	 IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
+
+static uint32_t rxe_roundup_pow2(uint32_t v)
+{
+	uint32_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+static void rxe_cqe_to_wc(const struct rxe_cqe *e, struct ibv_wc *wc)
+{
+	memset(wc, 0, sizeof(*wc));
+	wc->wr_id = e->wr_id;
+	wc->status = e->status;
+	wc->opcode = e->opcode;
+	wc->vendor_err = e->vendor_err;
+	wc->byte_len = e->byte_len;
+	wc->imm_data = e->imm_data;
+	wc->qp_num = e->qp_num;
+	wc->src_qp = e->src_qp;
+	wc->wc_flags = e->wc_flags;
+}
+
+int rxe_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
+{
+	struct rxe_cq *cq = to_rcq(ibcq);
+	int n = 0;
+
+	if (num_entries < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&cq->lock);
+	while (n < num_entries && cq->cons != cq->prod) {
+		rxe_cqe_to_wc(&cq->ring[cq->cons & (cq->size - 1)], &wc[n]);
+		cq->cons++;
+		n++;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	return n;
+}
+
+int rxe_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
+{
+	struct rxe_cq *cq = to_rcq(ibcq);
+
+	pthread_mutex_lock(&cq->lock);
+	if (!solicited_only)
+		cq->armed = 1;
+	else if (cq->armed != 1)
+		cq->armed = 2;
+	pthread_mutex_unlock(&cq->lock);
+	return 0;
+}
+
+/*
+ * Adds one completion; called by the engine (or a flush) under dev->lock.
+ * Returns -ENOSPC when the ring is full: the CQ is then in error.
+ */
+int rxe_cq_post(struct rxe_cq *cq, const struct rxe_cqe *cqe, bool solicited)
+{
+	bool notify = false;
+
+	pthread_mutex_lock(&cq->lock);
+	if (cq->prod - cq->cons >= cq->max + 1 || cq->prod - cq->cons >= cq->size) {
+		bool first = !cq->overflow;
+
+		cq->overflow = true;
+		pthread_mutex_unlock(&cq->lock);
+		if (first && cq->ctx->front && cq->ctx->front->async_event) {
+			struct ibv_async_event ev = {.element.cq = (struct ibv_cq *)&cq->ibcq,
+						     .event_type = IBV_EVENT_CQ_ERR};
+
+			cq->ctx->front->async_event(cq->ctx, &ev);
+		}
+		return -ENOSPC;
+	}
+	cq->ring[cq->prod & (cq->size - 1)] = *cqe;
+	cq->prod++;
+	if (cq->armed == 1 || (cq->armed == 2 && (solicited || cqe->status != IBV_WC_SUCCESS))) {
+		cq->armed = 0;
+		notify = true;
+	}
+	pthread_mutex_unlock(&cq->lock);
+	if (notify && cq->ctx->front && cq->ctx->front->cq_event)
+		cq->ctx->front->cq_event((struct ibv_cq *)&cq->ibcq);
+	return 0;
+}
+
+/* ---- the extended poll interface ---- */
+
+static inline struct rxe_cq *ex_to_rcq(struct ibv_cq_ex *ex)
+{
+	return container_of(ex, struct rxe_cq, ibcq);
+}
+
+static void rxe_cq_ex_load(struct rxe_cq *cq)
+{
+	cq->cur = &cq->ring[cq->cons & (cq->size - 1)];
+	cq->ibcq.status = cq->cur->status;
+	cq->ibcq.wr_id = cq->cur->wr_id;
+}
+
+static int rxe_start_poll(struct ibv_cq_ex *ex, struct ibv_poll_cq_attr *attr)
+{
+	struct rxe_cq *cq = ex_to_rcq(ex);
+
+	if (attr->comp_mask)
+		return EINVAL;
+	pthread_mutex_lock(&cq->lock);
+	if (cq->cons == cq->prod) {
+		cq->cur = NULL;
+		pthread_mutex_unlock(&cq->lock);
+		return ENOENT;
+	}
+	rxe_cq_ex_load(cq);
+	return 0;
+}
+
+static int rxe_next_poll(struct ibv_cq_ex *ex)
+{
+	struct rxe_cq *cq = ex_to_rcq(ex);
+
+	cq->cons++;
+	if (cq->cons == cq->prod) {
+		cq->cur = NULL;
+		return ENOENT;
+	}
+	rxe_cq_ex_load(cq);
+	return 0;
+}
+
+static void rxe_end_poll(struct ibv_cq_ex *ex)
+{
+	struct rxe_cq *cq = ex_to_rcq(ex);
+
+	if (cq->cur)
+		cq->cons++;
+	cq->cur = NULL;
+	pthread_mutex_unlock(&cq->lock);
+}
+
+static enum ibv_wc_opcode rxe_read_opcode(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->opcode;
+}
+
+static uint32_t rxe_read_vendor_err(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->vendor_err;
+}
+
+static uint32_t rxe_read_byte_len(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->byte_len;
+}
+
+static __be32 rxe_read_imm_data(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->imm_data;
+}
+
+static uint32_t rxe_read_qp_num(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->qp_num;
+}
+
+static uint32_t rxe_read_src_qp(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->src_qp;
+}
+
+static unsigned int rxe_read_wc_flags(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->wc_flags;
+}
+
+static uint32_t rxe_read_slid(struct ibv_cq_ex *ex)
+{
+	return 0;
+}
+
+static uint8_t rxe_read_sl(struct ibv_cq_ex *ex)
+{
+	return 0;
+}
+
+static uint8_t rxe_read_dlid_path_bits(struct ibv_cq_ex *ex)
+{
+	return 0;
+}
+
+static uint64_t rxe_read_completion_ts(struct ibv_cq_ex *ex)
+{
+	return ex_to_rcq(ex)->cur->ts;
+}
+
+/* ---- create / resize / destroy ---- */
+
+struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr)
+{
+	struct rxe_cq *cq;
+	int ret = -EINVAL;
+
+	if (attr->cqe < 1 || attr->cqe > RXE_MAX_CQE - 1)
+		goto err;
+	if (attr->comp_vector >= (uint32_t)ctx->vctx.context.num_comp_vectors &&
+	    attr->comp_vector != 0)
+		goto err;
+	ret = -EOPNOTSUPP;
+	if (attr->wc_flags & ~(uint64_t)RXE_WC_FLAGS)
+		goto err;
+	if (attr->comp_mask & ~(uint32_t)(IBV_CQ_INIT_ATTR_MASK_FLAGS | IBV_CQ_INIT_ATTR_MASK_PD))
+		goto err;
+	if ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
+	    (attr->flags & ~(uint32_t)IBV_CREATE_CQ_ATTR_SINGLE_THREADED))
+		goto err;
+	ret = -ENOMEM;
+	cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		goto err;
+	cq->size = rxe_roundup_pow2(attr->cqe + 1);
+	cq->max = attr->cqe;
+	cq->ring = calloc(cq->size, sizeof(*cq->ring));
+	if (!cq->ring) {
+		free(cq);
+		goto err;
+	}
+	cq->dev = ctx_dev(ctx);
+	cq->ctx = ctx;
+	cq->wc_flags = attr->wc_flags;
+	pthread_mutex_init(&cq->lock, NULL);
+
+	cq->ibcq.context = &ctx->vctx.context;
+	cq->ibcq.channel = attr->channel;
+	cq->ibcq.cq_context = attr->cq_context;
+	cq->ibcq.cqe = attr->cqe;
+	pthread_mutex_init(&cq->ibcq.mutex, NULL);
+	pthread_cond_init(&cq->ibcq.cond, NULL);
+	cq->ibcq.start_poll = rxe_start_poll;
+	cq->ibcq.next_poll = rxe_next_poll;
+	cq->ibcq.end_poll = rxe_end_poll;
+	cq->ibcq.read_opcode = rxe_read_opcode;
+	cq->ibcq.read_vendor_err = rxe_read_vendor_err;
+	cq->ibcq.read_wc_flags = rxe_read_wc_flags;
+	if (attr->wc_flags & IBV_WC_EX_WITH_BYTE_LEN)
+		cq->ibcq.read_byte_len = rxe_read_byte_len;
+	if (attr->wc_flags & IBV_WC_EX_WITH_IMM)
+		cq->ibcq.read_imm_data = rxe_read_imm_data;
+	if (attr->wc_flags & IBV_WC_EX_WITH_QP_NUM)
+		cq->ibcq.read_qp_num = rxe_read_qp_num;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SRC_QP)
+		cq->ibcq.read_src_qp = rxe_read_src_qp;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SLID)
+		cq->ibcq.read_slid = rxe_read_slid;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SL)
+		cq->ibcq.read_sl = rxe_read_sl;
+	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
+		cq->ibcq.read_dlid_path_bits = rxe_read_dlid_path_bits;
+	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP)
+		cq->ibcq.read_completion_ts = rxe_read_completion_ts;
+	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
+		cq->ibcq.read_completion_wallclock_ns = rxe_read_completion_ts;
+	return &cq->ibcq;
+err:
+	errno = -ret;
+	return NULL;
+}
+
+int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
+{
+	struct rxe_cq *cq = to_rcq(ibcq);
+	struct rxe_cqe *ring;
+	uint32_t size, i, n;
+
+	if (cqe < 1 || cqe > RXE_MAX_CQE - 1)
+		return -EINVAL;
+	size = rxe_roundup_pow2(cqe + 1);
+	ring = calloc(size, sizeof(*ring));
+	if (!ring)
+		return -ENOMEM;
+	pthread_mutex_lock(&cq->lock);
+	n = cq->prod - cq->cons;
+	if (n > (uint32_t)cqe) {
+		pthread_mutex_unlock(&cq->lock);
+		free(ring);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		ring[i] = cq->ring[(cq->cons + i) & (cq->size - 1)];
+	free(cq->ring);
+	cq->ring = ring;
+	cq->size = size;
+	cq->max = cqe;
+	cq->cons = 0;
+	cq->prod = n;
+	cq->ibcq.cqe = cqe;
+	pthread_mutex_unlock(&cq->lock);
+	return 0;
+}
+
+int rxe_destroy_cq(struct ibv_cq *ibcq)
+{
+	struct rxe_cq *cq = to_rcq(ibcq);
+	struct rxe_dev *dev = cq->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (cq->users) {
+		pthread_mutex_unlock(&dev->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_destroy(&cq->lock);
+	free(cq->ring);
+	free(cq);
+	return 0;
+}

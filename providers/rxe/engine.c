@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The progress engine: one thread per device address in the process.
+ *
+ * The thread owns the device's UDP socket. Each round it takes dev->lock,
+ * receives and dispatches a batch of packets (responder / completer), runs
+ * the timers, lets every QP's responder drain its response queue and every
+ * requester turn posted WQEs into packets, and flushes the transmit batch
+ * with one sendmmsg(). When a round did nothing it sleeps in ppoll() on the
+ * socket and an eventfd doorbell, with the nearest timer as the timeout, so
+ * an idle device costs no CPU.
+ *
+ * The doorbell protocol (no lost wake-ups without a lock on the post path):
+ * the engine stores sleeping = 1, then re-checks the doorbell generation;
+ * post_send bumps the generation, then reads `sleeping` and writes the
+ * eventfd only if the engine may be asleep. Both sides use sequentially
+ * consistent accesses, so at least one of them sees the other.
+ *
+ * SOFTODP_BUSY_POLL=1 makes the engine spin instead of sleeping (lower
+ * latency at the cost of a core per device).
+ *
+ * SOFTODP_IMPAIR="drop=N%,dup=N%,reorder=N%,seed=S" impairs transmitted
+ * packets, deterministically for a given seed (tests of the loss paths).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+
+#include "rxe.h"
+#include "log.h"
+
+static pthread_mutex_t rxe_devs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head rxe_devs = LIST_HEAD_INIT(rxe_devs);
+
+uint64_t rxe_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void rxe_doorbell(struct rxe_dev *dev)
+{
+	uint64_t one = 1;
+
+	__atomic_add_fetch(&dev->req_gen, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&dev->sleeping, __ATOMIC_SEQ_CST)) {
+		if (write(dev->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			sodp_warn("%s: doorbell: %s\n", dev->name, strerror(errno));
+	}
+}
+
+/* ---- impairment ---- */
+
+static uint64_t rxe_rand(struct rxe_impair *im)
+{
+	/* xorshift64*: deterministic for a given seed */
+	im->seed ^= im->seed >> 12;
+	im->seed ^= im->seed << 25;
+	im->seed ^= im->seed >> 27;
+	return im->seed * 2685821657736338717ULL;
+}
+
+static int rxe_impair_parse(struct rxe_impair *im, const char *spec)
+{
+	char buf[256], *save = NULL, *tok;
+
+	memset(im, 0, sizeof(*im));
+	im->seed = 1;
+	if (!spec || !*spec)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long long v;
+		char *eq = strchr(tok, '='), *end;
+
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		v = strtoull(eq + 1, &end, 0);
+		if (*end == '%')
+			end++;
+		if (*end)
+			return -EINVAL;
+		if (!strcmp(tok, "drop") && v <= 100)
+			im->drop = v;
+		else if (!strcmp(tok, "dup") && v <= 100)
+			im->dup = v;
+		else if (!strcmp(tok, "reorder") && v <= 100)
+			im->reorder = v;
+		else if (!strcmp(tok, "seed"))
+			im->seed = v ? v : 1;
+		else
+			return -EINVAL;
+	}
+	im->on = im->drop || im->dup || im->reorder;
+	return 0;
+}
+
+/* For tests: change the impairment of a running device (NULL turns it off). */
+int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec)
+{
+	struct rxe_impair im;
+	int ret = rxe_impair_parse(&im, spec);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dev->lock);
+	dev->impair = im;
+	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
+
+/*
+ * Decides the fate of one outgoing packet. Returns false to drop it; *dup
+ * asks for a second copy. Reordering is done by net.c holding a packet back.
+ */
+bool rxe_impair_tx(struct rxe_dev *dev, bool *dup)
+{
+	struct rxe_impair *im = &dev->impair;
+
+	*dup = false;
+	if (!im->on)
+		return true;
+	if (im->drop && rxe_rand(im) % 100 < im->drop) {
+		dev->impair_drop++;
+		return false;
+	}
+	if (im->dup && rxe_rand(im) % 100 < im->dup)
+		*dup = true;
+	return true;
+}
+
+bool rxe_impair_reorder(struct rxe_dev *dev)
+{
+	struct rxe_impair *im = &dev->impair;
+
+	return im->on && im->reorder && rxe_rand(im) % 100 < im->reorder;
+}
+
+/* ---- the thread ---- */
+
+static uint64_t rxe_next_deadline(struct rxe_dev *dev)
+{
+	uint64_t next = UINT64_MAX;
+	struct rxe_qp *qp;
+
+	list_for_each_entry (qp, &dev->qps, node) {
+		if (qp->comp.deadline && qp->comp.deadline < next)
+			next = qp->comp.deadline;
+		if (qp->req.rnr_wait && qp->req.rnr_until < next)
+			next = qp->req.rnr_until;
+	}
+	return next;
+}
+
+static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
+{
+	bool busy = false;
+	struct rxe_qp *qp;
+	uint64_t now;
+	int i, n;
+
+	for (i = 0; i < 8; i++) {
+		n = rxe_rx_batch(dev);
+		if (n <= 0)
+			break;
+		busy = true;
+	}
+	now = rxe_now();
+	list_for_each_entry (qp, &dev->qps, node) {
+		rxe_comp_timer(qp, now);
+		if (rxe_resp_send_queued(qp))
+			busy = true;
+		if (rxe_requester(qp, now))
+			busy = true;
+	}
+	rxe_tx_flush(dev);
+	*deadline = rxe_next_deadline(dev);
+	return busy;
+}
+
+static void *rxe_engine_thread(void *arg)
+{
+	struct rxe_dev *dev = arg;
+	uint32_t gen = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	while (!dev->stop) {
+		uint64_t deadline, now;
+		struct pollfd pfd[2];
+		struct timespec ts, *tsp = NULL;
+		uint32_t g;
+
+		if (rxe_round(dev, &deadline))
+			continue;
+		g = __atomic_load_n(&dev->req_gen, __ATOMIC_SEQ_CST);
+		if (g != gen) {
+			gen = g;
+			continue;
+		}
+		if (dev->busy_poll) {
+			pthread_mutex_unlock(&dev->lock);
+			pthread_mutex_lock(&dev->lock);
+			continue;
+		}
+		__atomic_store_n(&dev->sleeping, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&dev->req_gen, __ATOMIC_SEQ_CST) != gen) {
+			__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		pthread_mutex_unlock(&dev->lock);
+
+		now = rxe_now();
+		if (deadline != UINT64_MAX) {
+			uint64_t d = deadline > now ? deadline - now : 0;
+
+			ts.tv_sec = d / 1000000000ULL;
+			ts.tv_nsec = d % 1000000000ULL;
+			tsp = &ts;
+		}
+		pfd[0].fd = dev->sock;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = dev->efd;
+		pfd[1].events = POLLIN;
+		if (ppoll(pfd, 2, tsp, NULL) > 0 && (pfd[1].revents & POLLIN)) {
+			uint64_t v;
+
+			if (read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
+		}
+		__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);
+		pthread_mutex_lock(&dev->lock);
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return NULL;
+}
+
+/* ---- device lifetime ---- */
+
+static bool rxe_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+static enum ibv_mtu rxe_mtu_of(unsigned int if_mtu)
+{
+	int room = (int)if_mtu - RXE_MAX_HDR_LENGTH;
+
+	if (room >= 4096 || if_mtu == 0)
+		return IBV_MTU_4096;
+	if (room >= 2048)
+		return IBV_MTU_2048;
+	if (room >= 1024)
+		return IBV_MTU_1024;
+	if (room >= 512)
+		return IBV_MTU_512;
+	return IBV_MTU_256;
+}
+
+/* Whether process_vm_readv() works on ourselves (seccomp may forbid it). */
+static bool rxe_probe_pvm(pid_t pid)
+{
+	uint64_t src = 0x1234, dst = 0;
+	struct iovec l = {&dst, sizeof(dst)}, r = {&src, sizeof(src)};
+
+	return process_vm_readv(pid, &l, 1, &r, 1, 0) == sizeof(dst) && dst == src;
+}
+
+static void rxe_dev_free(struct rxe_dev *dev)
+{
+	rxe_net_close(dev);
+	if (dev->efd >= 0)
+		close(dev->efd);
+	rxe_mr_table_fini(dev);
+	free(dev->tx);
+	free(dev->held);
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+}
+
+static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **out)
+{
+	struct rxe_dev *dev;
+	const char *env;
+	int ret;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->sock = -1;
+	dev->efd = -1;
+	dev->refcnt = 1;
+	snprintf(dev->name, sizeof(dev->name), "%s", cfg->name);
+	dev->addr = cfg->addr;
+	dev->family = cfg->addr.ss_family;
+	dev->addr_len =
+		dev->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	dev->if_mtu = cfg->if_mtu;
+	dev->active_mtu = rxe_mtu_of(cfg->if_mtu);
+	dev->next_qpn = RXE_QPN_FIRST;
+	dev->pid = getpid();
+	dev->use_pvm = rxe_probe_pvm(dev->pid);
+	if (!dev->use_pvm)
+		sodp_warn("%s: process_vm_readv unavailable, copies are not fault-safe\n",
+			  dev->name);
+	list_init(&dev->qps);
+	pthread_mutex_init(&dev->lock, NULL);
+
+	env = getenv("SOFTODP_BUSY_POLL");
+	dev->busy_poll = env && atoi(env) > 0;
+	env = getenv("SOFTODP_ICRC");
+	dev->icrc_policy = RXE_ICRC_ASSUME_ID0;
+	if (env && !strcmp(env, "strict"))
+		dev->icrc_policy = RXE_ICRC_STRICT;
+	else if (env && !strcmp(env, "off"))
+		dev->icrc_policy = RXE_ICRC_SKIP;
+	if (rxe_impair_parse(&dev->impair, getenv("SOFTODP_IMPAIR")))
+		sodp_warn("%s: ignoring bad SOFTODP_IMPAIR\n", dev->name);
+
+	dev->tx = calloc(RXE_BATCH, sizeof(*dev->tx));
+	dev->held = calloc(1, sizeof(*dev->held));
+	ret = -ENOMEM;
+	if (!dev->tx || !dev->held)
+		goto err;
+	ret = rxe_mr_table_init(dev);
+	if (ret)
+		goto err;
+	dev->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dev->efd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = rxe_net_open(dev);
+	if (ret)
+		goto err;
+	ret = -pthread_create(&dev->thread, NULL, rxe_engine_thread, dev);
+	if (ret)
+		goto err;
+	dev->thread_started = true;
+	*out = dev;
+	return 0;
+err:
+	rxe_dev_free(dev);
+	return ret;
+}
+
+int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out)
+{
+	struct rxe_dev *dev;
+	int ret = 0;
+
+	pthread_mutex_lock(&rxe_devs_lock);
+	list_for_each_entry (dev, &rxe_devs, node) {
+		if (rxe_same_addr(&dev->addr, &ctx->cfg->addr)) {
+			dev->refcnt++;
+			*out = dev;
+			goto out;
+		}
+	}
+	ret = rxe_dev_create(ctx->cfg, &dev);
+	if (!ret) {
+		list_add_tail(&dev->node, &rxe_devs);
+		*out = dev;
+	}
+out:
+	pthread_mutex_unlock(&rxe_devs_lock);
+	return ret;
+}
+
+static void rxe_dev_stop(struct rxe_dev *dev)
+{
+	if (!dev->thread_started)
+		return;
+	pthread_mutex_lock(&dev->lock);
+	dev->stop = true;
+	pthread_mutex_unlock(&dev->lock);
+	rxe_doorbell(dev);
+	{
+		uint64_t one = 1;
+
+		if (write(dev->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			sodp_warn("%s: stop: %s\n", dev->name, strerror(errno));
+	}
+	pthread_join(dev->thread, NULL);
+	dev->thread_started = false;
+}
+
+void rxe_dev_put(struct rxe_dev *dev)
+{
+	pthread_mutex_lock(&rxe_devs_lock);
+	if (--dev->refcnt) {
+		pthread_mutex_unlock(&rxe_devs_lock);
+		return;
+	}
+	list_del_init(&dev->node);
+	pthread_mutex_unlock(&rxe_devs_lock);
+	rxe_dev_stop(dev);
+	rxe_dev_free(dev);
+}
+
+/* At exit, stop the engines so that no thread touches memory being torn down. */
+__attribute__((destructor)) static void rxe_engine_exit(void)
+{
+	struct rxe_dev *dev;
+
+	if (pthread_mutex_trylock(&rxe_devs_lock))
+		return;
+	list_for_each_entry (dev, &rxe_devs, node)
+		rxe_dev_stop(dev);
+	pthread_mutex_unlock(&rxe_devs_lock);
+}
+
+int rxe_ctx_open(struct sodp_context *ctx)
+{
+	struct rxe_ctx *rctx = calloc(1, sizeof(*rctx));
+	int ret;
+
+	if (!rctx)
+		return -ENOMEM;
+	ret = rxe_dev_get(ctx, &rctx->dev);
+	if (ret) {
+		free(rctx);
+		return ret;
+	}
+	ctx->priv = rctx;
+	return 0;
+}
+
+void rxe_ctx_close(struct sodp_context *ctx)
+{
+	struct rxe_ctx *rctx = ctx->priv;
+
+	if (!rctx)
+		return;
+	rxe_dev_put(rctx->dev);
+	free(rctx);
+	ctx->priv = NULL;
+}

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The UDP side of the NIC: one socket per device address bound to port 4791,
+ * batched transmit (sendmmsg) and receive (recvmmsg), ICRC on both ways and
+ * the dispatch of received packets to the QP state machines.
+ *
+ * Packets leave an unconnected socket with IP_PMTUDISC_DO: Linux then sets DF
+ * and IPv4 Identification 0, which is what makes the ICRC of an IPv4 packet
+ * knowable by a receiver that only sees the UDP payload (see icrc.h). The
+ * local address of a received datagram comes from IP_PKTINFO /
+ * IPV6_RECVPKTINFO, the peer's from msg_name.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+
+#include "rxe.h"
+#include "log.h"
+
+#define RXE_SOCKBUF (8 << 20)
+
+uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn)
+{
+	return rxe_roce_udp_sport(lqpn, rqpn);
+}
+
+int rxe_net_open(struct rxe_dev *dev)
+{
+	struct sockaddr_storage ss = dev->addr;
+	int on = 1, sz = RXE_SOCKBUF, fd, ret;
+
+	fd = socket(dev->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (dev->family == AF_INET) {
+		int pmtu = IP_PMTUDISC_DO;
+
+		((struct sockaddr_in *)&ss)->sin_port = htons(RXE_ROCE_V2_PORT);
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	} else {
+		int pmtu = IPV6_PMTUDISC_DO;
+
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(RXE_ROCE_V2_PORT);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {
+		ret = -errno;
+		sodp_err("%s: cannot bind UDP port %d: %s\n", dev->name, RXE_ROCE_V2_PORT,
+			 strerror(errno));
+		close(fd);
+		return ret;
+	}
+	dev->rxbuf = malloc((size_t)RXE_BATCH * RXE_RXBUF);
+	if (!dev->rxbuf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	dev->src4791 = ss;
+	dev->sock = fd;
+	return 0;
+}
+
+void rxe_net_close(struct rxe_dev *dev)
+{
+	if (dev->sock >= 0)
+		close(dev->sock);
+	dev->sock = -1;
+	free(dev->rxbuf);
+	dev->rxbuf = NULL;
+}
+
+/*
+ * Fills @av with the UDP destination for @gid. IPv4-mapped GIDs address
+ * IPv4 devices; anything else needs an IPv6 device.
+ */
+int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family)
+{
+	static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	bool mapped = !memcmp(gid->raw, v4pfx, sizeof(v4pfx));
+
+	memset(&av->dst, 0, sizeof(av->dst));
+	av->dgid = *gid;
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&av->dst;
+
+		if (!mapped)
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(RXE_ROCE_V2_PORT);
+		memcpy(&sin->sin_addr, gid->raw + 12, 4);
+		av->dst_len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&av->dst;
+
+		if (mapped)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(RXE_ROCE_V2_PORT);
+		memcpy(&sin6->sin6_addr, gid->raw, 16);
+		av->dst_len = sizeof(*sin6);
+	}
+	return 0;
+}
+
+/* ---- transmit ---- */
+
+struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
+{
+	if (dev->ntx >= RXE_BATCH - 3)
+		rxe_tx_flush(dev);
+	return &dev->tx[dev->ntx];
+}
+
+static void rxe_tx_icrc(struct rxe_dev *dev, struct rxe_txbuf *tb)
+{
+	struct rxe_icrc_hdr h;
+
+	if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&dev->src4791,
+				       (struct sockaddr *)&tb->dst))
+		return;
+	rxe_icrc_append(&h, tb->data, tb->len - RXE_ICRC_BYTES);
+}
+
+/*
+ * Queues the packet built in @tb (tb->len includes the 4 ICRC bytes) for
+ * @av. The impairment hook may drop, duplicate or hold it back.
+ */
+void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av)
+{
+	bool dup;
+
+	memcpy(&tb->dst, &av->dst, av->dst_len);
+	tb->dst_len = av->dst_len;
+	rxe_tx_icrc(dev, tb);
+	if (!rxe_impair_tx(dev, &dup))
+		return;
+	if (dev->impair.on && !dev->held->len && rxe_impair_reorder(dev)) {
+		memcpy(dev->held, tb, offsetof(struct rxe_txbuf, data) + tb->len);
+		return;
+	}
+	dev->ntx++;
+	if (dup) {
+		struct rxe_txbuf *d = rxe_tx_alloc(dev);
+
+		if (d != tb) {
+			memcpy(d, tb, offsetof(struct rxe_txbuf, data) + tb->len);
+			dev->ntx++;
+		}
+	}
+	if (dev->held->len && dev->ntx < RXE_BATCH) {
+		memcpy(&dev->tx[dev->ntx], dev->held,
+		       offsetof(struct rxe_txbuf, data) + dev->held->len);
+		dev->held->len = 0;
+		dev->ntx++;
+	}
+	if (dev->ntx >= RXE_BATCH - 3)
+		rxe_tx_flush(dev);
+}
+
+/*
+ * Starts a packet with headers @h and room for @paylen payload bytes.
+ * Returns the buffer (payload at tb->data + tb->hdr_len) or NULL.
+ */
+struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen)
+{
+	struct rxe_txbuf *tb = rxe_tx_alloc(dev);
+	int hl = rxe_hdr_build(tb->data, sizeof(tb->data), h, paylen);
+
+	if (hl < 0)
+		return NULL;
+	tb->hdr_len = hl;
+	tb->paylen = paylen;
+	return tb;
+}
+
+/* Pads, adds the ICRC and queues a packet from rxe_tx_build(). */
+void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av)
+{
+	rxe_pkt_zero_pad(tb->data, tb->hdr_len, tb->paylen);
+	tb->len = tb->hdr_len + tb->paylen + rxe_pad_len(tb->paylen) + RXE_ICRC_BYTES;
+	rxe_tx_commit(dev, tb, av);
+}
+
+void rxe_tx_flush(struct rxe_dev *dev)
+{
+	struct mmsghdr msgs[RXE_BATCH];
+	struct iovec iov[RXE_BATCH];
+	unsigned int i, done = 0, tries = 0;
+
+	if (!dev->ntx)
+		return;
+	for (i = 0; i < dev->ntx; i++) {
+		struct rxe_txbuf *tb = &dev->tx[i];
+
+		iov[i].iov_base = tb->data;
+		iov[i].iov_len = tb->len;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_name = &tb->dst;
+		msgs[i].msg_hdr.msg_namelen = tb->dst_len;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (done < dev->ntx) {
+		int n = sendmmsg(dev->sock, msgs + done, dev->ntx - done, 0);
+
+		if (n > 0) {
+			done += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS) && tries++ < 100) {
+			struct pollfd p = {.fd = dev->sock, .events = POLLOUT};
+
+			poll(&p, 1, 1);
+			continue;
+		}
+		/* Unreachable peers, full buffers: the packet is lost, the
+		 * retransmission timer recovers as on a lossy wire. */
+		done++;
+	}
+	dev->tx_pkts += dev->ntx;
+	dev->ntx = 0;
+}
+
+/* ---- receive ---- */
+
+static struct rxe_qp *rxe_qp_lookup(struct rxe_dev *dev, uint32_t qpn)
+{
+	uint32_t idx;
+
+	if (qpn < RXE_QPN_FIRST)
+		return NULL;
+	idx = (qpn - RXE_QPN_FIRST) % RXE_QP_TBL;
+	if (dev->qp_tbl[idx] && dev->qp_tbl[idx]->ibqp.qp_base.qp_num == qpn)
+		return dev->qp_tbl[idx];
+	return NULL;
+}
+
+static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt)
+{
+	struct rxe_icrc_hdr h;
+	struct rxe_qp *qp;
+	int ret;
+
+	dev->rx_pkts++;
+	if (rxe_pkt_parse(buf, len, &pkt->pi)) {
+		dev->rx_drop++;
+		return;
+	}
+	if (dev->icrc_policy != RXE_ICRC_SKIP) {
+		if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&pkt->src,
+					       (struct sockaddr *)&pkt->dst)) {
+			dev->rx_drop++;
+			return;
+		}
+		ret = rxe_icrc_check(&h, buf, len, dev->icrc_policy);
+		if (ret < 0) {
+			dev->rx_icrc_bad++;
+			return;
+		}
+		if (ret == RXE_ICRC_UNVERIFIED)
+			dev->rx_icrc_unverified++;
+	}
+	qp = rxe_qp_lookup(dev, pkt->pi.h.bth.qpn);
+	if (!qp) {
+		dev->rx_drop++;
+		return;
+	}
+	if (pkt->pi.mask & RXE_ACK_MASK)
+		rxe_completer(qp, pkt);
+	else
+		rxe_responder(qp, pkt);
+}
+
+/*
+ * Receives and processes up to one batch. Returns the number of datagrams
+ * processed, 0 when the socket is empty. Runs under dev->lock.
+ */
+int rxe_rx_batch(struct rxe_dev *dev)
+{
+	struct mmsghdr msgs[RXE_BATCH];
+	struct iovec iov[RXE_BATCH];
+	struct sockaddr_storage names[RXE_BATCH];
+	char cbuf[RXE_BATCH][64];
+	struct rxe_pkt pkt;
+	int i, n;
+
+	for (i = 0; i < RXE_BATCH; i++) {
+		iov[i].iov_base = dev->rxbuf + (size_t)i * RXE_RXBUF;
+		iov[i].iov_len = RXE_RXBUF;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_name = &names[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_control = cbuf[i];
+		msgs[i].msg_hdr.msg_controllen = sizeof(cbuf[i]);
+	}
+	n = recvmmsg(dev->sock, msgs, RXE_BATCH, MSG_DONTWAIT, NULL);
+	for (i = 0; i < n; i++) {
+		struct msghdr *mh = &msgs[i].msg_hdr;
+		struct cmsghdr *c;
+
+		memset(&pkt.src, 0, sizeof(pkt.src));
+		memcpy(&pkt.src, &names[i], mh->msg_namelen);
+		pkt.dst = dev->src4791;
+		for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				((struct sockaddr_in *)&pkt.dst)->sin_addr = pi.ipi_addr;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				((struct sockaddr_in6 *)&pkt.dst)->sin6_addr = pi.ipi6_addr;
+			}
+		}
+		rxe_rx_one(dev, dev->rxbuf + (size_t)i * RXE_RXBUF, msgs[i].msg_len, &pkt);
+	}
+	return n < 0 ? 0 : n;
+}

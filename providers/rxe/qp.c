@@ -1,0 +1,1051 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Queue pairs: creation, the IBTA state machine of ibv_modify_qp (with the
+ * required and optional attributes of every transition, IBA 11.2.6.1 /
+ * table 91 as the kernel's ib_modify_qp_is_ok encodes them), posting of work
+ * requests (ibv_post_send / ibv_post_recv and the ibv_wr_* interface), and
+ * the error flush.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rxe.h"
+
+/* ---- the modify_qp state table ---- */
+
+struct rxe_qp_trans {
+	bool valid;
+	int req[3]; /* indexed by rxe_qpt_index(): RC, UC, UD */
+	int opt[3];
+};
+
+static int rxe_qpt_index(enum ibv_qp_type t)
+{
+	return t == IBV_QPT_RC ? 0 : t == IBV_QPT_UC ? 1 : 2;
+}
+
+#define RC_UC_UD(rc, uc, ud) \
+	{                    \
+		rc, uc, ud   \
+	}
+
+static const struct rxe_qp_trans rxe_qp_table[IBV_QPS_ERR + 1][IBV_QPS_ERR + 1] = {
+	[IBV_QPS_RESET] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_INIT] = {
+			.valid = true,
+			.req = RC_UC_UD(IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS,
+					IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS,
+					IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_QKEY),
+		},
+	},
+	[IBV_QPS_INIT] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_INIT] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS,
+					IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS,
+					IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_QKEY),
+		},
+		[IBV_QPS_RTR] = {
+			.valid = true,
+			.req = RC_UC_UD(IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+						IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+						IBV_QP_MIN_RNR_TIMER,
+					IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+						IBV_QP_RQ_PSN,
+					0),
+			.opt = RC_UC_UD(IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS | IBV_QP_PKEY_INDEX,
+					IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS | IBV_QP_PKEY_INDEX,
+					IBV_QP_PKEY_INDEX | IBV_QP_QKEY),
+		},
+	},
+	[IBV_QPS_RTR] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_RTS] = {
+			.valid = true,
+			.req = RC_UC_UD(IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+						IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC,
+					IBV_QP_SQ_PSN, IBV_QP_SQ_PSN),
+			.opt = RC_UC_UD(IBV_QP_CUR_STATE | IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS |
+						IBV_QP_MIN_RNR_TIMER | IBV_QP_PATH_MIG_STATE,
+					IBV_QP_CUR_STATE | IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS |
+						IBV_QP_PATH_MIG_STATE,
+					IBV_QP_CUR_STATE | IBV_QP_QKEY),
+		},
+	},
+	[IBV_QPS_RTS] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_RTS] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_CUR_STATE | IBV_QP_ACCESS_FLAGS | IBV_QP_ALT_PATH |
+						IBV_QP_PATH_MIG_STATE | IBV_QP_MIN_RNR_TIMER,
+					IBV_QP_CUR_STATE | IBV_QP_ACCESS_FLAGS | IBV_QP_ALT_PATH |
+						IBV_QP_PATH_MIG_STATE,
+					IBV_QP_CUR_STATE | IBV_QP_QKEY),
+		},
+		[IBV_QPS_SQD] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_EN_SQD_ASYNC_NOTIFY, IBV_QP_EN_SQD_ASYNC_NOTIFY,
+					IBV_QP_EN_SQD_ASYNC_NOTIFY),
+		},
+	},
+	[IBV_QPS_SQD] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_RTS] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_CUR_STATE | IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS |
+						IBV_QP_MIN_RNR_TIMER | IBV_QP_PATH_MIG_STATE,
+					IBV_QP_CUR_STATE | IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS |
+						IBV_QP_PATH_MIG_STATE,
+					IBV_QP_CUR_STATE | IBV_QP_QKEY),
+		},
+		[IBV_QPS_SQD] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_PORT | IBV_QP_AV | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+						IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC |
+						IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_ALT_PATH |
+						IBV_QP_ACCESS_FLAGS | IBV_QP_PKEY_INDEX |
+						IBV_QP_MIN_RNR_TIMER | IBV_QP_PATH_MIG_STATE,
+					IBV_QP_AV | IBV_QP_ALT_PATH | IBV_QP_ACCESS_FLAGS |
+						IBV_QP_PKEY_INDEX | IBV_QP_PATH_MIG_STATE,
+					IBV_QP_PKEY_INDEX | IBV_QP_QKEY),
+		},
+	},
+	[IBV_QPS_SQE] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+		[IBV_QPS_RTS] = {
+			.valid = true,
+			.opt = RC_UC_UD(IBV_QP_CUR_STATE | IBV_QP_ACCESS_FLAGS | IBV_QP_MIN_RNR_TIMER,
+					IBV_QP_CUR_STATE | IBV_QP_ACCESS_FLAGS,
+					IBV_QP_CUR_STATE | IBV_QP_QKEY),
+		},
+	},
+	[IBV_QPS_ERR] = {
+		[IBV_QPS_RESET] = {.valid = true},
+		[IBV_QPS_ERR] = {.valid = true},
+	},
+};
+
+#define RXE_QP_ATTR_KNOWN                                                                     \
+	(IBV_QP_STATE | IBV_QP_CUR_STATE | IBV_QP_EN_SQD_ASYNC_NOTIFY | IBV_QP_ACCESS_FLAGS | \
+	 IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_QKEY | IBV_QP_AV | IBV_QP_PATH_MTU |        \
+	 IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_RQ_PSN |               \
+	 IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_ALT_PATH | IBV_QP_MIN_RNR_TIMER | IBV_QP_SQ_PSN |   \
+	 IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_PATH_MIG_STATE | IBV_QP_CAP | IBV_QP_DEST_QPN)
+
+#define RXE_QP_ACCESS                                                                \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
+	 IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_MW_BIND)
+
+/* ---- async events ---- */
+
+void rxe_async_qp(struct rxe_qp *qp, enum ibv_event_type type)
+{
+	struct ibv_async_event ev = {.element.qp = &qp->ibqp.qp_base, .event_type = type};
+
+	if (qp->ctx->front && qp->ctx->front->async_event)
+		qp->ctx->front->async_event(qp->ctx, &ev);
+}
+
+/* ---- flush ---- */
+
+static enum ibv_wc_opcode rxe_wc_opcode(enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		return IBV_WC_RDMA_WRITE;
+	case IBV_WR_RDMA_READ:
+		return IBV_WC_RDMA_READ;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+		return IBV_WC_COMP_SWAP;
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		return IBV_WC_FETCH_ADD;
+	default:
+		return IBV_WC_SEND;
+	}
+}
+
+/*
+ * Completes the WQE at sq.cons with @st (under dev->lock, engine or flush).
+ * Unsignalled successful WQEs retire without a completion.
+ */
+void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st)
+{
+	if (st != IBV_WC_SUCCESS || qp->sq_sig_all || (wqe->send_flags & IBV_SEND_SIGNALED)) {
+		struct rxe_cqe e = {
+			.wr_id = wqe->wr_id,
+			.status = st,
+			.opcode = rxe_wc_opcode(wqe->opcode),
+			.byte_len = wqe->length,
+			.qp_num = qp->ibqp.qp_base.qp_num,
+		};
+
+		if (rxe_cq_post(qp->scq, &e, false) == -ENOSPC && !qp->fatal) {
+			qp->fatal = true;
+			rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
+		}
+	}
+	wqe->state = WQE_DONE;
+	__atomic_store_n(&qp->sq.cons, qp->sq.cons + 1, __ATOMIC_RELEASE);
+}
+
+/* Completes every outstanding WR with IBV_WC_WR_FLUSH_ERR. Under dev->lock. */
+void rxe_qp_flush(struct rxe_qp *qp)
+{
+	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
+
+	while (qp->sq.cons != prod) {
+		struct rxe_send_wqe *wqe = rxe_wq_slot(&qp->sq, qp->sq.cons);
+
+		rxe_send_complete(qp, wqe, wqe->err ? wqe->err : IBV_WC_WR_FLUSH_ERR);
+	}
+	qp->req.wqe_idx = qp->sq.cons;
+	qp->comp.deadline = 0;
+	qp->req.rnr_wait = false;
+
+	if (qp->resp.have_wqe && !qp->resp.from_srq) {
+		/* a SEND in progress already took its WQE from the ring */
+		struct rxe_cqe e = {.wr_id = qp->resp.wqe.wr_id,
+				    .status = IBV_WC_WR_FLUSH_ERR,
+				    .opcode = IBV_WC_RECV,
+				    .qp_num = qp->ibqp.qp_base.qp_num};
+
+		rxe_cq_post(qp->rcq, &e, false);
+	}
+	qp->resp.have_wqe = false;
+	if (!qp->srq) {
+		prod = __atomic_load_n(&qp->rq.prod, __ATOMIC_ACQUIRE);
+		while (qp->rq.cons != prod) {
+			struct rxe_recv_wqe *w = rxe_wq_slot(&qp->rq, qp->rq.cons);
+			struct rxe_cqe e = {.wr_id = w->wr_id,
+					    .status = IBV_WC_WR_FLUSH_ERR,
+					    .opcode = IBV_WC_RECV,
+					    .qp_num = qp->ibqp.qp_base.qp_num};
+
+			rxe_cq_post(qp->rcq, &e, false);
+			__atomic_store_n(&qp->rq.cons, qp->rq.cons + 1, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static void rxe_qp_set_state(struct rxe_qp *qp, enum ibv_qp_state st)
+{
+	qp->state = st;
+	qp->attr.qp_state = st;
+	qp->ibqp.qp_base.state = st;
+}
+
+/* Moves the QP to the error state after a fatal transport error. */
+void rxe_qp_error(struct rxe_qp *qp)
+{
+	if (qp->state == IBV_QPS_ERR)
+		return;
+	rxe_qp_set_state(qp, IBV_QPS_ERR);
+	rxe_qp_flush(qp);
+	if (qp->srq && !qp->last_wqe_sent) {
+		qp->last_wqe_sent = true;
+		rxe_async_qp(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
+	}
+}
+
+/* ---- create / destroy ---- */
+
+#define RXE_SEND_OPS_RC                                                                         \
+	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
+	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                              \
+	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |              \
+	 IBV_QP_EX_WITH_SEND_WITH_INV)
+#define RXE_SEND_OPS_UC                                                                         \
+	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
+	 IBV_QP_EX_WITH_SEND_WITH_IMM)
+#define RXE_SEND_OPS_UD (IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)
+
+static void rxe_qp_ex_init(struct rxe_qp *qp);
+
+static void rxe_qp_reset_state(struct rxe_qp *qp)
+{
+	memset(&qp->req, 0, sizeof(qp->req));
+	memset(&qp->comp, 0, sizeof(qp->comp));
+	qp->resp.psn = 0;
+	qp->resp.msn = 0;
+	qp->resp.nak_seq_sent = false;
+	qp->resp.last_opcode = 0xff;
+	qp->resp.have_wqe = false;
+	qp->resp.q_head = qp->resp.q_tail = 0;
+	if (qp->resp.res)
+		memset(qp->resp.res, 0, qp->resp.nres * sizeof(*qp->resp.res));
+	qp->resp.res_next = 0;
+	qp->sq.prod = qp->sq.cons = 0;
+	qp->rq.prod = qp->rq.cons = 0;
+	qp->last_wqe_sent = false;
+	qp->fatal = false;
+}
+
+struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)
+{
+	struct rxe_dev *dev = ctx_dev(ctx);
+	struct ibv_qp_cap *cap = &attr->cap;
+	struct rxe_qp *qp;
+	uint64_t ops_ok;
+	uint32_t i, qpn = 0;
+	int ret = -EOPNOTSUPP;
+
+	if (attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))
+		goto err;
+	if (attr->qp_type != IBV_QPT_RC && attr->qp_type != IBV_QPT_UD &&
+	    attr->qp_type != IBV_QPT_UC)
+		goto err;
+	ops_ok = attr->qp_type == IBV_QPT_RC   ? RXE_SEND_OPS_RC
+		 : attr->qp_type == IBV_QPT_UC ? RXE_SEND_OPS_UC
+					       : RXE_SEND_OPS_UD;
+	if ((attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) && (attr->send_ops_flags & ~ops_ok))
+		goto err;
+	ret = -EINVAL;
+	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) || !attr->pd)
+		goto err;
+	if (!attr->send_cq || !attr->recv_cq)
+		goto err;
+	if (cap->max_send_wr > RXE_MAX_QP_WR || cap->max_send_sge > RXE_MAX_SGE ||
+	    cap->max_inline_data > RXE_MAX_INLINE_DATA)
+		goto err;
+	if (!attr->srq && (cap->max_recv_wr > RXE_MAX_QP_WR || cap->max_recv_sge > RXE_MAX_SGE))
+		goto err;
+	ret = -ENOMEM;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		goto err;
+	if (!cap->max_send_wr)
+		cap->max_send_wr = 1;
+	if (!cap->max_send_sge)
+		cap->max_send_sge = 1;
+	ret = rxe_wq_init(&qp->sq, cap->max_send_wr, cap->max_send_sge,
+			  sizeof(struct rxe_send_wqe));
+	if (ret)
+		goto err_free;
+	if (attr->srq) {
+		cap->max_recv_wr = 0;
+		cap->max_recv_sge = 0;
+		ret = rxe_wq_init(&qp->rq, 1, 1, sizeof(struct rxe_recv_wqe));
+	} else {
+		if (!cap->max_recv_wr)
+			cap->max_recv_wr = 1;
+		if (!cap->max_recv_sge)
+			cap->max_recv_sge = 1;
+		ret = rxe_wq_init(&qp->rq, cap->max_recv_wr, cap->max_recv_sge,
+				  sizeof(struct rxe_recv_wqe));
+	}
+	if (ret)
+		goto err_sq;
+	cap->max_inline_data = RXE_MAX_INLINE_DATA;
+	qp->max_inline = RXE_MAX_INLINE_DATA;
+	qp->dev = dev;
+	qp->ctx = ctx;
+	qp->scq = to_rcq(attr->send_cq);
+	qp->rcq = to_rcq(attr->recv_cq);
+	qp->srq = attr->srq ? to_rsrq(attr->srq) : NULL;
+	qp->sq_sig_all = attr->sq_sig_all;
+	qp->resp.last_opcode = 0xff;
+	if (attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) {
+		qp->send_ops = true;
+		qp->send_ops_flags = attr->send_ops_flags;
+	}
+
+	pthread_mutex_lock(&dev->lock);
+	ret = -ENOMEM;
+	for (i = 0; i < RXE_QP_TBL; i++) {
+		uint32_t cand = dev->next_qpn;
+
+		dev->next_qpn++;
+		if (dev->next_qpn >= RXE_QPN_FIRST + RXE_QP_TBL)
+			dev->next_qpn = RXE_QPN_FIRST;
+		if (!dev->qp_tbl[cand - RXE_QPN_FIRST]) {
+			qpn = cand;
+			break;
+		}
+	}
+	if (!qpn) {
+		pthread_mutex_unlock(&dev->lock);
+		goto err_rq;
+	}
+	dev->qp_tbl[qpn - RXE_QPN_FIRST] = qp;
+	list_add_tail(&qp->node, &dev->qps);
+	qp->scq->users++;
+	qp->rcq->users++;
+	if (qp->srq)
+		qp->srq->users++;
+	pthread_mutex_unlock(&dev->lock);
+
+	qp->ibqp.qp_base.context = &ctx->vctx.context;
+	qp->ibqp.qp_base.qp_context = attr->qp_context;
+	qp->ibqp.qp_base.pd = attr->pd;
+	qp->ibqp.qp_base.send_cq = attr->send_cq;
+	qp->ibqp.qp_base.recv_cq = attr->recv_cq;
+	qp->ibqp.qp_base.srq = attr->srq;
+	qp->ibqp.qp_base.qp_num = qpn;
+	qp->ibqp.qp_base.qp_type = attr->qp_type;
+	qp->ibqp.qp_base.handle = qpn;
+	pthread_mutex_init(&qp->ibqp.qp_base.mutex, NULL);
+	pthread_cond_init(&qp->ibqp.qp_base.cond, NULL);
+	rxe_qp_set_state(qp, IBV_QPS_RESET);
+	qp->attr.cap = *cap;
+	qp->attr.port_num = 1;
+	qp->attr.path_mtu = IBV_MTU_1024;
+	qp->mtu = 1024;
+	rxe_qp_ex_init(qp);
+	return &qp->ibqp.qp_base;
+err_rq:
+	rxe_wq_fini(&qp->rq);
+err_sq:
+	rxe_wq_fini(&qp->sq);
+err_free:
+	free(qp);
+err:
+	errno = -ret;
+	return NULL;
+}
+
+int rxe_destroy_qp(struct ibv_qp *ibqp)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+	struct rxe_dev *dev = qp->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	dev->qp_tbl[ibqp->qp_num - RXE_QPN_FIRST] = NULL;
+	list_del_init(&qp->node);
+	qp->scq->users--;
+	qp->rcq->users--;
+	if (qp->srq)
+		qp->srq->users--;
+	pthread_mutex_unlock(&dev->lock);
+	rxe_wq_fini(&qp->sq);
+	rxe_wq_fini(&qp->rq);
+	free(qp->resp.res);
+	free(qp);
+	return 0;
+}
+
+/* ---- modify / query ---- */
+
+static uint32_t rxe_mtu_bytes(enum ibv_mtu mtu)
+{
+	return 128u << mtu;
+}
+
+static int rxe_check_attr(struct rxe_qp *qp, struct ibv_qp_attr *attr, int mask)
+{
+	if ((mask & IBV_QP_PORT) && attr->port_num != 1)
+		return -EINVAL;
+	if ((mask & IBV_QP_PKEY_INDEX) && attr->pkey_index >= RXE_MAX_PKEYS)
+		return -EINVAL;
+	if ((mask & IBV_QP_ACCESS_FLAGS) && (attr->qp_access_flags & ~RXE_QP_ACCESS))
+		return -EINVAL;
+	if ((mask & IBV_QP_PATH_MTU) &&
+	    (attr->path_mtu < IBV_MTU_256 || attr->path_mtu > IBV_MTU_4096 ||
+	     attr->path_mtu > qp->dev->active_mtu))
+		return -EINVAL;
+	if ((mask & IBV_QP_TIMEOUT) && attr->timeout > 31)
+		return -EINVAL;
+	if ((mask & IBV_QP_RETRY_CNT) && attr->retry_cnt > 7)
+		return -EINVAL;
+	if ((mask & IBV_QP_RNR_RETRY) && attr->rnr_retry > 7)
+		return -EINVAL;
+	if ((mask & IBV_QP_MIN_RNR_TIMER) && attr->min_rnr_timer > 31)
+		return -EINVAL;
+	if ((mask & IBV_QP_MAX_QP_RD_ATOMIC) && attr->max_rd_atomic > RXE_MAX_QP_RD_ATOM)
+		return -EINVAL;
+	if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && attr->max_dest_rd_atomic > RXE_MAX_QP_RD_ATOM)
+		return -EINVAL;
+	if ((mask & IBV_QP_DEST_QPN) && attr->dest_qp_num > 0xffffff)
+		return -EINVAL;
+	if ((mask & IBV_QP_CAP) &&
+	    (attr->cap.max_send_wr > qp->sq.max_wr || attr->cap.max_recv_wr > qp->rq.max_wr))
+		return -EINVAL;
+	if ((mask & IBV_QP_PATH_MIG_STATE) && attr->path_mig_state != IBV_MIG_MIGRATED)
+		return -EINVAL;
+	if (mask & IBV_QP_ALT_PATH)
+		return -EINVAL; /* no alternate paths on RoCE here */
+	return 0;
+}
+
+int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+	struct rxe_dev *dev = qp->dev;
+	const struct rxe_qp_trans *t;
+	enum ibv_qp_state cur, next;
+	struct rxe_av av;
+	int ret, ti = rxe_qpt_index(ibqp->qp_type);
+
+	if (mask & ~RXE_QP_ATTR_KNOWN)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&dev->lock);
+	cur = qp->state;
+	ret = -EINVAL;
+	if ((mask & IBV_QP_CUR_STATE) && attr->cur_qp_state != cur &&
+	    !(cur == IBV_QPS_SQE && attr->cur_qp_state == IBV_QPS_SQE))
+		goto out;
+	next = (mask & IBV_QP_STATE) ? attr->qp_state : cur;
+	if ((unsigned int)next > IBV_QPS_ERR || (unsigned int)cur > IBV_QPS_ERR)
+		goto out;
+	t = &rxe_qp_table[cur][next];
+	if (!t->valid)
+		goto out;
+	if ((mask & t->req[ti]) != t->req[ti])
+		goto out;
+	if (mask & ~(t->req[ti] | t->opt[ti] | IBV_QP_STATE | IBV_QP_CAP))
+		goto out;
+	ret = rxe_check_attr(qp, attr, mask);
+	if (ret)
+		goto out;
+	if (mask & IBV_QP_AV) {
+		ret = rxe_av_from_ah_attr(&av, &attr->ah_attr, dev);
+		if (ret)
+			goto out;
+	}
+	if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && ibqp->qp_type == IBV_QPT_RC) {
+		uint32_t n = attr->max_dest_rd_atomic ? attr->max_dest_rd_atomic : 1;
+		struct rxe_rd_res *res = calloc(n, sizeof(*res));
+
+		ret = -ENOMEM;
+		if (!res)
+			goto out;
+		free(qp->resp.res);
+		qp->resp.res = res;
+		qp->resp.nres = n;
+		qp->resp.res_next = 0;
+	}
+	ret = 0;
+
+	/* attributes */
+	if (mask & IBV_QP_ACCESS_FLAGS)
+		qp->attr.qp_access_flags = attr->qp_access_flags;
+	if (mask & IBV_QP_PKEY_INDEX)
+		qp->attr.pkey_index = attr->pkey_index;
+	if (mask & IBV_QP_PORT)
+		qp->attr.port_num = attr->port_num;
+	if (mask & IBV_QP_QKEY)
+		qp->attr.qkey = attr->qkey;
+	if (mask & IBV_QP_AV) {
+		qp->attr.ah_attr = attr->ah_attr;
+		qp->av = av;
+	}
+	if (mask & IBV_QP_PATH_MTU) {
+		qp->attr.path_mtu = attr->path_mtu;
+		qp->mtu = rxe_mtu_bytes(attr->path_mtu);
+	}
+	if (mask & IBV_QP_TIMEOUT)
+		qp->attr.timeout = attr->timeout;
+	if (mask & IBV_QP_RETRY_CNT) {
+		qp->attr.retry_cnt = attr->retry_cnt;
+		qp->comp.retry_left = attr->retry_cnt;
+	}
+	if (mask & IBV_QP_RNR_RETRY) {
+		qp->attr.rnr_retry = attr->rnr_retry;
+		qp->comp.rnr_left = attr->rnr_retry;
+	}
+	if (mask & IBV_QP_MIN_RNR_TIMER)
+		qp->attr.min_rnr_timer = attr->min_rnr_timer;
+	if (mask & IBV_QP_MAX_QP_RD_ATOMIC)
+		qp->attr.max_rd_atomic = attr->max_rd_atomic;
+	if (mask & IBV_QP_MAX_DEST_RD_ATOMIC)
+		qp->attr.max_dest_rd_atomic = attr->max_dest_rd_atomic;
+	if (mask & IBV_QP_DEST_QPN) {
+		qp->attr.dest_qp_num = attr->dest_qp_num;
+		qp->sport = rxe_rc_sport(ibqp->qp_num, attr->dest_qp_num);
+	}
+	if (mask & IBV_QP_RQ_PSN) {
+		qp->attr.rq_psn = attr->rq_psn & RXE_PSN_MASK;
+		qp->resp.psn = qp->attr.rq_psn;
+	}
+	if (mask & IBV_QP_SQ_PSN) {
+		qp->attr.sq_psn = attr->sq_psn & RXE_PSN_MASK;
+		qp->req.psn = qp->attr.sq_psn;
+		qp->comp.psn = qp->attr.sq_psn;
+	}
+	if (mask & IBV_QP_EN_SQD_ASYNC_NOTIFY)
+		qp->attr.en_sqd_async_notify = attr->en_sqd_async_notify;
+
+	/* state */
+	if (mask & IBV_QP_STATE) {
+		if (next == IBV_QPS_RESET) {
+			rxe_qp_reset_state(qp);
+		} else if (next == IBV_QPS_ERR) {
+			rxe_qp_set_state(qp, IBV_QPS_ERR);
+			rxe_qp_flush(qp);
+			if (qp->srq && !qp->last_wqe_sent) {
+				qp->last_wqe_sent = true;
+				rxe_async_qp(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
+			}
+		} else if (next == IBV_QPS_RTR && cur == IBV_QPS_INIT) {
+			qp->resp.last_opcode = 0xff;
+			qp->resp.msn = 0;
+		} else if (next == IBV_QPS_RTS && cur == IBV_QPS_RTR) {
+			qp->req.wqe_idx = qp->sq.cons;
+			qp->comp.retry_left = qp->attr.retry_cnt;
+			qp->comp.rnr_left = qp->attr.rnr_retry;
+		}
+		qp->sq_draining = next == IBV_QPS_SQD;
+		rxe_qp_set_state(qp, next);
+	}
+out:
+	pthread_mutex_unlock(&dev->lock);
+	if (!ret)
+		rxe_doorbell(dev);
+	return ret;
+}
+
+int rxe_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
+		 struct ibv_qp_init_attr *init)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+
+	pthread_mutex_lock(&qp->dev->lock);
+	*attr = qp->attr;
+	attr->qp_state = qp->state;
+	attr->cur_qp_state = qp->state;
+	attr->sq_draining = qp->state == IBV_QPS_SQD && qp->sq.cons != qp->sq.prod;
+	attr->cap.max_send_wr = qp->sq.max_wr;
+	attr->cap.max_send_sge = qp->sq.max_sge;
+	attr->cap.max_recv_wr = qp->srq ? 0 : qp->rq.max_wr;
+	attr->cap.max_recv_sge = qp->srq ? 0 : qp->rq.max_sge;
+	attr->cap.max_inline_data = qp->max_inline;
+	pthread_mutex_unlock(&qp->dev->lock);
+	if (init) {
+		memset(init, 0, sizeof(*init));
+		init->qp_context = ibqp->qp_context;
+		init->send_cq = ibqp->send_cq;
+		init->recv_cq = ibqp->recv_cq;
+		init->srq = ibqp->srq;
+		init->cap = attr->cap;
+		init->qp_type = ibqp->qp_type;
+		init->sq_sig_all = qp->sq_sig_all;
+	}
+	return 0;
+}
+
+/* ---- posting ---- */
+
+static bool rxe_opcode_ok(struct rxe_qp *qp, enum ibv_wr_opcode op)
+{
+	switch (qp->ibqp.qp_base.qp_type) {
+	case IBV_QPT_UD:
+		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM;
+	case IBV_QPT_UC:
+		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE ||
+		       op == IBV_WR_RDMA_WRITE_WITH_IMM;
+	default:
+		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM ||
+		       op == IBV_WR_SEND_WITH_INV || op == IBV_WR_RDMA_WRITE ||
+		       op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ ||
+		       op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+	}
+}
+
+static bool rxe_is_atomic(enum ibv_wr_opcode op)
+{
+	return op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+/* Checks a filled WQE; 0 or a negative errno for the post path. */
+static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	if (!rxe_opcode_ok(qp, wqe->opcode))
+		return -EINVAL;
+	if (wqe->num_sge > qp->sq.max_sge)
+		return -EINVAL;
+	if (wqe->inline_data && (wqe->opcode == IBV_WR_RDMA_READ || rxe_is_atomic(wqe->opcode)))
+		return -EINVAL;
+	if (rxe_is_atomic(wqe->opcode) && (wqe->num_sge != 1 || wqe->length < 8))
+		return -EINVAL;
+	if (wqe->length > (1u << 31))
+		return -EINVAL;
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD &&
+	    wqe->length > rxe_mtu_bytes(qp->dev->active_mtu))
+		return -EINVAL;
+	if (rxe_is_atomic(wqe->opcode))
+		wqe->length = 8;
+	return 0;
+}
+
+static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_send_wr *wr)
+{
+	uint32_t i, len = 0;
+
+	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->sq.max_sge)
+		return -EINVAL;
+	wqe->wr_id = wr->wr_id;
+	wqe->opcode = wr->opcode;
+	wqe->send_flags = wr->send_flags;
+	wqe->imm_data = wr->imm_data;
+	wqe->inline_data = false;
+	wqe->num_sge = 0;
+	wqe->state = WQE_POSTED;
+	wqe->err = 0;
+	if (wr->opcode == IBV_WR_SEND_WITH_INV)
+		wqe->invalidate_rkey = wr->invalidate_rkey;
+	if (rxe_is_atomic(wr->opcode)) {
+		wqe->remote_addr = wr->wr.atomic.remote_addr;
+		wqe->rkey = wr->wr.atomic.rkey;
+		wqe->compare_add = wr->wr.atomic.compare_add;
+		wqe->swap = wr->wr.atomic.swap;
+	} else {
+		wqe->remote_addr = wr->wr.rdma.remote_addr;
+		wqe->rkey = wr->wr.rdma.rkey;
+	}
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD) {
+		if (!wr->wr.ud.ah)
+			return -EINVAL;
+		wqe->av = to_rah(wr->wr.ud.ah)->av;
+		wqe->remote_qpn = wr->wr.ud.remote_qpn;
+		wqe->remote_qkey = wr->wr.ud.remote_qkey;
+	}
+	if ((wr->send_flags & IBV_SEND_INLINE) && wr->opcode != IBV_WR_RDMA_READ &&
+	    !rxe_is_atomic(wr->opcode)) {
+		for (i = 0; i < (uint32_t)wr->num_sge; i++) {
+			if (wr->sg_list[i].length > qp->max_inline - len)
+				return -EINVAL;
+			memcpy(wqe->inline_buf + len, (void *)(uintptr_t)wr->sg_list[i].addr,
+			       wr->sg_list[i].length);
+			len += wr->sg_list[i].length;
+		}
+		wqe->inline_data = true;
+	} else {
+		for (i = 0; i < (uint32_t)wr->num_sge; i++) {
+			wqe->sge[i] = wr->sg_list[i];
+			len += wr->sg_list[i].length;
+		}
+		wqe->num_sge = wr->num_sge;
+	}
+	wqe->length = len;
+	return rxe_wqe_check(qp, wqe);
+}
+
+int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+	enum ibv_qp_state st = READ_ONCE(qp->state);
+	uint32_t prod;
+	int ret = 0;
+
+	*bad_wr = NULL;
+	if (st == IBV_QPS_RESET || st == IBV_QPS_INIT || st == IBV_QPS_RTR) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
+	pthread_mutex_lock(&qp->sq.lock);
+	prod = qp->sq.prod;
+	for (; wr; wr = wr->next) {
+		if (prod - __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) >= qp->sq.max_wr) {
+			ret = ENOMEM;
+			break;
+		}
+		ret = -rxe_fill_wqe(qp, rxe_wq_slot(&qp->sq, prod), wr);
+		if (ret)
+			break;
+		prod++;
+	}
+	if (ret)
+		*bad_wr = wr;
+	if (prod != qp->sq.prod) {
+		__atomic_store_n(&qp->sq.prod, prod, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&qp->sq.lock);
+		rxe_doorbell(qp->dev);
+	} else {
+		pthread_mutex_unlock(&qp->sq.lock);
+	}
+	return ret;
+}
+
+int rxe_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+	int ret;
+
+	*bad_wr = NULL;
+	if (qp->srq || READ_ONCE(qp->state) == IBV_QPS_RESET) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
+	pthread_mutex_lock(&qp->rq.lock);
+	ret = rxe_wq_post_recv(&qp->rq, wr, bad_wr);
+	pthread_mutex_unlock(&qp->rq.lock);
+	if (READ_ONCE(qp->state) == IBV_QPS_ERR)
+		rxe_doorbell(qp->dev);
+	return -ret;
+}
+
+int rxe_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid)
+{
+	return -EOPNOTSUPP;
+}
+
+int rxe_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid)
+{
+	return -EOPNOTSUPP;
+}
+
+/* ---- ibv_wr_* ---- */
+
+static inline struct rxe_qp *ex_to_rqp(struct ibv_qp_ex *ex)
+{
+	return container_of(ex, struct rxe_qp, ibqp);
+}
+
+static struct rxe_send_wqe *rxe_wr_new(struct ibv_qp_ex *ex, enum ibv_wr_opcode op)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	uint32_t idx = qp->sq.prod + qp->wr_pending;
+	struct rxe_send_wqe *wqe;
+
+	qp->wr_cur = NULL;
+	if (qp->wr_err)
+		return NULL;
+	if (idx - __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) >= qp->sq.max_wr) {
+		qp->wr_err = ENOMEM;
+		return NULL;
+	}
+	wqe = rxe_wq_slot(&qp->sq, idx);
+	memset(wqe, 0, offsetof(struct rxe_send_wqe, sge));
+	wqe->wr_id = ex->wr_id;
+	wqe->send_flags = ex->wr_flags;
+	wqe->opcode = op;
+	wqe->state = WQE_POSTED;
+	qp->wr_pending++;
+	qp->wr_cur = wqe;
+	return wqe;
+}
+
+static void rxe_wr_send(struct ibv_qp_ex *ex)
+{
+	rxe_wr_new(ex, IBV_WR_SEND);
+}
+
+static void rxe_wr_send_imm(struct ibv_qp_ex *ex, __be32 imm)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_SEND_WITH_IMM);
+
+	if (w)
+		w->imm_data = imm;
+}
+
+static void rxe_wr_send_inv(struct ibv_qp_ex *ex, uint32_t rkey)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_SEND_WITH_INV);
+
+	if (w)
+		w->invalidate_rkey = rkey;
+}
+
+static void rxe_wr_rdma_write(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_RDMA_WRITE);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+	}
+}
+
+static void rxe_wr_rdma_write_imm(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr, __be32 imm)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_RDMA_WRITE_WITH_IMM);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+		w->imm_data = imm;
+	}
+}
+
+static void rxe_wr_rdma_read(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_RDMA_READ);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+	}
+}
+
+static void rxe_wr_cmp_swp(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr, uint64_t compare,
+			   uint64_t swap)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_ATOMIC_CMP_AND_SWP);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+		w->compare_add = compare;
+		w->swap = swap;
+	}
+}
+
+static void rxe_wr_fetch_add(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr, uint64_t add)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_ATOMIC_FETCH_AND_ADD);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+		w->compare_add = add;
+	}
+}
+
+static void rxe_wr_set_ud_addr(struct ibv_qp_ex *ex, struct ibv_ah *ah, uint32_t remote_qpn,
+			       uint32_t remote_qkey)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	struct rxe_send_wqe *w = qp->wr_cur;
+
+	if (!w)
+		return;
+	if (!ah) {
+		qp->wr_err = EINVAL;
+		return;
+	}
+	w->av = to_rah(ah)->av;
+	w->remote_qpn = remote_qpn;
+	w->remote_qkey = remote_qkey;
+}
+
+static void rxe_wr_set_sge(struct ibv_qp_ex *ex, uint32_t lkey, uint64_t addr, uint32_t length)
+{
+	struct rxe_send_wqe *w = ex_to_rqp(ex)->wr_cur;
+
+	if (!w)
+		return;
+	w->inline_data = false;
+	w->num_sge = 1;
+	w->sge[0].lkey = lkey;
+	w->sge[0].addr = addr;
+	w->sge[0].length = length;
+	w->length = length;
+}
+
+static void rxe_wr_set_sge_list(struct ibv_qp_ex *ex, size_t num, const struct ibv_sge *sg)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	struct rxe_send_wqe *w = qp->wr_cur;
+	size_t i;
+
+	if (!w)
+		return;
+	if (num > qp->sq.max_sge) {
+		qp->wr_err = EINVAL;
+		return;
+	}
+	w->inline_data = false;
+	w->num_sge = num;
+	w->length = 0;
+	for (i = 0; i < num; i++) {
+		w->sge[i] = sg[i];
+		w->length += sg[i].length;
+	}
+}
+
+static void rxe_wr_set_inline_data_list(struct ibv_qp_ex *ex, size_t num,
+					const struct ibv_data_buf *buf)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	struct rxe_send_wqe *w = qp->wr_cur;
+	size_t i, len = 0;
+
+	if (!w)
+		return;
+	for (i = 0; i < num; i++) {
+		if (buf[i].length > qp->max_inline - len) {
+			qp->wr_err = EINVAL;
+			return;
+		}
+		memcpy(w->inline_buf + len, buf[i].addr, buf[i].length);
+		len += buf[i].length;
+	}
+	w->inline_data = true;
+	w->num_sge = 0;
+	w->length = len;
+}
+
+static void rxe_wr_set_inline_data(struct ibv_qp_ex *ex, void *addr, size_t length)
+{
+	struct ibv_data_buf b = {.addr = addr, .length = length};
+
+	rxe_wr_set_inline_data_list(ex, 1, &b);
+}
+
+static void rxe_wr_start(struct ibv_qp_ex *ex)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+
+	pthread_mutex_lock(&qp->sq.lock);
+	qp->wr_pending = 0;
+	qp->wr_err = 0;
+	qp->wr_cur = NULL;
+}
+
+static int rxe_wr_complete(struct ibv_qp_ex *ex)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	enum ibv_qp_state st = READ_ONCE(qp->state);
+	uint32_t i;
+	int ret = qp->wr_err;
+
+	if (!ret && (st == IBV_QPS_RESET || st == IBV_QPS_INIT || st == IBV_QPS_RTR))
+		ret = EINVAL;
+	for (i = 0; !ret && i < qp->wr_pending; i++)
+		ret = -rxe_wqe_check(qp, rxe_wq_slot(&qp->sq, qp->sq.prod + i));
+	if (!ret && qp->wr_pending)
+		__atomic_store_n(&qp->sq.prod, qp->sq.prod + qp->wr_pending, __ATOMIC_RELEASE);
+	qp->wr_pending = 0;
+	qp->wr_cur = NULL;
+	pthread_mutex_unlock(&qp->sq.lock);
+	if (!ret)
+		rxe_doorbell(qp->dev);
+	return ret;
+}
+
+static void rxe_wr_abort(struct ibv_qp_ex *ex)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+
+	qp->wr_pending = 0;
+	qp->wr_cur = NULL;
+	pthread_mutex_unlock(&qp->sq.lock);
+}
+
+static void rxe_qp_ex_init(struct rxe_qp *qp)
+{
+	struct ibv_qp_ex *ex = &qp->ibqp;
+
+	ex->wr_send = rxe_wr_send;
+	ex->wr_send_imm = rxe_wr_send_imm;
+	ex->wr_send_inv = rxe_wr_send_inv;
+	ex->wr_rdma_write = rxe_wr_rdma_write;
+	ex->wr_rdma_write_imm = rxe_wr_rdma_write_imm;
+	ex->wr_rdma_read = rxe_wr_rdma_read;
+	ex->wr_atomic_cmp_swp = rxe_wr_cmp_swp;
+	ex->wr_atomic_fetch_add = rxe_wr_fetch_add;
+	ex->wr_set_ud_addr = rxe_wr_set_ud_addr;
+	ex->wr_set_sge = rxe_wr_set_sge;
+	ex->wr_set_sge_list = rxe_wr_set_sge_list;
+	ex->wr_set_inline_data = rxe_wr_set_inline_data;
+	ex->wr_set_inline_data_list = rxe_wr_set_inline_data_list;
+	ex->wr_start = rxe_wr_start;
+	ex->wr_complete = rxe_wr_complete;
+	ex->wr_abort = rxe_wr_abort;
+}
+
+struct ibv_qp_ex *rxe_qp_to_qp_ex(struct ibv_qp *ibqp)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+
+	return qp->send_ops ? &qp->ibqp : NULL;
+}

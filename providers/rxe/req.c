@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The requester: turns send WQEs into request packets.
+ *
+ * Each WQE moves through POSTED -> STARTED (PSNs assigned, packets going out)
+ * -> SENT (all packets out, waiting for the completer) -> DONE. The requester
+ * keeps a cursor (wqe_idx, psn, offset); the completer rewinds it to the
+ * oldest unacknowledged PSN on a NAK, an RNR NAK or a timeout (go-back-N),
+ * and packets are rebuilt from the WQE, so nothing is kept for replay.
+ *
+ * Limits: at most RXE_MAX_INFLIGHT unacknowledged packets, at most
+ * max_rd_atomic outstanding READ/atomic requests, a FENCE waits for earlier
+ * READ/atomics. AckReq is set on the last packet of a message and every
+ * RXE_MAX_PKT_PER_ACK packets within one, as kernel rxe does.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "rxe.h"
+
+uint64_t rxe_timeout_ns(uint8_t timeout)
+{
+	/* 4.096 us * 2^timeout; 0 means wait forever */
+	return timeout ? 4096ULL << timeout : 0;
+}
+
+bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe)
+{
+	return wqe->opcode == IBV_WR_RDMA_READ || wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+	       wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+static uint8_t rxe_transport(struct rxe_qp *qp)
+{
+	switch (qp->ibqp.qp_base.qp_type) {
+	case IBV_QPT_UC:
+		return IB_OPCODE_UC;
+	case IBV_QPT_UD:
+		return IB_OPCODE_UD;
+	default:
+		return IB_OPCODE_RC;
+	}
+}
+
+static uint8_t rxe_req_opcode(struct rxe_qp *qp, struct rxe_send_wqe *wqe, bool first, bool last)
+{
+	uint8_t op;
+
+	switch (wqe->opcode) {
+	case IBV_WR_SEND:
+		op = first && last ? IB_OPCODE_SEND_ONLY
+		     : first	   ? IB_OPCODE_SEND_FIRST
+		     : last	   ? IB_OPCODE_SEND_LAST
+				   : IB_OPCODE_SEND_MIDDLE;
+		break;
+	case IBV_WR_SEND_WITH_IMM:
+		op = first && last ? IB_OPCODE_SEND_ONLY_WITH_IMMEDIATE
+		     : first	   ? IB_OPCODE_SEND_FIRST
+		     : last	   ? IB_OPCODE_SEND_LAST_WITH_IMMEDIATE
+				   : IB_OPCODE_SEND_MIDDLE;
+		break;
+	case IBV_WR_SEND_WITH_INV:
+		op = first && last ? IB_OPCODE_SEND_ONLY_WITH_INVALIDATE
+		     : first	   ? IB_OPCODE_SEND_FIRST
+		     : last	   ? IB_OPCODE_SEND_LAST_WITH_INVALIDATE
+				   : IB_OPCODE_SEND_MIDDLE;
+		break;
+	case IBV_WR_RDMA_WRITE:
+		op = first && last ? IB_OPCODE_RDMA_WRITE_ONLY
+		     : first	   ? IB_OPCODE_RDMA_WRITE_FIRST
+		     : last	   ? IB_OPCODE_RDMA_WRITE_LAST
+				   : IB_OPCODE_RDMA_WRITE_MIDDLE;
+		break;
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		op = first && last ? IB_OPCODE_RDMA_WRITE_ONLY_WITH_IMMEDIATE
+		     : first	   ? IB_OPCODE_RDMA_WRITE_FIRST
+		     : last	   ? IB_OPCODE_RDMA_WRITE_LAST_WITH_IMMEDIATE
+				   : IB_OPCODE_RDMA_WRITE_MIDDLE;
+		break;
+	case IBV_WR_RDMA_READ:
+		op = IB_OPCODE_RDMA_READ_REQUEST;
+		break;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+		op = IB_OPCODE_COMPARE_SWAP;
+		break;
+	default:
+		op = IB_OPCODE_FETCH_ADD;
+		break;
+	}
+	return rxe_transport(qp) | op;
+}
+
+/* Outstanding READ/atomic WQEs between the completer and the requester. */
+static uint32_t rxe_rd_outstanding(struct rxe_qp *qp)
+{
+	uint32_t i, n = 0;
+
+	for (i = qp->sq.cons; i != qp->req.wqe_idx; i++) {
+		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, i);
+
+		if (w->state != WQE_DONE && rxe_wqe_is_rd(w))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Rewinds the requester to @psn (go-back-N). Under dev->lock.
+ */
+void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn)
+{
+	uint32_t i;
+
+	for (i = qp->sq.cons; i != qp->sq.prod; i++) {
+		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, i);
+
+		if (w->state == WQE_POSTED)
+			break;
+		if (w->state == WQE_DONE)
+			continue;
+		if (rxe_psn_diff(psn, w->last_psn) > 0)
+			continue;
+		if (rxe_psn_before(psn, w->first_psn))
+			psn = w->first_psn;
+		qp->req.wqe_idx = i;
+		qp->req.psn = psn;
+		qp->req.offset = (uint32_t)rxe_psn_diff(psn, w->first_psn) * qp->mtu;
+		qp->req.noack_pkts = 0;
+		return;
+	}
+	/* nothing unacknowledged: continue with the next new WQE */
+	qp->req.wqe_idx = i;
+	qp->req.offset = 0;
+}
+
+static uint32_t rxe_wqe_npkts(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	if (wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP || wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD)
+		return 1;
+	if (!wqe->length)
+		return 1;
+	return (wqe->length + qp->mtu - 1) / qp->mtu;
+}
+
+/* Fills the payload of a request; 0 or a work completion status. */
+static enum ibv_wc_status rxe_req_payload(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint8_t *dst,
+					  uint32_t offset, uint32_t len)
+{
+	int ret;
+
+	if (wqe->inline_data) {
+		memcpy(dst, wqe->inline_buf + offset, len);
+		return IBV_WC_SUCCESS;
+	}
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, offset, dst, len,
+			   false);
+	if (!ret)
+		return IBV_WC_SUCCESS;
+	return ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR;
+}
+
+/* A local error on a WQE: the QP goes to error; the flush reports @st for it. */
+static void rxe_req_error(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st)
+{
+	wqe->err = st;
+	rxe_qp_error(qp);
+}
+
+static void rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	struct rxe_hdrs h;
+	struct rxe_txbuf *tb;
+	enum ibv_wc_status st;
+
+	memset(&h, 0, sizeof(h));
+	h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
+	h.bth.pkey = RXE_DEFAULT_PKEY;
+	h.bth.qpn = wqe->remote_qpn;
+	h.bth.psn = qp->req.psn;
+	h.bth.se = !!(wqe->send_flags & IBV_SEND_SOLICITED);
+	/* a Q_Key with the high bit set means "use the QP's own" (IBA 10.2.5) */
+	h.deth.qkey = (wqe->remote_qkey & 0x80000000u) ? qp->attr.qkey : wqe->remote_qkey;
+	h.deth.sqp = qp->ibqp.qp_base.qp_num;
+	h.imm = be32toh(wqe->imm_data);
+	tb = rxe_tx_build(qp->dev, &h, wqe->length);
+	if (!tb) {
+		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
+		return;
+	}
+	st = rxe_req_payload(qp, wqe, tb->data + tb->hdr_len, 0, wqe->length);
+	if (st) {
+		rxe_req_error(qp, wqe, st);
+		return;
+	}
+	rxe_tx_send(qp->dev, tb, &wqe->av);
+	qp->req.psn = rxe_psn_add(qp->req.psn, 1);
+	qp->req.wqe_idx++;
+	/* UD completes once on the wire */
+	rxe_send_complete(qp, wqe, IBV_WC_SUCCESS);
+}
+
+/* Sends the next packet of @wqe at the requester cursor; false on error. */
+static bool rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
+	uint32_t off = qp->req.offset, len = 0;
+	bool first = off == 0, last = true;
+	struct rxe_hdrs h;
+	struct rxe_txbuf *tb;
+	enum ibv_wc_status st;
+
+	memset(&h, 0, sizeof(h));
+	h.bth.pkey = RXE_DEFAULT_PKEY;
+	h.bth.qpn = qp->attr.dest_qp_num;
+	h.bth.psn = qp->req.psn;
+
+	if (wqe->opcode == IBV_WR_RDMA_READ) {
+		h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
+		h.bth.ack_req = true;
+		h.reth.va = wqe->remote_addr + off;
+		h.reth.rkey = wqe->rkey;
+		h.reth.len = wqe->length - off;
+	} else if (wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+		   wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+		h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
+		h.bth.ack_req = true;
+		h.atmeth.va = wqe->remote_addr;
+		h.atmeth.rkey = wqe->rkey;
+		h.atmeth.swap_add =
+			wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ? wqe->swap : wqe->compare_add;
+		h.atmeth.comp = wqe->compare_add;
+	} else {
+		len = SODP_MIN(qp->mtu, wqe->length - off);
+		last = off + len == wqe->length;
+		h.bth.opcode = rxe_req_opcode(qp, wqe, first, last);
+		h.bth.se = last && (wqe->send_flags & IBV_SEND_SOLICITED);
+		if (rc) {
+			h.bth.ack_req = last || qp->req.noack_pkts + 1 >= RXE_MAX_PKT_PER_ACK;
+			qp->req.noack_pkts = h.bth.ack_req ? 0 : qp->req.noack_pkts + 1;
+		}
+		h.reth.va = wqe->remote_addr;
+		h.reth.rkey = wqe->rkey;
+		h.reth.len = wqe->length;
+		h.imm = be32toh(wqe->imm_data);
+		h.ieth_rkey = wqe->invalidate_rkey;
+	}
+	tb = rxe_tx_build(qp->dev, &h, len);
+	if (!tb) {
+		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
+		return false;
+	}
+	if (len) {
+		st = rxe_req_payload(qp, wqe, tb->data + tb->hdr_len, off, len);
+		if (st) {
+			rxe_req_error(qp, wqe, st);
+			return false;
+		}
+	}
+	rxe_tx_send(qp->dev, tb, &qp->av);
+
+	if (wqe->opcode == IBV_WR_RDMA_READ) {
+		qp->req.psn = rxe_psn_add(wqe->last_psn, 1);
+		last = true;
+	} else {
+		qp->req.psn = rxe_psn_add(qp->req.psn, 1);
+		qp->req.offset += len;
+	}
+	if (last) {
+		if (wqe->state == WQE_STARTED)
+			wqe->state = WQE_SENT;
+		qp->req.wqe_idx++;
+		qp->req.offset = 0;
+		if (!rc && wqe->state != WQE_DONE)
+			rxe_send_complete(qp, wqe, IBV_WC_SUCCESS); /* UC: no ACK */
+	}
+	return true;
+}
+
+/*
+ * One requester pass for @qp; returns true if it sent anything. Runs on the
+ * engine under dev->lock.
+ */
+bool rxe_requester(struct rxe_qp *qp, uint64_t now)
+{
+	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
+	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
+	int budget = 64;
+	bool sent = false;
+
+	if (qp->state == IBV_QPS_ERR) {
+		if (qp->sq.cons != prod) {
+			rxe_qp_flush(qp);
+			return true;
+		}
+		return false;
+	}
+	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
+		return false;
+	if (qp->req.rnr_wait) {
+		if (now < qp->req.rnr_until)
+			return false;
+		qp->req.rnr_wait = false;
+	}
+	while (budget > 0 && qp->req.wqe_idx != prod && qp->state != IBV_QPS_ERR) {
+		struct rxe_send_wqe *wqe = rxe_wq_slot(&qp->sq, qp->req.wqe_idx);
+
+		if (wqe->state == WQE_DONE) {
+			qp->req.wqe_idx++;
+			continue;
+		}
+		if (wqe->state == WQE_POSTED) {
+			if (qp->state == IBV_QPS_SQD)
+				break;
+			if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD) {
+				rxe_req_ud(qp, wqe);
+				budget--;
+				sent = true;
+				continue;
+			}
+			if (rxe_wqe_is_rd(wqe) &&
+			    rxe_rd_outstanding(qp) >= SODP_MAX(1u, qp->attr.max_rd_atomic))
+				break;
+			if ((wqe->send_flags & IBV_SEND_FENCE) && rxe_rd_outstanding(qp))
+				break;
+			wqe->npkts = rxe_wqe_npkts(qp, wqe);
+			wqe->first_psn = qp->req.psn;
+			wqe->last_psn = rxe_psn_add(qp->req.psn, wqe->npkts - 1);
+			wqe->state = WQE_STARTED;
+			qp->req.offset = 0;
+		}
+		if (rc && rxe_psn_diff(qp->req.psn, qp->comp.psn) >= RXE_MAX_INFLIGHT)
+			break;
+		if (!rxe_req_packet(qp, wqe))
+			return true;
+		sent = true;
+		budget--;
+		if (rc && !qp->comp.deadline)
+			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
+		if (rc && !rxe_timeout_ns(qp->attr.timeout))
+			qp->comp.deadline = 0;
+	}
+	return sent || budget == 0;
+}

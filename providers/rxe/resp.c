@@ -1,0 +1,640 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The responder: executes incoming requests (SEND into receive WQEs, RDMA
+ * WRITE, READ, atomics) and queues its responses.
+ *
+ * Request processing is a sequence of checks, each a state:
+ *   CHECK_PSN -> CHECK_OPCODE_SEQ -> CHECK_RESOURCE -> CHECK_RKEY -> EXECUTE
+ *   -> COMPLETE, with exits to DUPLICATE, NAK_* and RNR. Remote access is
+ * validated (rkey, PD, access rights of MR and QP, bounds) before any byte
+ * of application memory is touched.
+ *
+ * Responses go through a per-QP FIFO (resp.q) so that they leave in PSN
+ * order: READ responses are produced a budget at a time by
+ * rxe_resp_send_queued(), and an ACK queued behind a READ waits for it.
+ * Consecutive ACKs in the FIFO merge (ACK coalescing): one ACK per batch of
+ * received packets acknowledges everything before it.
+ *
+ * READ and atomic requests are remembered in resp.res (max_dest_rd_atomic
+ * entries) so that a duplicate is answered again: READs are re-executed,
+ * atomics replay the saved original value instead of executing twice.
+ */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+
+#include "rxe.h"
+
+enum rxe_resp_result {
+	RESP_DONE,	 /* executed, advance the PSN */
+	RESP_DROP,	 /* ignore silently */
+	RESP_RNR,	 /* no receive WQE */
+	RESP_NAK_INV,	 /* invalid request */
+	RESP_NAK_ACCESS, /* remote access error */
+	RESP_NAK_OP,	 /* remote operational error */
+};
+
+/* ---- response queue ---- */
+
+static struct rxe_resp_entry *rxe_respq_push(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	struct rxe_resp_entry *e;
+
+	if (r->q_tail - r->q_head >= RXE_RESPQ_LEN)
+		return NULL;
+	e = &r->q[r->q_tail % RXE_RESPQ_LEN];
+	memset(e, 0, sizeof(*e));
+	r->q_tail++;
+	return e;
+}
+
+static void rxe_queue_ack(struct rxe_qp *qp, uint32_t psn, uint8_t syndrome)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	struct rxe_resp_entry *e;
+
+	if (r->q_tail != r->q_head) {
+		e = &r->q[(r->q_tail - 1) % RXE_RESPQ_LEN];
+		if (e->kind == RESP_ACK && syndrome == RXE_AETH_SYN_ACK_UNLIMITED &&
+		    e->syndrome == syndrome) {
+			e->psn = psn;
+			e->msn = r->msn;
+			return;
+		}
+	}
+	e = rxe_respq_push(qp);
+	if (!e)
+		return; /* the requester's timer covers a lost ACK */
+	e->kind = syndrome == RXE_AETH_SYN_ACK_UNLIMITED ? RESP_ACK : RESP_NAK;
+	e->psn = psn;
+	e->msn = r->msn;
+	e->syndrome = syndrome;
+}
+
+static void rxe_queue_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code)
+{
+	rxe_queue_ack(qp, psn, rxe_aeth_syn(RXE_AETH_NAK, code));
+}
+
+static void rxe_send_ack_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e, uint8_t opcode)
+{
+	struct rxe_hdrs h;
+	struct rxe_txbuf *tb;
+
+	memset(&h, 0, sizeof(h));
+	h.bth.opcode = opcode;
+	h.bth.pkey = RXE_DEFAULT_PKEY;
+	h.bth.qpn = qp->attr.dest_qp_num;
+	h.bth.psn = e->psn;
+	h.aeth.syndrome = e->kind == RESP_NAK ? e->syndrome : RXE_AETH_SYN_ACK_UNLIMITED;
+	h.aeth.msn = e->msn;
+	h.atmack_orig = e->orig;
+	tb = rxe_tx_build(qp->dev, &h, 0);
+	if (tb)
+		rxe_tx_send(qp->dev, tb, &qp->av);
+}
+
+/* One READ response packet; returns true when the READ is finished. */
+static bool rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
+{
+	uint32_t len = SODP_MIN(qp->mtu, e->resid);
+	bool last = e->resid <= qp->mtu;
+	struct rxe_hdrs h;
+	struct rxe_txbuf *tb;
+
+	memset(&h, 0, sizeof(h));
+	if (!e->first_sent)
+		h.bth.opcode = last ? IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY
+				    : IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST;
+	else
+		h.bth.opcode = last ? IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST
+				    : IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE;
+	h.bth.pkey = RXE_DEFAULT_PKEY;
+	h.bth.qpn = qp->attr.dest_qp_num;
+	h.bth.psn = e->psn;
+	h.aeth.syndrome = RXE_AETH_SYN_ACK_UNLIMITED;
+	h.aeth.msn = e->msn;
+	tb = rxe_tx_build(qp->dev, &h, len);
+	if (!tb)
+		return true;
+	if (rxe_copy_from_user(qp->dev, tb->data + tb->hdr_len, e->va, len)) {
+		/* the memory went away under a valid rkey */
+		e->kind = RESP_NAK;
+		e->syndrome = rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR);
+		rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ACKNOWLEDGE);
+		return true;
+	}
+	rxe_tx_send(qp->dev, tb, &qp->av);
+	e->first_sent = true;
+	e->va += len;
+	e->resid -= len;
+	e->psn = rxe_psn_add(e->psn, 1);
+	return last;
+}
+
+/*
+ * Sends queued responses of @qp, up to a budget. Engine, under dev->lock.
+ * Returns true if something was sent.
+ */
+bool rxe_resp_send_queued(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	int budget = 64;
+	bool sent = false;
+
+	while (budget > 0 && r->q_head != r->q_tail) {
+		struct rxe_resp_entry *e = &r->q[r->q_head % RXE_RESPQ_LEN];
+		bool done = true;
+
+		switch (e->kind) {
+		case RESP_ACK:
+		case RESP_NAK:
+			rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ACKNOWLEDGE);
+			break;
+		case RESP_ATOMIC:
+			rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE);
+			break;
+		case RESP_READ:
+			done = rxe_send_read_pkt(qp, e);
+			break;
+		}
+		sent = true;
+		budget--;
+		if (done)
+			r->q_head++;
+	}
+	return sent;
+}
+
+/* ---- receive WQEs ---- */
+
+static bool rxe_get_recv_wqe(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t cons, prod;
+
+	if (r->have_wqe)
+		return true;
+	if (qp->srq) {
+		if (!rxe_srq_take(qp->srq, &r->wqe))
+			return false;
+		r->from_srq = true;
+	} else {
+		cons = qp->rq.cons;
+		prod = __atomic_load_n(&qp->rq.prod, __ATOMIC_ACQUIRE);
+		if (cons == prod)
+			return false;
+		r->wqe = *(struct rxe_recv_wqe *)rxe_wq_slot(&qp->rq, cons);
+		__atomic_store_n(&qp->rq.cons, cons + 1, __ATOMIC_RELEASE);
+		r->from_srq = false;
+	}
+	r->have_wqe = true;
+	r->offset = 0;
+	return true;
+}
+
+static void rxe_recv_complete(struct rxe_qp *qp, enum ibv_wc_status st, enum ibv_wc_opcode op,
+			      uint32_t byte_len, struct rxe_pkt *pkt, unsigned int flags,
+			      uint32_t src_qp)
+{
+	struct rxe_cqe e = {
+		.wr_id = qp->resp.wqe.wr_id,
+		.status = st,
+		.opcode = op,
+		.byte_len = byte_len,
+		.qp_num = qp->ibqp.qp_base.qp_num,
+		.src_qp = src_qp,
+		.wc_flags = flags,
+	};
+
+	if (pkt && (pkt->pi.mask & RXE_IMMDT_MASK)) {
+		e.imm_data = htobe32(pkt->pi.h.imm);
+		e.wc_flags |= IBV_WC_WITH_IMM;
+	} else if (pkt && (pkt->pi.mask & RXE_IETH_MASK)) {
+		e.imm_data = pkt->pi.h.ieth_rkey; /* invalidated_rkey, host order */
+		e.wc_flags |= IBV_WC_WITH_INV;
+	}
+	qp->resp.have_wqe = false;
+	if (rxe_cq_post(qp->rcq, &e, pkt && pkt->pi.h.bth.se) == -ENOSPC && !qp->fatal) {
+		qp->fatal = true;
+		rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
+	}
+}
+
+/* ---- UD ---- */
+
+static uint16_t rxe_ip_csum(const void *hdr, unsigned int len)
+{
+	const uint8_t *p = hdr;
+	uint32_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The 40 bytes verbs put before a UD payload: a GRH, or an IPv4 header in
+ * its last 20 bytes for IPv4 RoCEv2 (as rdma-core's rxe does). */
+static void rxe_build_grh(struct rxe_pkt *pkt, uint8_t grh[RXE_GRH_LEN])
+{
+	uint32_t udp_len = 8 + pkt->pi.len;
+
+	memset(grh, 0, RXE_GRH_LEN);
+	if (pkt->src.ss_family == AF_INET) {
+		struct iphdr ip;
+
+		memset(&ip, 0, sizeof(ip));
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.tot_len = htons(20 + udp_len);
+		ip.frag_off = htons(IP_DF);
+		ip.ttl = 64;
+		ip.protocol = IPPROTO_UDP;
+		ip.saddr = ((struct sockaddr_in *)&pkt->src)->sin_addr.s_addr;
+		ip.daddr = ((struct sockaddr_in *)&pkt->dst)->sin_addr.s_addr;
+		ip.check = htons(rxe_ip_csum(&ip, sizeof(ip)));
+		memcpy(grh + 20, &ip, sizeof(ip));
+	} else {
+		struct ip6_hdr ip6;
+
+		memset(&ip6, 0, sizeof(ip6));
+		ip6.ip6_flow = htonl(6u << 28);
+		ip6.ip6_plen = htons(udp_len);
+		ip6.ip6_nxt = IPPROTO_UDP;
+		ip6.ip6_hlim = 64;
+		ip6.ip6_src = ((struct sockaddr_in6 *)&pkt->src)->sin6_addr;
+		ip6.ip6_dst = ((struct sockaddr_in6 *)&pkt->dst)->sin6_addr;
+		memcpy(grh, &ip6, sizeof(ip6));
+	}
+}
+
+static void rxe_resp_ud(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_recv_wqe *w = &qp->resp.wqe;
+	uint8_t grh[RXE_GRH_LEN];
+	struct ibv_pd *pd = qp->ibqp.qp_base.pd;
+	int ret;
+
+	if (pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY &&
+	    pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY_WITH_IMMEDIATE)
+		return;
+	if (pkt->pi.h.deth.qkey != qp->attr.qkey)
+		return; /* Q_Key violation: silently dropped (IBA 10.2.5) */
+	if (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD &&
+	    qp->state != IBV_QPS_SQE)
+		return;
+	if (!rxe_get_recv_wqe(qp))
+		return; /* UD: no RNR, the datagram is dropped */
+	if (RXE_GRH_LEN + pkt->pi.paylen > w->length) {
+		rxe_recv_complete(qp, IBV_WC_LOC_LEN_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  pkt->pi.h.deth.sqp);
+		return;
+	}
+	rxe_build_grh(pkt, grh);
+	ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true);
+	if (!ret)
+		ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
+				   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+	if (ret) {
+		rxe_recv_complete(qp, IBV_WC_LOC_PROT_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  pkt->pi.h.deth.sqp);
+		return;
+	}
+	rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, RXE_GRH_LEN + pkt->pi.paylen, pkt,
+			  IBV_WC_GRH, pkt->pi.h.deth.sqp);
+}
+
+/* ---- RC / UC requests ---- */
+
+static bool rxe_in_send(uint8_t op)
+{
+	op &= IB_OPCODE_OP_MASK;
+	return op == IB_OPCODE_SEND_FIRST || op == IB_OPCODE_SEND_MIDDLE;
+}
+
+static bool rxe_in_write(uint8_t op)
+{
+	op &= IB_OPCODE_OP_MASK;
+	return op == IB_OPCODE_RDMA_WRITE_FIRST || op == IB_OPCODE_RDMA_WRITE_MIDDLE;
+}
+
+/* CHECK_OPCODE_SEQ: FIRST/MIDDLE must be followed by MIDDLE/LAST of the same kind. */
+static bool rxe_check_op_seq(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	uint8_t last = qp->resp.last_opcode;
+	uint32_t m = pkt->pi.mask;
+
+	if (last != 0xff && rxe_in_send(last))
+		return (m & RXE_SEND_MASK) && !(m & RXE_START_MASK);
+	if (last != 0xff && rxe_in_write(last))
+		return (m & RXE_WRITE_MASK) && !(m & RXE_START_MASK);
+	return m & RXE_START_MASK;
+}
+
+/* Payload length rules of IBA 9.7.4.1.4 against the path MTU. */
+static bool rxe_check_len(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	uint32_t m = pkt->pi.mask;
+
+	if (pkt->pi.paylen > qp->mtu)
+		return false;
+	if (!(m & RXE_END_MASK) && pkt->pi.paylen != qp->mtu)
+		return false;
+	return true;
+}
+
+static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	int ret;
+
+	if (!rxe_get_recv_wqe(qp))
+		return RESP_RNR;
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
+			   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+	if (ret) {
+		rxe_recv_complete(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR,
+				  IBV_WC_RECV, 0, NULL, 0, qp->attr.dest_qp_num);
+		return ret == -ENOSPC ? RESP_NAK_INV : RESP_NAK_OP;
+	}
+	r->offset += pkt->pi.paylen;
+	if (pkt->pi.mask & RXE_END_MASK) {
+		rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, r->offset, pkt, 0,
+				  qp->attr.dest_qp_num);
+		r->msn++;
+	}
+	return RESP_DONE;
+}
+
+static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_t len,
+			  unsigned int access, uintptr_t *out)
+{
+	if (!(qp->attr.qp_access_flags & access))
+		return -EACCES;
+	return rxe_mr_check(rxe_mr_lookup(qp->dev, rkey), qp->ibqp.qp_base.pd, va, len, access,
+			    out);
+}
+
+static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t m = pkt->pi.mask;
+	bool imm = m & RXE_IMMDT_MASK;
+
+	if (m & RXE_START_MASK) {
+		const struct rxe_reth *reth = &pkt->pi.h.reth;
+		uintptr_t va = 0;
+
+		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
+						IBV_ACCESS_REMOTE_WRITE, &va))
+			return RESP_NAK_ACCESS;
+		if (imm && !rxe_get_recv_wqe(qp))
+			return RESP_RNR;
+		r->write_va = va;
+		r->write_resid = reth->len;
+		r->write_len = reth->len;
+	} else if (imm && !rxe_get_recv_wqe(qp)) {
+		return RESP_RNR;
+	}
+	if (pkt->pi.paylen > r->write_resid)
+		return RESP_NAK_INV;
+	if ((m & RXE_END_MASK) && pkt->pi.paylen != r->write_resid)
+		return RESP_NAK_INV;
+	if (rxe_copy_to_user(qp->dev, r->write_va, pkt->pi.payload, pkt->pi.paylen))
+		return RESP_NAK_ACCESS;
+	r->write_va += pkt->pi.paylen;
+	r->write_resid -= pkt->pi.paylen;
+	if (m & RXE_END_MASK) {
+		if (imm)
+			rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
+					  r->write_len, pkt, 0, qp->attr.dest_qp_num);
+		r->msn++;
+	}
+	return RESP_DONE;
+}
+
+static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	struct rxe_rd_res *res;
+
+	if (!r->nres)
+		return NULL;
+	res = &r->res[r->res_next++ % r->nres];
+	memset(res, 0, sizeof(*res));
+	res->valid = true;
+	return res;
+}
+
+static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32_t len)
+{
+	struct rxe_resp_entry *e = rxe_respq_push(qp);
+
+	if (!e)
+		return;
+	e->kind = RESP_READ;
+	e->psn = psn;
+	e->msn = qp->resp.msn;
+	e->va = va;
+	e->resid = len;
+}
+
+static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	const struct rxe_reth *reth = &pkt->pi.h.reth;
+	struct rxe_rd_res *res;
+	uintptr_t va = 0;
+	uint32_t npkts;
+
+	if (reth->len &&
+	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va))
+		return RESP_NAK_ACCESS;
+	if (qp->resp.q_tail - qp->resp.q_head >= RXE_RESPQ_LEN - 1)
+		return RESP_NAK_INV;
+	npkts = reth->len ? (reth->len + qp->mtu - 1) / qp->mtu : 1;
+	res = rxe_res_new(qp);
+	if (res) {
+		res->first_psn = pkt->pi.h.bth.psn;
+		res->last_psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts - 1);
+	}
+	qp->resp.msn++;
+	rxe_queue_read(qp, pkt->pi.h.bth.psn, va, reth->len);
+	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
+	return RESP_DONE;
+}
+
+static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uint32_t msn)
+{
+	struct rxe_resp_entry *e = rxe_respq_push(qp);
+
+	if (!e)
+		return;
+	e->kind = RESP_ATOMIC;
+	e->psn = psn;
+	e->msn = msn;
+	e->orig = orig;
+}
+
+static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	const struct rxe_atmeth *a = &pkt->pi.h.atmeth;
+	struct rxe_rd_res *res;
+	uintptr_t va;
+	uint64_t orig;
+
+	if (a->va & 7)
+		return RESP_NAK_INV;
+	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
+		return RESP_NAK_ACCESS;
+	if (rxe_atomic_op(qp->dev, va, pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP, a->comp,
+			  a->swap_add, &orig))
+		return RESP_NAK_ACCESS;
+	qp->resp.msn++;
+	res = rxe_res_new(qp);
+	if (res) {
+		res->atomic = true;
+		res->first_psn = res->last_psn = pkt->pi.h.bth.psn;
+		res->orig = orig;
+		res->msn = qp->resp.msn;
+	}
+	rxe_queue_atomic(qp, pkt->pi.h.bth.psn, orig, qp->resp.msn);
+	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, 1);
+	return RESP_DONE;
+}
+
+/* DUPLICATE: answer again without executing twice. */
+static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	uint32_t psn = pkt->pi.h.bth.psn, i;
+
+	if (pkt->pi.mask & RXE_READ_MASK) {
+		const struct rxe_reth *reth = &pkt->pi.h.reth;
+		uintptr_t va = 0;
+
+		/* a retried READ may start inside the original one */
+		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
+						IBV_ACCESS_REMOTE_READ, &va))
+			return;
+		rxe_queue_read(qp, psn, va, reth->len);
+		return;
+	}
+	if (pkt->pi.mask & RXE_ATOMIC_MASK) {
+		for (i = 0; i < qp->resp.nres; i++) {
+			struct rxe_rd_res *res = &qp->resp.res[i];
+
+			if (res->valid && res->atomic && res->first_psn == psn) {
+				rxe_queue_atomic(qp, psn, res->orig, res->msn);
+				return;
+			}
+		}
+		return;
+	}
+	/* SEND / WRITE already executed: acknowledge the newest PSN again */
+	rxe_queue_ack(qp, rxe_psn_add(qp->resp.psn, -1), RXE_AETH_SYN_ACK_UNLIMITED);
+}
+
+/* Handles one request packet for @qp. Engine, under dev->lock. */
+void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	enum ibv_qp_type type = qp->ibqp.qp_base.qp_type;
+	uint32_t psn = pkt->pi.h.bth.psn;
+	enum rxe_resp_result res;
+	uint8_t transport = pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK;
+	int32_t d;
+
+	if (type == IBV_QPT_UD) {
+		rxe_resp_ud(qp, pkt);
+		return;
+	}
+	if (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
+		return;
+	if ((type == IBV_QPT_RC && transport != IB_OPCODE_RC) ||
+	    (type == IBV_QPT_UC && transport != IB_OPCODE_UC))
+		return;
+
+	/* CHECK_PSN */
+	d = rxe_psn_diff(psn, r->psn);
+	if (type == IBV_QPT_RC) {
+		if (d > 0) {
+			if (!r->nak_seq_sent) {
+				r->nak_seq_sent = true;
+				rxe_queue_nak(qp, r->psn, RXE_NAK_PSN_SEQ_ERROR);
+			}
+			return;
+		}
+		if (d < 0) {
+			rxe_resp_duplicate(qp, pkt);
+			return;
+		}
+	} else if (d != 0) {
+		/* UC: packets were lost; drop the message in progress */
+		r->last_opcode = 0xff;
+		r->psn = psn;
+		if (r->have_wqe)
+			r->offset = 0;
+	}
+	r->nak_seq_sent = false;
+
+	/* CHECK_OPCODE_SEQ and lengths */
+	if (!rxe_check_op_seq(qp, pkt) || !rxe_check_len(qp, pkt)) {
+		res = RESP_NAK_INV;
+		goto result;
+	}
+
+	/* EXECUTE */
+	if (pkt->pi.mask & RXE_SEND_MASK)
+		res = rxe_do_send(qp, pkt);
+	else if (pkt->pi.mask & RXE_WRITE_MASK)
+		res = rxe_do_write(qp, pkt);
+	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_READ_MASK))
+		res = rxe_do_read(qp, pkt);
+	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_ATOMIC_MASK))
+		res = rxe_do_atomic(qp, pkt);
+	else
+		res = RESP_NAK_INV;
+
+result:
+	/* COMPLETE, or one of the error exits */
+	switch (res) {
+	case RESP_DONE:
+		if (pkt->pi.mask & (RXE_SEND_MASK | RXE_WRITE_MASK)) {
+			r->last_opcode = (pkt->pi.mask & RXE_END_MASK) ? 0xff : pkt->pi.opcode;
+			r->psn = rxe_psn_add(psn, 1);
+			if (type == IBV_QPT_RC && pkt->pi.h.bth.ack_req)
+				rxe_queue_ack(qp, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+		}
+		break;
+	case RESP_DROP:
+		break;
+	case RESP_RNR:
+		if (type == IBV_QPT_RC)
+			rxe_queue_ack(qp, psn,
+				      rxe_aeth_syn(RXE_AETH_RNR_NAK, qp->attr.min_rnr_timer));
+		else
+			r->last_opcode = 0xff; /* UC: the message is lost */
+		break;
+	case RESP_NAK_INV:
+	case RESP_NAK_ACCESS:
+	case RESP_NAK_OP:
+		if (type != IBV_QPT_RC) {
+			r->last_opcode = 0xff;
+			r->psn = rxe_psn_add(psn, 1);
+			break;
+		}
+		rxe_queue_nak(qp, psn,
+			      res == RESP_NAK_INV      ? RXE_NAK_INVALID_REQUEST
+			      : res == RESP_NAK_ACCESS ? RXE_NAK_REM_ACCESS_ERROR
+						       : RXE_NAK_REM_OP_ERROR);
+		/* the responder's QP enters the error state too (IBA 9.9.2) */
+		rxe_resp_send_queued(qp);
+		rxe_qp_error(qp);
+		break;
+	}
+}

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal state of the soft RoCE NIC.
+ *
+ * One struct rxe_dev exists per configured device address in the process. It
+ * owns the UDP socket bound to <addr>:4791, the QPN and key tables and the
+ * progress thread, and is shared by every context opened on that device.
+ *
+ * Locking:
+ *  - dev->lock protects all protocol state (requester, responder, completer of
+ *    every QP), the QPN and key tables and the object lists. The progress
+ *    thread holds it while it processes a batch; control verbs (create,
+ *    modify, destroy, reg/dereg) take it too, so an object is never freed
+ *    under the engine.
+ *  - The data-path verbs do not take dev->lock. Work queues are rings with one
+ *    producer and one consumer: post_send/post_recv/post_srq_recv serialise
+ *    producers with the queue's own lock and publish `prod` with a release
+ *    store; the engine consumes and publishes `cons` the same way.
+ *  - cq->lock protects the completion ring; the engine is the producer,
+ *    poll_cq the consumer.
+ *  Lock order: dev->lock, then qp/srq queue locks, then cq->lock.
+ */
+#ifndef SODP_RXE_H
+#define SODP_RXE_H
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "driver.h"
+#include "compiler.h"
+#include "list.h"
+#include "rxe_param.h"
+#include "opcode.h"
+#include "hdr.h"
+#include "icrc.h"
+
+#define RXE_QP_TBL	    RXE_MAX_QP
+#define RXE_MAX_PKT_PER_ACK 64	 /* AckReq at least every so many packets */
+#define RXE_MAX_INFLIGHT    1024 /* unacknowledged packets per QP */
+#define RXE_RESPQ_LEN	    256	 /* pending responses per QP */
+#define RXE_PKT_BUF	    (RXE_MAX_HDR_LENGTH + 4096 + 8)
+#define RXE_BATCH	    64
+#define RXE_RXBUF	    (RXE_PKT_BUF + 64)
+#define RXE_GRH_LEN	    40
+
+struct rxe_dev;
+struct rxe_cq;
+struct rxe_qp;
+
+/* ---- addresses ---- */
+struct rxe_av {
+	struct sockaddr_storage dst; /* peer address, port 4791 */
+	socklen_t dst_len;
+	union ibv_gid dgid;
+	uint8_t hop_limit, traffic_class;
+	uint32_t flow_label;
+};
+
+struct rxe_ah {
+	struct ibv_ah ibah;
+	struct rxe_av av;
+};
+
+static inline struct rxe_ah *to_rah(struct ibv_ah *ah)
+{
+	return container_of(ah, struct rxe_ah, ibah);
+}
+
+/* ---- memory regions ---- */
+struct rxe_mtt_entry {
+	uint64_t va;
+	uint8_t order; /* log2(page size) - 12 */
+};
+
+struct rxe_mr {
+	struct ibv_mr ibmr;
+	struct rxe_dev *dev;
+	uint64_t iova;
+	uintptr_t va;
+	size_t length;
+	unsigned int access;
+	bool locked; /* mlock succeeded */
+	uint32_t nr_mtt;
+	struct rxe_mtt_entry *mtt;
+};
+
+static inline struct rxe_mr *to_rmr(struct ibv_mr *mr)
+{
+	return container_of(mr, struct rxe_mr, ibmr);
+}
+
+/* ---- completion queues ---- */
+struct rxe_cqe {
+	uint64_t wr_id;
+	enum ibv_wc_status status;
+	enum ibv_wc_opcode opcode;
+	uint32_t vendor_err;
+	uint32_t byte_len;
+	__be32 imm_data; /* or invalidated rkey */
+	uint32_t qp_num;
+	uint32_t src_qp;
+	unsigned int wc_flags;
+	uint64_t ts;
+};
+
+struct rxe_cq {
+	struct ibv_cq_ex ibcq;
+	struct rxe_dev *dev;
+	pthread_mutex_t lock;
+	struct rxe_cqe *ring;
+	uint32_t size; /* power of two */
+	uint32_t max;  /* what the user asked for (reported cqe) */
+	uint32_t prod, cons;
+	int armed; /* 0, IBV_REQ_NOTIFY_NEXT(1), SOLICITED(2) */
+	bool overflow;
+	uint64_t wc_flags;
+	struct rxe_cqe *cur; /* between start_poll and end_poll */
+	struct sodp_context *ctx;
+	int users; /* QPs using it, under dev->lock */
+};
+
+static inline struct rxe_cq *to_rcq(struct ibv_cq *cq)
+{
+	return container_of((struct ibv_cq_ex *)cq, struct rxe_cq, ibcq);
+}
+
+/* ---- work requests ---- */
+struct rxe_recv_wqe {
+	uint64_t wr_id;
+	uint32_t num_sge;
+	uint32_t length;
+	struct ibv_sge sge[RXE_MAX_SGE];
+};
+
+enum rxe_wqe_state {
+	WQE_POSTED,  /* not yet started by the requester */
+	WQE_STARTED, /* PSNs assigned, some or all packets sent */
+	WQE_SENT,    /* all packets sent, waiting for the peer */
+	WQE_DONE,    /* completed (successfully or not) */
+};
+
+struct rxe_send_wqe {
+	uint64_t wr_id;
+	enum ibv_wr_opcode opcode;
+	unsigned int send_flags;
+	__be32 imm_data;
+	uint32_t invalidate_rkey;
+	uint64_t remote_addr;
+	uint32_t rkey;
+	uint64_t compare_add;
+	uint64_t swap;
+	/* UD */
+	struct rxe_av av;
+	uint32_t remote_qpn;
+	uint32_t remote_qkey;
+	uint32_t num_sge;
+	uint32_t length;
+	bool inline_data;
+	enum ibv_wc_status err; /* local error found while sending */
+	/* requester state */
+	enum rxe_wqe_state state;
+	uint32_t first_psn, last_psn, npkts;
+	struct ibv_sge sge[RXE_MAX_SGE];
+	uint8_t inline_buf[RXE_MAX_INLINE_DATA];
+};
+
+struct rxe_wq {
+	pthread_mutex_t lock; /* serialises producers */
+	uint32_t size;	      /* ring slots, power of two */
+	uint32_t max_wr;      /* user visible depth */
+	uint32_t max_sge;
+	uint32_t prod; /* written by producers (release) */
+	uint32_t cons; /* written by the engine (release) */
+	size_t stride;
+	void *ring;
+};
+
+static inline void *rxe_wq_slot(struct rxe_wq *wq, uint32_t idx)
+{
+	return (char *)wq->ring + (size_t)(idx & (wq->size - 1)) * wq->stride;
+}
+
+/* ---- shared receive queues ---- */
+struct rxe_srq {
+	struct ibv_srq ibsrq;
+	struct rxe_dev *dev;
+	struct rxe_wq rq;
+	uint32_t limit; /* armed limit, 0 = disarmed */
+	int users;
+	struct sodp_context *ctx;
+};
+
+static inline struct rxe_srq *to_rsrq(struct ibv_srq *srq)
+{
+	return container_of(srq, struct rxe_srq, ibsrq);
+}
+
+/* ---- queue pairs ---- */
+enum rxe_resp_kind {
+	RESP_ACK,
+	RESP_NAK,
+	RESP_READ,
+	RESP_ATOMIC,
+};
+
+/* One queued response of the responder, sent in order. */
+struct rxe_resp_entry {
+	enum rxe_resp_kind kind;
+	uint32_t psn; /* PSN of the (next) response packet */
+	uint32_t msn;
+	uint8_t syndrome;
+	/* READ */
+	uintptr_t va;	/* where the next response reads */
+	uint32_t resid; /* bytes still to send */
+	bool first_sent;
+	/* ATOMIC */
+	uint64_t orig;
+};
+
+/* Saved results of READ / atomic requests, for duplicate replays. */
+struct rxe_rd_res {
+	bool valid;
+	bool atomic;
+	uint32_t first_psn, last_psn;
+	uint64_t orig;
+	uint32_t msn;
+};
+
+struct rxe_req_state {
+	uint32_t wqe_idx; /* next WQE to send from */
+	uint32_t psn;	  /* next PSN to send */
+	uint32_t offset;  /* byte offset inside the current WQE */
+	uint32_t noack_pkts;
+	uint64_t rnr_until; /* ns; requester paused until then */
+	bool rnr_wait;
+};
+
+struct rxe_comp_state {
+	uint32_t psn; /* oldest unacknowledged PSN */
+	uint32_t retry_left;
+	uint32_t rnr_left;
+	uint64_t deadline; /* retransmission timer, 0 = off */
+	bool read_gap;	   /* retry requested for a response gap */
+};
+
+struct rxe_resp_state {
+	uint32_t psn; /* expected PSN */
+	uint32_t msn;
+	bool nak_seq_sent;
+	uint8_t last_opcode; /* 0xff: between messages */
+	/* SEND in progress */
+	bool have_wqe;
+	bool from_srq;
+	struct rxe_recv_wqe wqe;
+	uint32_t offset;
+	/* RDMA WRITE in progress */
+	uintptr_t write_va;
+	uint32_t write_resid;
+	uint32_t write_len;
+	/* response queue */
+	struct rxe_resp_entry q[RXE_RESPQ_LEN];
+	uint32_t q_head, q_tail;
+	struct rxe_rd_res *res;
+	uint32_t res_next;
+	uint32_t nres;
+};
+
+struct rxe_qp {
+	struct ibv_qp_ex ibqp; /* ibqp.qp_base is the struct ibv_qp */
+	struct rxe_dev *dev;
+	struct sodp_context *ctx;
+	struct list_head node; /* dev->qps */
+	enum ibv_qp_state state;
+	bool sq_draining; /* SQD requested */
+	bool send_ops;	  /* created with IBV_QP_INIT_ATTR_SEND_OPS_FLAGS */
+	uint64_t send_ops_flags;
+	struct rxe_cq *scq, *rcq;
+	struct rxe_srq *srq;
+	struct rxe_wq sq, rq;
+	uint32_t max_inline;
+	bool sq_sig_all;
+	/* attributes */
+	struct ibv_qp_attr attr;
+	struct rxe_av av;
+	uint32_t mtu;	/* path MTU in bytes */
+	uint16_t sport; /* for RC/UC: the kernel's flow-label port */
+	bool last_wqe_sent;
+	bool fatal;
+	/* ibv_wr_* state */
+	uint32_t wr_pending; /* WQEs built since wr_start */
+	int wr_err;
+	struct rxe_send_wqe *wr_cur;
+	/* protocol state, under dev->lock */
+	struct rxe_req_state req;
+	struct rxe_comp_state comp;
+	struct rxe_resp_state resp;
+};
+
+static inline struct rxe_qp *to_rqp(struct ibv_qp *qp)
+{
+	return container_of(qp, struct rxe_qp, ibqp.qp_base);
+}
+
+/* ---- packets ---- */
+/* A received packet: the parsed headers and where it travelled. */
+struct rxe_pkt {
+	struct rxe_pkt_info pi;
+	struct sockaddr_storage src;
+	struct sockaddr_storage dst;
+};
+
+/* ---- the device ---- */
+struct rxe_impair {
+	unsigned int drop, dup, reorder; /* percent */
+	uint64_t seed;
+	bool on;
+};
+
+struct rxe_txbuf {
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	uint32_t len;
+	uint32_t hdr_len, paylen;
+	uint8_t data[RXE_PKT_BUF];
+};
+
+struct rxe_dev {
+	struct list_head node; /* global device list */
+	int refcnt;
+	char name[IBV_SYSFS_NAME_MAX];
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int family;
+	uint32_t if_mtu;
+	enum ibv_mtu active_mtu;
+
+	int sock;
+	int efd; /* doorbell */
+	pthread_t thread;
+	bool thread_started;
+	bool stop;
+	int sleeping; /* engine waits in poll() */
+	bool busy_poll;
+
+	pthread_mutex_t lock;
+	struct rxe_qp *qp_tbl[RXE_QP_TBL];
+	uint32_t next_qpn;
+	struct list_head qps;
+	struct rxe_mr **mr_tbl;
+	uint32_t nr_mr;
+	uint32_t next_mr;
+	uint8_t key_gen;
+
+	/* transmit batch, engine only */
+	struct rxe_txbuf *tx;
+	unsigned int ntx;
+	uint8_t *rxbuf;		/* RXE_BATCH receive buffers */
+	struct rxe_txbuf *held; /* impairment: a reordered packet */
+	struct rxe_impair impair;
+	bool use_pvm; /* process_vm_{readv,writev} works */
+
+	/* counters */
+	uint64_t rx_pkts, tx_pkts, rx_icrc_bad, rx_icrc_unverified, rx_drop, impair_drop;
+	enum rxe_icrc_policy icrc_policy;
+	pid_t pid;
+	struct sockaddr_storage src4791; /* addr with port 4791 */
+	uint32_t req_gen;		 /* bumped by doorbells */
+};
+
+/* Provider-private part of a context. */
+struct rxe_ctx {
+	struct rxe_dev *dev;
+};
+
+static inline struct rxe_dev *ctx_dev(struct sodp_context *ctx)
+{
+	return ((struct rxe_ctx *)ctx->priv)->dev;
+}
+
+static inline struct sodp_context *ibctx_to_sctx(struct ibv_context *c)
+{
+	return sodp_ctx(c);
+}
+
+/* ---- engine.c ---- */
+int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out);
+void rxe_dev_put(struct rxe_dev *dev);
+void rxe_doorbell(struct rxe_dev *dev);
+uint64_t rxe_now(void);
+int rxe_ctx_open(struct sodp_context *ctx);
+void rxe_ctx_close(struct sodp_context *ctx);
+bool rxe_impair_tx(struct rxe_dev *dev, bool *dup);
+bool rxe_impair_reorder(struct rxe_dev *dev);
+int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec);
+
+/* ---- net.c ---- */
+int rxe_net_open(struct rxe_dev *dev);
+void rxe_net_close(struct rxe_dev *dev);
+struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev);
+void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
+void rxe_tx_flush(struct rxe_dev *dev);
+struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen);
+void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
+int rxe_rx_batch(struct rxe_dev *dev);
+int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family);
+uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
+
+/* ---- mr.c ---- */
+int rxe_mr_table_init(struct rxe_dev *dev);
+void rxe_mr_table_fini(struct rxe_dev *dev);
+struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key);
+int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t len,
+		 unsigned int access, uintptr_t *va);
+int rxe_copy_from_user(struct rxe_dev *dev, void *dst, uintptr_t src, size_t len);
+int rxe_copy_to_user(struct rxe_dev *dev, uintptr_t dst, const void *src, size_t len);
+int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
+		 uint32_t offset, void *buf, uint32_t len, bool to_sge);
+int rxe_atomic_op(struct rxe_dev *dev, uintptr_t va, bool cmp_swap, uint64_t cmp_add, uint64_t swap,
+		  uint64_t *orig);
+struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
+			  unsigned int access);
+int rxe_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
+		 unsigned int access);
+int rxe_dereg_mr(struct ibv_mr *mr);
+int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
+		  struct ibv_sge *sg_list, uint32_t num_sge);
+int rxe_alloc_pd(struct ibv_pd *pd);
+void rxe_dealloc_pd(struct ibv_pd *pd);
+
+/* ---- cq.c ---- */
+struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr);
+int rxe_resize_cq(struct ibv_cq *cq, int cqe);
+int rxe_destroy_cq(struct ibv_cq *cq);
+int rxe_poll_cq(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc);
+int rxe_req_notify_cq(struct ibv_cq *cq, int solicited_only);
+int rxe_cq_post(struct rxe_cq *cq, const struct rxe_cqe *cqe, bool solicited);
+
+/* ---- srq.c ---- */
+struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *attr);
+int rxe_modify_srq(struct ibv_srq *srq, struct ibv_srq_attr *attr, int mask);
+int rxe_query_srq(struct ibv_srq *srq, struct ibv_srq_attr *attr);
+int rxe_destroy_srq(struct ibv_srq *srq);
+int rxe_post_srq_recv(struct ibv_srq *srq, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
+bool rxe_srq_take(struct rxe_srq *srq, struct rxe_recv_wqe *out);
+int rxe_wq_init(struct rxe_wq *wq, uint32_t max_wr, uint32_t max_sge, size_t stride);
+void rxe_wq_fini(struct rxe_wq *wq);
+int rxe_wq_post_recv(struct rxe_wq *wq, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
+
+/* ---- qp.c ---- */
+struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr);
+int rxe_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask);
+int rxe_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask,
+		 struct ibv_qp_init_attr *init);
+int rxe_destroy_qp(struct ibv_qp *qp);
+int rxe_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr);
+int rxe_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
+struct ibv_qp_ex *rxe_qp_to_qp_ex(struct ibv_qp *qp);
+void rxe_qp_error(struct rxe_qp *qp);
+void rxe_qp_flush(struct rxe_qp *qp);
+void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn);
+bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe);
+void rxe_async_qp(struct rxe_qp *qp, enum ibv_event_type type);
+int rxe_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
+int rxe_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
+
+/* ---- ah.c ---- */
+struct ibv_ah *rxe_create_ah(struct ibv_pd *pd, struct ibv_ah_attr *attr);
+int rxe_destroy_ah(struct ibv_ah *ah);
+int rxe_av_from_ah_attr(struct rxe_av *av, const struct ibv_ah_attr *attr, struct rxe_dev *dev);
+
+/* ---- req.c / comp.c / resp.c: the three state machines ---- */
+bool rxe_requester(struct rxe_qp *qp, uint64_t now);
+void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt);
+void rxe_comp_timer(struct rxe_qp *qp, uint64_t now);
+void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt);
+bool rxe_resp_send_queued(struct rxe_qp *qp);
+void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st);
+uint64_t rxe_timeout_ns(uint8_t timeout);
+uint64_t rxe_rnr_ns(uint8_t code);
+
+#endif
