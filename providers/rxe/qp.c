@@ -180,22 +180,26 @@ static enum ibv_wc_opcode rxe_wc_opcode(enum ibv_wr_opcode op)
  */
 void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st)
 {
-	if (st != IBV_WC_SUCCESS || qp->sq_sig_all || (wqe->send_flags & IBV_SEND_SIGNALED)) {
-		struct rxe_cqe e = {
-			.wr_id = wqe->wr_id,
-			.status = st,
-			.opcode = rxe_wc_opcode(wqe->opcode),
-			.byte_len = wqe->length,
-			.qp_num = qp->ibqp.qp_base.qp_num,
-		};
+	bool signal =
+		st != IBV_WC_SUCCESS || qp->sq_sig_all || (wqe->send_flags & IBV_SEND_SIGNALED);
+	struct rxe_cqe e = {
+		.wr_id = wqe->wr_id,
+		.status = st,
+		.opcode = rxe_wc_opcode(wqe->opcode),
+		.byte_len = wqe->length,
+		.qp_num = qp->ibqp.qp_base.qp_num,
+	};
 
-		if (rxe_cq_post(qp->scq, &e, false) == -ENOSPC && !qp->fatal) {
-			qp->fatal = true;
-			rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
-		}
-	}
+	/*
+	 * Free the slot before the completion is visible: an application
+	 * that sees the CQE may post again at once and must find room.
+	 */
 	wqe->state = WQE_DONE;
 	__atomic_store_n(&qp->sq.cons, qp->sq.cons + 1, __ATOMIC_RELEASE);
+	if (signal && rxe_cq_post(qp->scq, &e, false) == -ENOSPC && !qp->fatal) {
+		qp->fatal = true;
+		rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
+	}
 }
 
 /* Completes every outstanding WR with IBV_WC_WR_FLUSH_ERR. Under dev->lock. */
