@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userfaultfd event channel: the mirror's view of what the hooks cannot
+ * see (munmap inside libc, raw system calls, a fork without atfork).
+ *
+ * Mirrored ranges are registered with UFFDIO_REGISTER_MODE_WP and never
+ * write-protected: no page fault is ever intercepted and THP stays on, but
+ * the context receives the non-cooperative events it asked for: UNMAP (after
+ * the memory is gone), REMOVE (madvise DONTNEED/FREE/REMOVE, before the
+ * zap), REMAP (mremap move) and FORK. Each event blocks the thread that
+ * caused it until our reader thread read() it, so:
+ *
+ *  - the reader thread must never unmap registered memory itself (it would
+ *    wait for itself); callbacks it runs must not either;
+ *  - a thread holding a lib/hmm lock across fork() is blocked until the
+ *    reader reads the FORK event, so the reader never blocks on a lib/hmm
+ *    lock: hmm_lock() on the reader keeps reading events into its queue
+ *    while it waits;
+ *  - the fork child inherits the registration under a new context whose only
+ *    descriptor the reader receives in the FORK event; closing it at once
+ *    unregisters the child and releases anything the child blocked on. The
+ *    child opens its own channel lazily (hmm_uffd_child_restart()).
+ *
+ * Deduplication: a hook announces [start, end) (hmm_uffd_expect()) before the
+ * real call and marks it done after. An event inside an announced range is
+ * already delivered if the announcement is still open (the hook's bracket
+ * stops faults from validating) or no range fault started since it closed;
+ * otherwise it is delivered again, which is always safe. Announcements are
+ * dropped once every event they could have caused has been processed: the
+ * hook records the read generation when its call returned, and its events
+ * were read by a read() that started no later.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "hmm_internal.h"
+#include "log.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM (1 << 12)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+
+#define UFFD_EVENTS                                                                        \
+	(UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_REMAP | \
+	 UFFD_FEATURE_EVENT_FORK)
+/* WP_ASYNC lets WP-mode registration cover any memory type (files too). */
+#define UFFD_OPTIONAL (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC)
+
+#define QUEUE_LEN    4096 /* pending events are bounded by blocked threads */
+#define EXPECT_SLOTS 64
+#define FORK_MISS    0xff /* queue-only pseudo event */
+
+struct extent {
+	uintptr_t s, e;
+};
+
+static struct {
+	pthread_mutex_t lock; /* registration state and extents */
+	int fd;		      /* -1 while inactive */
+	int stop_fd;
+	pthread_t reader;
+	bool reader_running;
+	bool disabled;
+	bool child_pending;
+	uint64_t features;
+	struct extent *ext; /* registered ranges, sorted, disjoint */
+	size_t next, ext_cap;
+} uf = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .stop_fd = -1};
+
+struct expect {
+	uintptr_t s, e;
+	uint64_t done_gen;
+	unsigned long fault_gen;
+	bool used, done;
+};
+
+static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct expect expects[EXPECT_SLOTS];
+
+static uint64_t read_gen;
+static unsigned long fork_gen, fork_seen;
+
+/* Reader-private event queue. */
+struct qmsg {
+	struct uffd_msg m;
+	uint64_t t0;
+};
+static struct {
+	struct qmsg q[QUEUE_LEN];
+	size_t head, tail;
+	uint64_t last_drain_gen;
+} rq;
+
+static __thread int tls_reader;
+
+bool hmm_uffd_active(void)
+{
+	return READ_ONCE(uf.fd) >= 0;
+}
+
+/* ---- locking that keeps the reader reading ---- */
+
+static void drain(void);
+
+void hmm_lock(pthread_mutex_t *m)
+{
+	unsigned int i;
+
+	if (likely(!tls_reader)) {
+		pthread_mutex_lock(m);
+		return;
+	}
+	for (i = 0; pthread_mutex_trylock(m); i++) {
+		drain();
+		if (i < 64)
+			sched_yield();
+		else
+			usleep(20);
+	}
+}
+
+void hmm_unlock(pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+}
+
+/* ---- extents: what we registered ---- */
+
+static int ext_reserve(size_t extra)
+{
+	struct extent *n;
+	size_t cap;
+
+	if (uf.next + extra <= uf.ext_cap)
+		return 0;
+	cap = uf.ext_cap ? uf.ext_cap * 2 : 64;
+	while (cap < uf.next + extra)
+		cap *= 2;
+	n = realloc(uf.ext, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	uf.ext = n;
+	uf.ext_cap = cap;
+	return 0;
+}
+
+/* Index of the first extent ending above @a. */
+static size_t ext_find(uintptr_t a)
+{
+	size_t lo = 0, hi = uf.next;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (uf.ext[mid].e <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void ext_remove(uintptr_t s, uintptr_t e)
+{
+	size_t i = ext_find(s), j;
+
+	if (i < uf.next && uf.ext[i].s < s && uf.ext[i].e > e) {
+		/* Split one extent in two. */
+		if (ext_reserve(1))
+			return;
+		memmove(&uf.ext[i + 1], &uf.ext[i], (uf.next - i) * sizeof(*uf.ext));
+		uf.next++;
+		uf.ext[i].e = s;
+		uf.ext[i + 1].s = e;
+		return;
+	}
+	if (i < uf.next && uf.ext[i].s < s) {
+		uf.ext[i].e = s;
+		i++;
+	}
+	for (j = i; j < uf.next && uf.ext[j].e <= e; j++)
+		;
+	if (j < uf.next && uf.ext[j].s < e)
+		uf.ext[j].s = e;
+	memmove(&uf.ext[i], &uf.ext[j], (uf.next - j) * sizeof(*uf.ext));
+	uf.next -= j - i;
+}
+
+static void ext_add(uintptr_t s, uintptr_t e)
+{
+	size_t i;
+
+	ext_remove(s, e);
+	if (ext_reserve(1))
+		return;
+	i = ext_find(s);
+	memmove(&uf.ext[i + 1], &uf.ext[i], (uf.next - i) * sizeof(*uf.ext));
+	uf.ext[i].s = s;
+	uf.ext[i].e = e;
+	uf.next++;
+	if (i + 1 < uf.next && uf.ext[i + 1].s == e) {
+		uf.ext[i].e = uf.ext[i + 1].e;
+		memmove(&uf.ext[i + 1], &uf.ext[i + 2], (uf.next - i - 2) * sizeof(*uf.ext));
+		uf.next--;
+	}
+	if (i > 0 && uf.ext[i - 1].e == s) {
+		uf.ext[i - 1].e = uf.ext[i].e;
+		memmove(&uf.ext[i], &uf.ext[i + 1], (uf.next - i - 1) * sizeof(*uf.ext));
+		uf.next--;
+	}
+}
+
+/* ---- registration ---- */
+
+static int ioctl_register(uintptr_t s, uintptr_t e)
+{
+	struct uffdio_register reg = {
+		.range = {.start = s, .len = e - s},
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	return ioctl(uf.fd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static void ioctl_unregister(uintptr_t s, uintptr_t e)
+{
+	struct uffdio_range r = {.start = s, .len = e - s};
+
+	ioctl(uf.fd, UFFDIO_UNREGISTER, &r);
+}
+
+/*
+ * Registers what is mapped in [s, e): one call when the range is one
+ * registrable stretch, else VMA by VMA (holes and VMAs userfaultfd refuses,
+ * such as VM_PFNMAP, are skipped). Called with uf.lock held.
+ */
+static int register_locked(uintptr_t s, uintptr_t e)
+{
+	struct hmm_vma vma;
+	uintptr_t a = s;
+	int ret = ioctl_register(s, e), last = 0;
+
+	if (!ret) {
+		ext_add(s, e);
+		return 0;
+	}
+	if (ret == -EBUSY)
+		return ret;
+	while (a < e && !hmm_vma_find(a, &vma, false) && vma.start < e) {
+		uintptr_t ps = SODP_MAX(a, vma.start), pe = SODP_MIN(e, vma.end);
+
+		ret = ioctl_register(ps, pe);
+		if (!ret)
+			ext_add(ps, pe);
+		else
+			last = ret;
+		a = vma.end;
+	}
+	return last;
+}
+
+static void register_missing_locked(uintptr_t s, uintptr_t e)
+{
+	size_t i = ext_find(s);
+	uintptr_t a = s;
+
+	while (a < e) {
+		uintptr_t stop;
+
+		if (i < uf.next && uf.ext[i].s <= a) {
+			a = uf.ext[i].e;
+			i++;
+			continue;
+		}
+		stop = i < uf.next ? SODP_MIN(uf.ext[i].s, e) : e;
+		register_locked(a, stop);
+		a = stop;
+		i = ext_find(a);
+	}
+}
+
+void hmm_uffd_register(uintptr_t start, uintptr_t end)
+{
+	if (!hmm_uffd_active() || end <= start)
+		return;
+	hmm_lock(&uf.lock);
+	if (uf.fd >= 0)
+		register_missing_locked(start, end);
+	hmm_unlock(&uf.lock);
+}
+
+void hmm_uffd_ensure(uintptr_t start, uintptr_t end)
+{
+	size_t i;
+
+	if (!hmm_uffd_active())
+		return;
+	hmm_lock(&uf.lock);
+	i = ext_find(start);
+	if (uf.fd >= 0 && !(i < uf.next && uf.ext[i].s <= start && uf.ext[i].e >= end))
+		register_missing_locked(start, end);
+	hmm_unlock(&uf.lock);
+}
+
+void hmm_uffd_forget(uintptr_t start, uintptr_t end)
+{
+	if (!hmm_uffd_active())
+		return;
+	hmm_lock(&uf.lock);
+	ext_remove(start, end);
+	hmm_unlock(&uf.lock);
+}
+
+struct gap_walk {
+	uintptr_t pos;
+};
+
+static void unregister_gap(uintptr_t s, uintptr_t e)
+{
+	if (e <= s)
+		return;
+	ioctl_unregister(s, e);
+	ext_remove(s, e);
+}
+
+static void covered_piece(uintptr_t s, uintptr_t e, void *arg)
+{
+	struct gap_walk *g = arg;
+
+	unregister_gap(g->pos, s);
+	g->pos = e;
+}
+
+void hmm_uffd_unregister_uncovered(uintptr_t start, uintptr_t end)
+{
+	struct gap_walk g = {.pos = start};
+
+	if (!hmm_uffd_active() || end <= start)
+		return;
+	hmm_lock(&uf.lock);
+	if (uf.fd >= 0) {
+		hmm_tree_covered(start, end, covered_piece, &g);
+		unregister_gap(g.pos, end);
+	}
+	hmm_unlock(&uf.lock);
+}
+
+/* ---- expectations (hook side) ---- */
+
+int hmm_uffd_expect(uintptr_t start, uintptr_t end)
+{
+	int i, slot = -1;
+
+	hmm_lock(&exp_lock);
+	for (i = 0; i < EXPECT_SLOTS; i++) {
+		if (!expects[i].used) {
+			slot = i;
+			break;
+		}
+		/* Full: recycle the oldest finished one (its event, if any, is
+		 * then counted as a miss and delivered twice: harmless). */
+		if (expects[i].done && (slot < 0 || expects[i].done_gen < expects[slot].done_gen))
+			slot = i;
+	}
+	if (slot >= 0) {
+		expects[slot] = (struct expect){.s = start, .e = end, .used = true};
+	}
+	hmm_unlock(&exp_lock);
+	return slot;
+}
+
+void hmm_uffd_expect_done(int slot)
+{
+	hmm_lock(&exp_lock);
+	expects[slot].done = true;
+	expects[slot].done_gen = __atomic_load_n(&read_gen, __ATOMIC_SEQ_CST);
+	expects[slot].fault_gen = __atomic_load_n(&hmm_fault_gen, __ATOMIC_SEQ_CST);
+	hmm_unlock(&exp_lock);
+}
+
+void hmm_uffd_note_fork(void)
+{
+	__atomic_fetch_add(&fork_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- the reader ---- */
+
+static bool expected(uintptr_t s, uintptr_t e)
+{
+	unsigned long fg = __atomic_load_n(&hmm_fault_gen, __ATOMIC_SEQ_CST);
+	bool hit = false;
+	int i;
+
+	hmm_lock(&exp_lock);
+	for (i = 0; i < EXPECT_SLOTS && !hit; i++) {
+		struct expect *x = &expects[i];
+
+		if (x->used && s >= x->s && e <= x->e && (!x->done || x->fault_gen == fg))
+			hit = true;
+	}
+	hmm_unlock(&exp_lock);
+	return hit;
+}
+
+static void expect_gc(uint64_t gen)
+{
+	int i;
+
+	hmm_lock(&exp_lock);
+	for (i = 0; i < EXPECT_SLOTS; i++)
+		if (expects[i].used && expects[i].done && expects[i].done_gen <= gen)
+			expects[i].used = false;
+	hmm_unlock(&exp_lock);
+}
+
+static void push(const struct uffd_msg *m, uint64_t t0)
+{
+	struct qmsg *q;
+
+	if (rq.tail - rq.head == QUEUE_LEN) {
+		sodp_warn("hmm: userfaultfd queue full, event dropped");
+		return;
+	}
+	q = &rq.q[rq.tail++ % QUEUE_LEN];
+	q->m = *m;
+	q->t0 = t0;
+}
+
+/* A FORK event: release the child's context now, decide dedup without locks. */
+static void fork_event(const struct uffd_msg *m, uint64_t t0)
+{
+	unsigned long seen = __atomic_load_n(&fork_seen, __ATOMIC_SEQ_CST);
+
+	close((int)m->arg.fork.ufd);
+	if (__atomic_load_n(&fork_gen, __ATOMIC_SEQ_CST) > seen &&
+	    __atomic_compare_exchange_n(&fork_seen, &seen, seen + 1, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST)) {
+		hmm_count(HMM_C_UFFD_DEDUP, 1);
+		return;
+	}
+	{
+		struct uffd_msg miss = {.event = FORK_MISS};
+
+		push(&miss, t0);
+	}
+}
+
+/* Reads whatever is pending into the queue; never blocks. */
+static void drain(void)
+{
+	struct uffd_msg buf[64];
+	size_t space = QUEUE_LEN - (rq.tail - rq.head), i;
+	uint64_t gen, t0;
+	ssize_t n;
+	int fd = READ_ONCE(uf.fd);
+
+	if (fd < 0 || !space)
+		return;
+	gen = __atomic_add_fetch(&read_gen, 1, __ATOMIC_SEQ_CST);
+	n = read(fd, buf, SODP_MIN(space, ARRAY_SIZE(buf)) * sizeof(buf[0]));
+	rq.last_drain_gen = gen;
+	if (n <= 0)
+		return;
+	t0 = hmm_now_ns();
+	for (i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
+		hmm_count(HMM_C_UFFD_EVENTS, 1);
+		if (buf[i].event == UFFD_EVENT_FORK)
+			fork_event(&buf[i], t0);
+		else
+			push(&buf[i], t0);
+	}
+}
+
+static void deliver(uintptr_t s, uintptr_t e, enum sodp_event ev, uint64_t t0)
+{
+	struct hmm_inv inv;
+
+	if (expected(s, e)) {
+		hmm_count(HMM_C_UFFD_DEDUP, 1);
+		return;
+	}
+	if (hmm_inv_begin(&inv, s, e, ev, SODP_HMM_FROM_UFFD, t0)) {
+		hmm_count(HMM_C_HOOK_MISSES, 1);
+		hmm_inv_close(&inv);
+	}
+}
+
+static void process(const struct qmsg *q)
+{
+	const struct uffd_msg *m = &q->m;
+	struct hmm_inv inv;
+	uintptr_t s, e;
+
+	switch (m->event) {
+	case UFFD_EVENT_UNMAP:
+		s = m->arg.remove.start;
+		e = m->arg.remove.end;
+		hmm_maps_invalidate();
+		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
+		hmm_uffd_forget(s, e);
+		break;
+	case UFFD_EVENT_REMOVE:
+		deliver(m->arg.remove.start, m->arg.remove.end, SODP_EVENT_CLEAR, q->t0);
+		break;
+	case UFFD_EVENT_REMAP:
+		s = m->arg.remap.from;
+		e = s + m->arg.remap.len;
+		hmm_maps_invalidate();
+		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
+		hmm_uffd_forget(s, e);
+		/* The moved VMA keeps its registration; drop it if unmirrored. */
+		hmm_uffd_unregister_uncovered(m->arg.remap.to, m->arg.remap.to + m->arg.remap.len);
+		break;
+	case FORK_MISS:
+		/* A fork that bypassed pthread_atfork: every notifier is told. */
+		hmm_inv_open(&inv, SODP_EVENT_FORK, SODP_HMM_FROM_UFFD, q->t0);
+		if (hmm_inv_range(&inv, 0, UINTPTR_MAX))
+			hmm_count(HMM_C_HOOK_MISSES, 1);
+		hmm_inv_close(&inv);
+		break;
+	default:
+		break;
+	}
+}
+
+static void *reader_main(void *arg)
+{
+	struct pollfd p[2];
+	int fd = (int)(intptr_t)arg;
+
+	tls_reader = 1;
+	p[0].fd = fd;
+	p[0].events = POLLIN;
+	p[1].fd = READ_ONCE(uf.stop_fd);
+	p[1].events = POLLIN;
+	for (;;) {
+		if (rq.head == rq.tail) {
+			expect_gc(rq.last_drain_gen);
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (p[1].revents)
+				break;
+		}
+		drain();
+		while (rq.head != rq.tail) {
+			struct qmsg q = rq.q[rq.head++ % QUEUE_LEN];
+
+			process(&q);
+		}
+	}
+	return NULL;
+}
+
+/* ---- start, stop, fork ---- */
+
+static int uffd_open(void)
+{
+	int fd, dev;
+
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		return fd;
+	/* vm.unprivileged_userfaultfd=0 without CAP_SYS_PTRACE: the device node. */
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -1;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	close(dev);
+	return fd;
+}
+
+/* Opens, negotiates and starts the reader; uf.lock held. */
+static int start_locked(void)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	sigset_t all, old;
+	int fd, stop, ret;
+
+	if (uf.fd >= 0 || uf.disabled)
+		return 0;
+	if (hmm_env_flag("SOFTODP_HMM_NO_UFFD")) {
+		uf.disabled = true;
+		return -EPERM;
+	}
+	/* Two-step handshake: UFFDIO_API works once per descriptor. */
+	fd = uffd_open();
+	if (fd < 0)
+		goto err_disable;
+	ret = ioctl(fd, UFFDIO_API, &api);
+	close(fd);
+	if (ret || (api.features & UFFD_EVENTS) != UFFD_EVENTS)
+		goto err_disable;
+	uf.features = UFFD_EVENTS | (api.features & UFFD_OPTIONAL);
+
+	fd = uffd_open();
+	if (fd < 0)
+		goto err_disable;
+	api = (struct uffdio_api){.api = UFFD_API, .features = uf.features};
+	if (ioctl(fd, UFFDIO_API, &api))
+		goto err_close;
+	stop = eventfd(0, EFD_CLOEXEC);
+	if (stop < 0)
+		goto err_close;
+	WRITE_ONCE(uf.stop_fd, stop);
+	rq.head = rq.tail = 0;
+
+	/* The reader takes no signal meant for the application. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(&uf.reader, NULL, reader_main, (void *)(intptr_t)fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		goto err_stop;
+	pthread_setname_np(uf.reader, "sodp-uffd");
+	uf.reader_running = true;
+	WRITE_ONCE(uf.fd, fd);
+	sodp_dbg("hmm: userfaultfd channel up, features %#llx", (unsigned long long)uf.features);
+	return 0;
+
+err_stop:
+	close(stop);
+	WRITE_ONCE(uf.stop_fd, -1);
+err_close:
+	close(fd);
+err_disable:
+	sodp_info("hmm: userfaultfd unavailable (%s); hooks only", strerror(errno));
+	uf.disabled = true;
+	return -EOPNOTSUPP;
+}
+
+int hmm_uffd_start(void)
+{
+	int ret;
+
+	hmm_lock(&uf.lock);
+	ret = start_locked();
+	hmm_unlock(&uf.lock);
+	return ret;
+}
+
+void hmm_uffd_stop(void)
+{
+	uint64_t one = 1;
+	int fd;
+
+	hmm_lock(&uf.lock);
+	fd = uf.fd;
+	if (fd < 0) {
+		uf.disabled = true;
+		hmm_unlock(&uf.lock);
+		return;
+	}
+	WRITE_ONCE(uf.fd, -1);
+	uf.disabled = true;
+	if (write(uf.stop_fd, &one, sizeof(one)) < 0)
+		sodp_warn("hmm: cannot stop the userfaultfd reader");
+	hmm_unlock(&uf.lock);
+	if (uf.reader_running && !tls_reader)
+		pthread_join(uf.reader, NULL);
+	uf.reader_running = false;
+	/* Closing the context unregisters every range it holds. */
+	close(fd);
+	close(uf.stop_fd);
+	WRITE_ONCE(uf.stop_fd, -1);
+	hmm_lock(&uf.lock);
+	uf.next = 0;
+	hmm_unlock(&uf.lock);
+}
+
+void hmm_uffd_fork_prepare(void)
+{
+	hmm_lock(&uf.lock);
+	hmm_lock(&exp_lock);
+	if (uf.fd >= 0)
+		hmm_uffd_note_fork();
+}
+
+void hmm_uffd_fork_parent(void)
+{
+	hmm_unlock(&exp_lock);
+	hmm_unlock(&uf.lock);
+}
+
+/*
+ * The child shares the parent's descriptor, whose context is the parent's
+ * address space: reading it would steal the parent's events. Close it and
+ * let the first mirror call in the child open the child's own.
+ */
+void hmm_uffd_fork_child(void)
+{
+	pthread_mutex_init(&uf.lock, NULL);
+	pthread_mutex_init(&exp_lock, NULL);
+	memset(expects, 0, sizeof(expects));
+	rq.head = rq.tail = 0;
+	uf.next = 0;
+	uf.reader_running = false;
+	if (uf.fd >= 0) {
+		close(uf.fd);
+		close(uf.stop_fd);
+		uf.fd = -1;
+		uf.stop_fd = -1;
+		uf.child_pending = true;
+	}
+}
+
+struct piece_list {
+	struct extent *v;
+	size_t n, cap;
+};
+
+static void collect_piece(uintptr_t s, uintptr_t e, void *arg)
+{
+	struct piece_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct extent *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct extent){s, e};
+}
+
+/*
+ * First mirror call in a fork child: a channel of its own, registered over
+ * every inherited notifier. Until the parent's reader has closed the
+ * context the child inherited, registration fails with EBUSY; retry briefly.
+ */
+void hmm_uffd_child_restart(void)
+{
+	struct piece_list l = {0};
+	size_t i;
+	int tries;
+
+	if (likely(!READ_ONCE(uf.child_pending)))
+		return;
+	hmm_lock(&uf.lock);
+	if (!uf.child_pending) {
+		hmm_unlock(&uf.lock);
+		return;
+	}
+	WRITE_ONCE(uf.child_pending, false);
+	uf.disabled = false;
+	if (start_locked()) {
+		hmm_unlock(&uf.lock);
+		return;
+	}
+	hmm_tree_covered(0, UINTPTR_MAX, collect_piece, &l);
+	for (i = 0; i < l.n; i++)
+		for (tries = 0; tries < 200 && register_locked(l.v[i].s, l.v[i].e) == -EBUSY;
+		     tries++)
+			usleep(500);
+	hmm_unlock(&uf.lock);
+	free(l.v);
+}
