@@ -121,6 +121,8 @@ SODP_EXPORT int sodp_interval_notifier_insert(struct sodp_interval_notifier *n, 
 		return -EINVAL;
 	pthread_once(&hmm_start_once, hmm_start);
 	hmm_uffd_child_restart();
+	/* Unmirrored, the hooks did not track mappings for the maps cache. */
+	hmm_maps_invalidate();
 
 	hn = hmm_notifier(n);
 	hn->ops = ops;

@@ -22,13 +22,13 @@
  *    child opens its own channel lazily (hmm_uffd_child_restart()).
  *
  * Deduplication: a hook announces [start, end) (hmm_uffd_expect()) before the
- * real call and marks it done after. An event inside an announced range is
- * already delivered if the announcement is still open (the hook's bracket
- * stops faults from validating) or no range fault started since it closed;
- * otherwise it is delivered again, which is always safe. Announcements are
- * dropped once every event they could have caused has been processed: the
- * hook records the read generation when its call returned, and its events
- * were read by a read() that started no later.
+ * real call and marks it done after; the reader announces what it delivered
+ * itself. An event inside an announced range is already delivered if the
+ * announcement is still open (the hook's bracket stops faults from
+ * validating) or no range fault started since it was done: a translation
+ * can only be rebuilt through a range fault, so none can exist. Otherwise it
+ * is delivered again, which is always safe. The table is small; when full,
+ * the oldest finished announcement makes room.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +87,7 @@ static struct {
 
 struct expect {
 	uintptr_t s, e;
-	uint64_t done_gen;
+	uint64_t done_tick; /* eviction order */
 	unsigned long fault_gen;
 	bool used, done;
 };
@@ -95,7 +95,7 @@ struct expect {
 static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct expect expects[EXPECT_SLOTS];
 
-static uint64_t read_gen;
+static uint64_t expect_tick; /* under exp_lock */
 static unsigned long fork_gen, fork_seen;
 
 /* Reader-private event queue. */
@@ -106,7 +106,6 @@ struct qmsg {
 static struct {
 	struct qmsg q[QUEUE_LEN];
 	size_t head, tail;
-	uint64_t last_drain_gen;
 } rq;
 
 static __thread int tls_reader;
@@ -375,9 +374,9 @@ int hmm_uffd_expect(uintptr_t start, uintptr_t end)
 			slot = i;
 			break;
 		}
-		/* Full: recycle the oldest finished one (its event, if any, is
-		 * then counted as a miss and delivered twice: harmless). */
-		if (expects[i].done && (slot < 0 || expects[i].done_gen < expects[slot].done_gen))
+		/* Full: recycle the oldest finished one (an event it would have
+		 * matched is then delivered twice: harmless). */
+		if (expects[i].done && (slot < 0 || expects[i].done_tick < expects[slot].done_tick))
 			slot = i;
 	}
 	if (slot >= 0) {
@@ -391,7 +390,7 @@ void hmm_uffd_expect_done(int slot)
 {
 	hmm_lock(&exp_lock);
 	expects[slot].done = true;
-	expects[slot].done_gen = __atomic_load_n(&read_gen, __ATOMIC_SEQ_CST);
+	expects[slot].done_tick = ++expect_tick;
 	expects[slot].fault_gen = __atomic_load_n(&hmm_fault_gen, __ATOMIC_SEQ_CST);
 	hmm_unlock(&exp_lock);
 }
@@ -418,17 +417,6 @@ static bool expected(uintptr_t s, uintptr_t e)
 	}
 	hmm_unlock(&exp_lock);
 	return hit;
-}
-
-static void expect_gc(uint64_t gen)
-{
-	int i;
-
-	hmm_lock(&exp_lock);
-	for (i = 0; i < EXPECT_SLOTS; i++)
-		if (expects[i].used && expects[i].done && expects[i].done_gen <= gen)
-			expects[i].used = false;
-	hmm_unlock(&exp_lock);
 }
 
 static void push(const struct uffd_msg *m, uint64_t t0)
@@ -468,15 +456,13 @@ static void drain(void)
 {
 	struct uffd_msg buf[64];
 	size_t space = QUEUE_LEN - (rq.tail - rq.head), i;
-	uint64_t gen, t0;
+	uint64_t t0;
 	ssize_t n;
 	int fd = READ_ONCE(uf.fd);
 
 	if (fd < 0 || !space)
 		return;
-	gen = __atomic_add_fetch(&read_gen, 1, __ATOMIC_SEQ_CST);
 	n = read(fd, buf, SODP_MIN(space, ARRAY_SIZE(buf)) * sizeof(buf[0]));
-	rq.last_drain_gen = gen;
 	if (n <= 0)
 		return;
 	t0 = hmm_now_ns();
@@ -489,6 +475,19 @@ static void drain(void)
 	}
 }
 
+/*
+ * A delivered miss is itself an announcement: a mremap move, for one, sends
+ * REMAP and then UNMAP for the same range, and the second must not invalidate
+ * again unless a fault ran in between.
+ */
+static void announce_delivered(uintptr_t s, uintptr_t e)
+{
+	int slot = hmm_uffd_expect(s, e);
+
+	if (slot >= 0)
+		hmm_uffd_expect_done(slot);
+}
+
 static void deliver(uintptr_t s, uintptr_t e, enum sodp_event ev, uint64_t t0)
 {
 	struct hmm_inv inv;
@@ -499,6 +498,7 @@ static void deliver(uintptr_t s, uintptr_t e, enum sodp_event ev, uint64_t t0)
 	}
 	if (hmm_inv_begin(&inv, s, e, ev, SODP_HMM_FROM_UFFD, t0)) {
 		hmm_count(HMM_C_HOOK_MISSES, 1);
+		announce_delivered(s, e);
 		hmm_inv_close(&inv);
 	}
 }
@@ -553,7 +553,6 @@ static void *reader_main(void *arg)
 	p[1].events = POLLIN;
 	for (;;) {
 		if (rq.head == rq.tail) {
-			expect_gc(rq.last_drain_gen);
 			if (poll(p, 2, -1) < 0 && errno != EINTR)
 				break;
 			if (p[1].revents)
