@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: MIT
+/*
+ * End-to-end tests of the soft NIC between two softodp devices in one
+ * process (srxe0 = 127.0.0.1, srxe1 = 127.0.0.2): every RC opcode, UD with
+ * its GRH, SRQ, PSN wrap, each NAK path, retransmission under injected
+ * loss, the error flush and fault-safe copies.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+#include "sodp_test.h"
+#include "rxe_test_util.h"
+
+static struct rt_side A, B;
+
+static int pair_up(const struct rt_conn_opts *o, uint32_t a_psn, uint32_t b_psn)
+{
+	if (rt_side_init(&A, "srxe0", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64) ||
+	    rt_side_init(&B, "srxe1", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64))
+		return -1;
+	return rt_rc_connect(&A, &B, o, a_psn, b_psn);
+}
+
+static void pair_down(void)
+{
+	rt_side_fini(&A);
+	rt_side_fini(&B);
+}
+
+#define PAIR_OR_SKIP(o, pa, pb)                                                   \
+	do {                                                                      \
+		if (pair_up(o, pa, pb)) {                                         \
+			pair_down();                                              \
+			SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2"); \
+		}                                                                 \
+	} while (0)
+
+static void test_send_multi_packet_and_imm(void)
+{
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 100, 200);
+	rt_fill(A.buf, 10000, 3);
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 1, 0, 16384), 0);
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 2, 16384, 64), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 10000, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND_WITH_IMM, 0, 61, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_RECV);
+	CU_ASSERT_EQUAL(wc.byte_len, 10000);
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, 10000), 0);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.byte_len, 61);
+	CU_ASSERT(wc.wc_flags & IBV_WC_WITH_IMM);
+	CU_ASSERT_EQUAL(be32toh(wc.imm_data), 0x1234abcd);
+	CU_ASSERT_EQUAL(wc.src_qp, A.qp->qp_num);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_SEND);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	pair_down();
+}
+
+static void test_write_read_and_write_imm(void)
+{
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 5, 6);
+	rt_fill(A.buf, 300000, 9);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_WRITE, 0, 300000, (uintptr_t)B.buf, B.mr->rkey), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_RDMA_WRITE);
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, 300000), 0);
+
+	rt_fill(B.buf + 400000, 200001, 77);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_READ, 400000, 200001, (uintptr_t)B.buf + 400000,
+				B.mr->rkey),
+			0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_RDMA_READ);
+	CU_ASSERT_EQUAL(memcmp(A.buf + 400000, B.buf + 400000, 200001), 0);
+
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 7, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_WRITE_WITH_IMM, 0, 5000, (uintptr_t)B.buf + 700000,
+				B.mr->rkey),
+			0);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_RECV_RDMA_WITH_IMM);
+	CU_ASSERT_EQUAL(wc.byte_len, 5000);
+	CU_ASSERT_EQUAL(be32toh(wc.imm_data), 0x1234abcd);
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf + 700000, 5000), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	pair_down();
+}
+
+static void test_atomics(void)
+{
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+	struct ibv_wc wc;
+	uint64_t *target;
+
+	PAIR_OR_SKIP(rt_default_opts(), 1, 2);
+	target = (uint64_t *)(B.buf + 4096);
+	*target = 40;
+	CU_ASSERT_EQUAL(
+		rt_post(&A, IBV_WR_ATOMIC_FETCH_AND_ADD, 0, 8, (uintptr_t)target, B.mr->rkey), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_FETCH_ADD);
+	CU_ASSERT_EQUAL(*(uint64_t *)A.buf, 40);
+	CU_ASSERT_EQUAL(*target, 40); /* add 0: rt_post leaves compare_add 0 */
+
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)A.buf + 8;
+	sge.length = 8;
+	sge.lkey = A.mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_ATOMIC_CMP_AND_SWP;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.atomic.remote_addr = (uintptr_t)target;
+	wr.wr.atomic.rkey = B.mr->rkey;
+	wr.wr.atomic.compare_add = 40;
+	wr.wr.atomic.swap = 99;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(*(uint64_t *)(A.buf + 8), 40);
+	CU_ASSERT_EQUAL(*target, 99);
+
+	wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
+	wr.wr.atomic.compare_add = 5;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(*target, 104);
+
+	/* misaligned: NAK invalid request */
+	wr.wr.atomic.remote_addr = (uintptr_t)target + 1;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
+	pair_down();
+}
+
+static void test_psn_wrap(void)
+{
+	struct ibv_wc wc;
+	int i;
+
+	/* both directions start 3 PSNs before 2^24; 8-packet messages wrap */
+	PAIR_OR_SKIP(rt_default_opts(), 0xfffffd, 0xfffffe);
+	rt_fill(A.buf, 8192, 1);
+	for (i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(rt_post_recv(&B, i, 0, 8192), 0);
+		CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 8192, 0, 0), 0);
+		CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(
+			rt_post(&A, IBV_WR_RDMA_READ, 0, 8192, (uintptr_t)B.buf, B.mr->rkey), 0);
+		CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	}
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, 8192), 0);
+	pair_down();
+}
+
+static void test_nak_remote_access_error(void)
+{
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	CU_ASSERT_EQUAL(
+		rt_post(&A, IBV_WR_RDMA_WRITE, 0, 100, (uintptr_t)B.buf, B.mr->rkey ^ 0x100), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	pair_down();
+
+	/* out of bounds by one byte, checked before any byte is written */
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	B.buf[RT_BUF - 1] = 0x5a;
+	CU_ASSERT_EQUAL(
+		rt_post(&A, IBV_WR_RDMA_WRITE, 0, 2, (uintptr_t)B.buf + RT_BUF - 1, B.mr->rkey), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(B.buf[RT_BUF - 1], 0x5a);
+	pair_down();
+}
+
+static void test_nak_read_without_remote_read_access(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct ibv_wc wc;
+
+	o.access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
+	PAIR_OR_SKIP(&o, 10, 20);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_READ, 0, 100, (uintptr_t)B.buf, B.mr->rkey), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	pair_down();
+}
+
+static void test_nak_invalid_request_recv_too_small(void)
+{
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 1, 0, 100), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 2000, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_LEN_ERR);
+	pair_down();
+}
+
+static void test_nak_remote_op_error_bad_recv_lkey(void)
+{
+	struct ibv_sge sge;
+	struct ibv_recv_wr wr = {.wr_id = 5, .sg_list = &sge, .num_sge = 1}, *bad;
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	sge.addr = (uintptr_t)B.buf;
+	sge.length = 100;
+	sge.lkey = B.mr->lkey + 0x100;
+	CU_ASSERT_EQUAL(ibv_post_recv(B.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 50, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_OP_ERR);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_PROT_ERR);
+	pair_down();
+}
+
+static void test_rnr_retry_then_success_and_exhaustion(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct ibv_wc wc;
+	struct timespec ts = {0, 30000000};
+
+	/* RNR with retries left: the receive posted late still gets the data */
+	PAIR_OR_SKIP(&o, 10, 20);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 50, 0, 0), 0);
+	nanosleep(&ts, NULL);
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 1, 0, 100), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	pair_down();
+
+	o.rnr_retry = 1;
+	PAIR_OR_SKIP(&o, 10, 20);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 50, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_RNR_RETRY_EXC_ERR);
+	pair_down();
+}
+
+static void test_retry_exceeded_when_peer_is_gone(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct ibv_qp_attr at = {.qp_state = IBV_QPS_RESET};
+	struct ibv_wc wc;
+
+	o.timeout = 8; /* ~1 ms */
+	o.retry_cnt = 2;
+	PAIR_OR_SKIP(&o, 10, 20);
+	CU_ASSERT_EQUAL(ibv_modify_qp(B.qp, &at, IBV_QP_STATE), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_WRITE, 0, 50, (uintptr_t)B.buf, B.mr->rkey), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_RETRY_EXC_ERR);
+	pair_down();
+}
+
+static void test_error_state_flushes_all_wrs(void)
+{
+	struct ibv_qp_attr at = {.qp_state = IBV_QPS_ERR};
+	struct ibv_wc wc;
+	int i;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(rt_post_recv(&B, 100 + i, 0, 100), 0);
+	CU_ASSERT_EQUAL(ibv_modify_qp(B.qp, &at, IBV_QP_STATE), 0);
+	for (i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_WR_FLUSH_ERR);
+		CU_ASSERT_EQUAL(wc.wr_id, 100 + i);
+	}
+	/* posting in the error state completes at once with a flush error */
+	CU_ASSERT_EQUAL(rt_post(&B, IBV_WR_SEND, 0, 10, 0, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_WR_FLUSH_ERR);
+	pair_down();
+}
+
+static void test_unmapped_buffer_gives_error_not_signal(void)
+{
+	struct ibv_wc wc;
+	uint8_t *victim;
+	struct ibv_mr *mr;
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	victim = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_NOT_EQUAL_FATAL(victim, MAP_FAILED);
+	mr = ibv_reg_mr(A.pd, victim, 8192, IBV_ACCESS_LOCAL_WRITE);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	munmap(victim, 8192);
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)victim;
+	sge.length = 4096;
+	sge.lkey = mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = (uintptr_t)B.buf;
+	wr.wr.rdma.rkey = B.mr->rkey;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_PROT_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_retransmission_under_loss(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct ibv_wc wc;
+	int i, ok = 0;
+
+	setenv("SOFTODP_IMPAIR", "drop=10%,dup=5%,reorder=5%,seed=42", 1);
+	o.timeout = 8;
+	o.min_rnr_timer = 1;
+	if (pair_up(&o, 0xfffff0, 0x10)) {
+		unsetenv("SOFTODP_IMPAIR");
+		pair_down();
+		SODP_SKIP("cannot open devices");
+	}
+	unsetenv("SOFTODP_IMPAIR");
+	rt_fill(A.buf, 65536, 5);
+	rt_fill(B.buf + 131072, 65536, 6);
+	for (i = 0; i < 20; i++) {
+		CU_ASSERT_EQUAL(rt_post_recv(&B, i, 65536, 65536), 0);
+		CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 65536, 0, 0), 0);
+		CU_ASSERT_EQUAL(
+			rt_post(&A, IBV_WR_RDMA_WRITE, 0, 65536, (uintptr_t)B.buf, B.mr->rkey), 0);
+		CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_READ, 131072, 65536,
+					(uintptr_t)B.buf + 131072, B.mr->rkey),
+				0);
+		CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_ATOMIC_FETCH_AND_ADD, 262144, 8,
+					(uintptr_t)B.buf + 262144, B.mr->rkey),
+				0);
+		while (rt_poll(A.cq, &wc) == 1) {
+			CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+			if (wc.status != IBV_WC_SUCCESS)
+				break;
+			if (wc.qp_num == A.qp->qp_num && wc.opcode == IBV_WC_FETCH_ADD)
+				break;
+			if (wc.opcode == IBV_WC_RECV)
+				ok++;
+		}
+		CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	}
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, 65536), 0);
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf + 65536, 65536), 0);
+	CU_ASSERT_EQUAL(memcmp(A.buf + 131072, B.buf + 131072, 65536), 0);
+	(void)ok;
+	pair_down();
+}
+
+static int wait_async(struct ibv_context *ctx, enum ibv_event_type type)
+{
+	struct pollfd p = {.fd = ctx->async_fd, .events = POLLIN};
+	struct ibv_async_event ev;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (poll(&p, 1, 500) != 1)
+			return -1;
+		if (ibv_get_async_event(ctx, &ev))
+			return -1;
+		ibv_ack_async_event(&ev);
+		if (ev.event_type == type)
+			return 0;
+	}
+	return -1;
+}
+
+static void test_srq_receive_and_limit_event(void)
+{
+	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 16, .max_sge = 1}};
+	struct ibv_qp_init_attr ia;
+	struct ibv_srq_attr lim = {.srq_limit = 3};
+	struct ibv_srq *srq;
+	struct ibv_qp *qp2;
+	struct ibv_wc wc;
+	int i;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	srq = ibv_create_srq(B.pd, &sa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srq);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = B.cq;
+	ia.recv_cq = B.cq;
+	ia.srq = srq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_send_sge = 1;
+	qp2 = ibv_create_qp(B.pd, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp2);
+	/* swap B's QP for the SRQ one and reconnect */
+	ibv_destroy_qp(B.qp);
+	B.qp = qp2;
+	{
+		struct ibv_qp_init_attr ia2 = ia;
+		struct ibv_qp *qa;
+
+		ia2.srq = NULL;
+		ia2.send_cq = A.cq;
+		ia2.recv_cq = A.cq;
+		ia2.cap.max_recv_wr = 4;
+		ia2.cap.max_recv_sge = 1;
+		qa = ibv_create_qp(A.pd, &ia2);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qa);
+		ibv_destroy_qp(A.qp);
+		A.qp = qa;
+	}
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1, 2), 0);
+	for (i = 0; i < 5; i++) {
+		struct ibv_sge sge = {(uintptr_t)B.buf + i * 128, 128, B.mr->lkey};
+		struct ibv_recv_wr wr = {.wr_id = i, .sg_list = &sge, .num_sge = 1}, *bad;
+
+		CU_ASSERT_EQUAL(ibv_post_srq_recv(srq, &wr, &bad), 0);
+	}
+	CU_ASSERT_EQUAL(ibv_modify_srq(srq, &lim, IBV_SRQ_LIMIT), 0);
+	for (i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_SEND, 0, 100, 0, 0), 0);
+		CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(wc.wr_id, (uint64_t)i);
+		CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	}
+	CU_ASSERT_EQUAL(wait_async(B.ctx, IBV_EVENT_SRQ_LIMIT_REACHED), 0);
+	CU_ASSERT_EQUAL(ibv_query_srq(srq, &lim), 0);
+	CU_ASSERT_EQUAL(lim.srq_limit, 0);
+	CU_ASSERT_EQUAL(ibv_destroy_srq(srq), EBUSY);
+	ibv_destroy_qp(B.qp);
+	B.qp = NULL;
+	CU_ASSERT_EQUAL(ibv_destroy_srq(srq), 0);
+	pair_down();
+}
+
+static void test_ud_send_grh_and_reply_ah(void)
+{
+	struct rt_side U, V;
+	struct ibv_qp_attr at;
+	struct ibv_ah_attr aa;
+	struct ibv_ah *ah, *back;
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc wc;
+	struct rt_side *s[2] = {&U, &V};
+	int i;
+
+	if (rt_side_init(&U, "srxe0", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16) ||
+	    rt_side_init(&V, "srxe1", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16)) {
+		rt_side_fini(&U);
+		rt_side_fini(&V);
+		SODP_SKIP("cannot open devices");
+	}
+	for (i = 0; i < 2; i++) {
+		memset(&at, 0, sizeof(at));
+		at.qp_state = IBV_QPS_INIT;
+		at.port_num = 1;
+		at.qkey = 0x11111111;
+		CU_ASSERT_EQUAL(
+			ibv_modify_qp(s[i]->qp, &at,
+				      IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_QKEY),
+			0);
+		at.qp_state = IBV_QPS_RTR;
+		CU_ASSERT_EQUAL(ibv_modify_qp(s[i]->qp, &at, IBV_QP_STATE), 0);
+		at.qp_state = IBV_QPS_RTS;
+		at.sq_psn = 0xffffff;
+		CU_ASSERT_EQUAL(ibv_modify_qp(s[i]->qp, &at, IBV_QP_STATE | IBV_QP_SQ_PSN), 0);
+	}
+	memset(&aa, 0, sizeof(aa));
+	aa.is_global = 1;
+	aa.grh.dgid = V.gid;
+	aa.grh.hop_limit = 1;
+	aa.port_num = 1;
+	ah = ibv_create_ah(U.pd, &aa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
+	CU_ASSERT_EQUAL(rt_post_recv(&V, 9, 0, 40 + 1024), 0);
+	rt_fill(U.buf + 8192, 1000, 4);
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)U.buf + 8192;
+	sge.length = 1000;
+	sge.lkey = U.mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND_WITH_IMM;
+	wr.imm_data = htobe32(7);
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = V.qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x80000000; /* privileged: use the QP's own Q_Key */
+	CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(U.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(rt_poll(V.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.byte_len, 1040);
+	CU_ASSERT(wc.wc_flags & IBV_WC_GRH);
+	CU_ASSERT(wc.wc_flags & IBV_WC_WITH_IMM);
+	CU_ASSERT_EQUAL(wc.src_qp, U.qp->qp_num);
+	CU_ASSERT_EQUAL(memcmp(V.buf + 40, U.buf + 8192, 1000), 0);
+	/* IPv4 header in the last 20 bytes of the GRH: source 127.0.0.1 */
+	CU_ASSERT_EQUAL(V.buf[20] >> 4, 4);
+	CU_ASSERT_EQUAL(memcmp(V.buf + 32, "\x7f\x00\x00\x01", 4), 0);
+	back = ibv_create_ah_from_wc(V.pd, &wc, (struct ibv_grh *)V.buf, 1);
+	CU_ASSERT_PTR_NOT_NULL(back);
+	if (back) {
+		CU_ASSERT_EQUAL(rt_post_recv(&U, 3, 0, 40 + 64), 0);
+		wr.wr.ud.ah = back;
+		wr.wr.ud.remote_qpn = wc.src_qp;
+		wr.wr.ud.remote_qkey = 0x11111111;
+		sge.addr = (uintptr_t)V.buf + 8192;
+		sge.length = 64;
+		sge.lkey = V.mr->lkey;
+		CU_ASSERT_EQUAL(ibv_post_send(V.qp, &wr, &bad), 0);
+		CU_ASSERT_EQUAL(rt_poll(V.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(rt_poll(U.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(wc.opcode, IBV_WC_RECV);
+		sge.addr = (uintptr_t)U.buf + 8192;
+		sge.lkey = U.mr->lkey;
+		ibv_destroy_ah(back);
+	}
+	/* wrong Q_Key: silently dropped */
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = V.qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x2222;
+	CU_ASSERT_EQUAL(rt_post_recv(&V, 10, 0, 2000), 0);
+	CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(U.cq, &wc), 1);
+	{
+		struct timespec ts = {0, 50000000};
+
+		nanosleep(&ts, NULL);
+	}
+	CU_ASSERT_EQUAL(ibv_poll_cq(V.cq, 1, &wc), 0);
+	ibv_destroy_ah(ah);
+	rt_side_fini(&U);
+	rt_side_fini(&V);
+}
+
+static void test_qp_ex_post_api(void)
+{
+	struct ibv_qp_init_attr_ex ia;
+	struct ibv_qp_ex *qx;
+	struct ibv_qp *qp;
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = A.cq;
+	ia.recv_cq = A.cq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 16;
+	ia.cap.max_recv_wr = 16;
+	ia.cap.max_send_sge = 2;
+	ia.cap.max_recv_sge = 2;
+	ia.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ia.pd = A.pd;
+	ia.send_ops_flags = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_RDMA_WRITE |
+			    IBV_QP_EX_WITH_RDMA_READ | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD;
+	qp = ibv_create_qp_ex(A.ctx, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	ibv_destroy_qp(A.qp);
+	A.qp = qp;
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1, 2), 0);
+	qx = ibv_qp_to_qp_ex(qp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qx);
+	rt_fill(A.buf, 5000, 8);
+	CU_ASSERT_EQUAL(rt_post_recv(&B, 1, 0, 100), 0);
+	ibv_wr_start(qx);
+	qx->wr_id = 11;
+	qx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_rdma_write(qx, B.mr->rkey, (uintptr_t)B.buf + 8192);
+	ibv_wr_set_sge(qx, A.mr->lkey, (uintptr_t)A.buf, 5000);
+	qx->wr_id = 12;
+	ibv_wr_send(qx);
+	ibv_wr_set_inline_data(qx, "hello", 5);
+	CU_ASSERT_EQUAL(ibv_wr_complete(qx), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.wr_id, 11);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.wr_id, 12);
+	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.byte_len, 5);
+	CU_ASSERT_EQUAL(memcmp(B.buf, "hello", 5), 0);
+	CU_ASSERT_EQUAL(memcmp(B.buf + 8192, A.buf, 5000), 0);
+	/* abort discards */
+	ibv_wr_start(qx);
+	ibv_wr_send(qx);
+	ibv_wr_set_sge(qx, A.mr->lkey, (uintptr_t)A.buf, 10);
+	ibv_wr_abort(qx);
+	CU_ASSERT_EQUAL(ibv_poll_cq(A.cq, 1, &wc), 0);
+	pair_down();
+}
+
+static void test_cq_ex_poll_and_events(void)
+{
+	struct ibv_cq_init_attr_ex ca = {
+		.cqe = 16,
+		.wc_flags = IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_QP_NUM | IBV_WC_EX_WITH_IMM,
+	};
+	struct ibv_poll_cq_attr pa = {0};
+	struct ibv_comp_channel *ch;
+	struct ibv_cq_ex *cqx;
+	struct ibv_cq *ev_cq;
+	void *ev_ctx;
+	struct pollfd p;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	ch = ibv_create_comp_channel(A.ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ch);
+	ca.channel = ch;
+	cqx = ibv_create_cq_ex(A.ctx, &ca);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cqx);
+	CU_ASSERT_EQUAL(ibv_start_poll(cqx, &pa), ENOENT);
+	/* a QP whose send CQ is the extended one */
+	{
+		struct ibv_qp_init_attr ia;
+		struct ibv_qp *qp;
+
+		memset(&ia, 0, sizeof(ia));
+		ia.send_cq = ibv_cq_ex_to_cq(cqx);
+		ia.recv_cq = A.cq;
+		ia.qp_type = IBV_QPT_RC;
+		ia.cap.max_send_wr = 8;
+		ia.cap.max_recv_wr = 8;
+		ia.cap.max_send_sge = 1;
+		ia.cap.max_recv_sge = 1;
+		qp = ibv_create_qp(A.pd, &ia);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+		ibv_destroy_qp(A.qp);
+		A.qp = qp;
+	}
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1, 2), 0);
+	CU_ASSERT_EQUAL(ibv_req_notify_cq(ibv_cq_ex_to_cq(cqx), 0), 0);
+	CU_ASSERT_EQUAL(rt_post(&A, IBV_WR_RDMA_WRITE, 0, 777, (uintptr_t)B.buf, B.mr->rkey), 0);
+	p.fd = ch->fd;
+	p.events = POLLIN;
+	CU_ASSERT_EQUAL(poll(&p, 1, RT_WAIT_MS), 1);
+	CU_ASSERT_EQUAL(ibv_get_cq_event(ch, &ev_cq, &ev_ctx), 0);
+	CU_ASSERT_PTR_EQUAL(ev_cq, ibv_cq_ex_to_cq(cqx));
+	ibv_ack_cq_events(ev_cq, 1);
+	CU_ASSERT_EQUAL(ibv_start_poll(cqx, &pa), 0);
+	CU_ASSERT_EQUAL(cqx->status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(ibv_wc_read_opcode(cqx), IBV_WC_RDMA_WRITE);
+	CU_ASSERT_EQUAL(ibv_wc_read_qp_num(cqx), A.qp->qp_num);
+	CU_ASSERT_EQUAL(ibv_next_poll(cqx), ENOENT);
+	ibv_end_poll(cqx);
+	ibv_destroy_qp(A.qp);
+	A.qp = NULL;
+	CU_ASSERT_EQUAL(ibv_destroy_cq(ibv_cq_ex_to_cq(cqx)), 0);
+	CU_ASSERT_EQUAL(ibv_destroy_comp_channel(ch), 0);
+	pair_down();
+}
+
+void sodp_tests_register(void)
+{
+	static const struct sodp_test_case rc[] = {
+		{"send_multi_packet_and_imm", test_send_multi_packet_and_imm},
+		{"write_read_and_write_imm", test_write_read_and_write_imm},
+		{"atomics", test_atomics},
+		{"psn_wrap", test_psn_wrap},
+		{"qp_ex_post_api", test_qp_ex_post_api},
+		{"cq_ex_poll_and_events", test_cq_ex_poll_and_events},
+		{"srq_receive_and_limit_event", test_srq_receive_and_limit_event},
+		{NULL, NULL},
+	};
+	static const struct sodp_test_case errs[] = {
+		{"nak_remote_access_error", test_nak_remote_access_error},
+		{"nak_read_without_remote_read_access", test_nak_read_without_remote_read_access},
+		{"nak_invalid_request_recv_too_small", test_nak_invalid_request_recv_too_small},
+		{"nak_remote_op_error_bad_recv_lkey", test_nak_remote_op_error_bad_recv_lkey},
+		{"rnr_retry_then_success_and_exhaustion",
+		 test_rnr_retry_then_success_and_exhaustion},
+		{"retry_exceeded_when_peer_is_gone", test_retry_exceeded_when_peer_is_gone},
+		{"error_state_flushes_all_wrs", test_error_state_flushes_all_wrs},
+		{"unmapped_buffer_gives_error_not_signal",
+		 test_unmapped_buffer_gives_error_not_signal},
+		{"retransmission_under_loss", test_retransmission_under_loss},
+		{NULL, NULL},
+	};
+	static const struct sodp_test_case ud[] = {
+		{"ud_send_grh_and_reply_ah", test_ud_send_grh_and_reply_ah},
+		{NULL, NULL},
+	};
+
+	sodp_add_suite("rxe_rc", NULL, NULL, rc);
+	sodp_add_suite("rxe_errors", NULL, NULL, errs);
+	sodp_add_suite("rxe_ud", NULL, NULL, ud);
+}
