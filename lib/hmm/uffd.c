@@ -181,6 +181,8 @@ static void ext_remove(uintptr_t s, uintptr_t e)
 {
 	size_t i = ext_find(s), j;
 
+	if (i == uf.next)
+		return;
 	if (i < uf.next && uf.ext[i].s < s && uf.ext[i].e > e) {
 		/* Split one extent in two. */
 		if (ext_reserve(1))
