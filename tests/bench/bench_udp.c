@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_udp: the plain UDP loopback baseline softodp's RoCE numbers are read
+ * against. Two sockets on 127.0.0.1 and 127.0.0.2 (ephemeral ports, so it
+ * can run beside a softodp device):
+ *   - throughput: one thread sends 4 KiB + 64 B datagrams (a RoCE packet at
+ *     path MTU 4096) with sendmmsg batches, the other drains with recvmmsg;
+ *   - round trip: 64-byte ping-pong between two threads, median of N.
+ * Usage: bench_udp [seconds]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define PKT   (4096 + 64)
+#define BATCH 32
+#define RTT_N 20000
+
+static double secs = 2.0;
+static volatile int stop;
+static uint64_t rx_bytes;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int sock_on(const char *ip, struct sockaddr_in *out)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), sz = 8 << 20;
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)out, &len)) {
+		perror("socket");
+		exit(1);
+	}
+	return fd;
+}
+
+static int rfd;
+
+static void *rx_thread(void *arg)
+{
+	static char bufs[BATCH][PKT];
+	struct mmsghdr m[BATCH];
+	struct iovec iov[BATCH];
+	struct timespec to = {0, 100000000};
+	int i, n;
+
+	for (i = 0; i < BATCH; i++) {
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = PKT;
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].msg_hdr.msg_iov = &iov[i];
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (!stop) {
+		n = recvmmsg(rfd, m, BATCH, MSG_WAITFORONE, &to);
+		for (i = 0; i < n; i++)
+			rx_bytes += m[i].msg_len;
+	}
+	return NULL;
+}
+
+static void throughput(void)
+{
+	static char buf[PKT];
+	struct sockaddr_in ra, sa;
+	struct mmsghdr m[BATCH];
+	struct iovec iov = {buf, PKT};
+	pthread_t t;
+	double t0, t1;
+	int sfd, i;
+
+	rfd = sock_on("127.0.0.2", &ra);
+	sfd = sock_on("127.0.0.1", &sa);
+	for (i = 0; i < BATCH; i++) {
+		memset(&m[i], 0, sizeof(m[i]));
+		m[i].msg_hdr.msg_name = &ra;
+		m[i].msg_hdr.msg_namelen = sizeof(ra);
+		m[i].msg_hdr.msg_iov = &iov;
+		m[i].msg_hdr.msg_iovlen = 1;
+	}
+	pthread_create(&t, NULL, rx_thread, NULL);
+	t0 = now_s();
+	while ((t1 = now_s()) - t0 < secs)
+		if (sendmmsg(sfd, m, BATCH, 0) < 0 && errno != ENOBUFS && errno != EAGAIN)
+			break;
+	stop = 1;
+	pthread_join(t, NULL);
+	printf("udp loopback throughput: %.1f MB/s received (%d-byte datagrams, sendmmsg x%d)\n",
+	       rx_bytes / (t1 - t0) / 1e6, PKT, BATCH);
+	close(sfd);
+	close(rfd);
+}
+
+static int pa, pb;
+static struct sockaddr_in aa, ab;
+
+static void *echo_thread(void *arg)
+{
+	char buf[64];
+	int i;
+
+	for (i = 0; i < RTT_N; i++) {
+		if (recv(pb, buf, sizeof(buf), 0) < 0)
+			break;
+		sendto(pb, buf, sizeof(buf), 0, (struct sockaddr *)&aa, sizeof(aa));
+	}
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void round_trip(void)
+{
+	static double rtt[RTT_N];
+	char buf[64] = {0};
+	pthread_t t;
+	int i;
+
+	pa = sock_on("127.0.0.1", &aa);
+	pb = sock_on("127.0.0.2", &ab);
+	pthread_create(&t, NULL, echo_thread, NULL);
+	for (i = 0; i < RTT_N; i++) {
+		double t0 = now_s();
+
+		sendto(pa, buf, sizeof(buf), 0, (struct sockaddr *)&ab, sizeof(ab));
+		if (recv(pa, buf, sizeof(buf), 0) < 0)
+			break;
+		rtt[i] = (now_s() - t0) * 1e6;
+	}
+	pthread_join(t, NULL);
+	qsort(rtt, i, sizeof(double), cmp_d);
+	printf("udp loopback round trip: median %.2f us, p99 %.2f us (%d x 64 B)\n", rtt[i / 2],
+	       rtt[i * 99 / 100], i);
+	close(pa);
+	close(pb);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		secs = atof(argv[1]);
+	throughput();
+	round_trip();
+	return 0;
+}
