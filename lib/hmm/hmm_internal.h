@@ -174,6 +174,8 @@ void hmm_uffd_unregister_uncovered(uintptr_t start, uintptr_t end);
 void hmm_uffd_ensure(uintptr_t start, uintptr_t end);
 /* The kernel dropped these VMAs (unmapped): forget their registration. */
 void hmm_uffd_forget(uintptr_t start, uintptr_t end);
+bool hmm_uffd_lift(uintptr_t start, uintptr_t end);
+void hmm_uffd_relift(uintptr_t start, uintptr_t end);
 /* The hooks announce what they deliver so the reader can deduplicate. */
 int hmm_uffd_expect(uintptr_t start, uintptr_t end);
 void hmm_uffd_expect_done(int slot);

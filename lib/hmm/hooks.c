@@ -97,6 +97,7 @@ struct hook {
 	uintptr_t start, end;
 	enum sodp_event event;
 	int slot;
+	bool lifted;
 };
 
 /* [addr, addr + len) rounded out to pages; false if the kernel will refuse it. */
@@ -122,11 +123,15 @@ static void hook_begin(struct hook *h, uintptr_t s, uintptr_t e, enum sodp_event
 	h->end = e;
 	h->event = event;
 	h->slot = -1;
+	h->lifted = false;
 	hmm_maps_invalidate();
 	if (!hmm_inv_begin(&h->inv, s, e, event, SODP_HMM_FROM_HOOK, t0))
 		return;
-	if (hmm_uffd_active())
-		h->slot = hmm_uffd_expect(s, e);
+	if (!hmm_uffd_active())
+		return;
+	h->slot = hmm_uffd_expect(s, e);
+	if (event == SODP_EVENT_UNMAP || event == SODP_EVENT_CLEAR)
+		h->lifted = hmm_uffd_lift(s, e);
 }
 
 static void hook_end(struct hook *h, bool ok)
@@ -137,6 +142,8 @@ static void hook_end(struct hook *h, bool ok)
 		hmm_uffd_expect_done(h->slot);
 	if (ok && h->event == SODP_EVENT_UNMAP)
 		hmm_uffd_forget(h->start, h->end);
+	else if (h->lifted)
+		hmm_uffd_relift(h->start, h->end);
 	hmm_inv_close(&h->inv);
 	hmm_maps_invalidate();
 	errno = err;

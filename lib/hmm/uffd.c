@@ -330,6 +330,37 @@ void hmm_uffd_forget(uintptr_t start, uintptr_t end)
 	hmm_unlock(&uf.lock);
 }
 
+/*
+ * A hook that delivers an UNMAP or CLEAR itself lifts the registration of
+ * exactly [start, end) for the duration of the call: the kernel then has no
+ * event to send, and the call does not wait 30-50 us for our reader. What
+ * the window could hide (a raw unmap of the same pages by another thread)
+ * is inside the hook's open bracket and already invalidated. Returns true
+ * if something was lifted (re-register it with hmm_uffd_relift()).
+ */
+bool hmm_uffd_lift(uintptr_t start, uintptr_t end)
+{
+	size_t i;
+	bool lifted = false;
+
+	if (!hmm_uffd_active())
+		return false;
+	hmm_lock(&uf.lock);
+	i = ext_find(start);
+	if (uf.fd >= 0 && i < uf.next && uf.ext[i].s < end) {
+		ioctl_unregister(start, end);
+		ext_remove(start, end);
+		lifted = true;
+	}
+	hmm_unlock(&uf.lock);
+	return lifted;
+}
+
+void hmm_uffd_relift(uintptr_t start, uintptr_t end)
+{
+	hmm_uffd_register(start, end);
+}
+
 struct gap_walk {
 	uintptr_t pos;
 };

@@ -18,12 +18,12 @@ static bool invalidated(void *arg)
 	return dmirror_invalidations(arg) > 0;
 }
 
-static bool deduplicated(void *arg)
+static bool hook_missed(void *arg)
 {
 	struct sodp_hmm_counters c;
 
 	sodp_hmm_get_counters(&c);
-	return c.uffd_dedup > 0;
+	return c.hook_misses > 0;
 }
 
 static void test_sources_follow_environment(void)
@@ -161,9 +161,14 @@ static void test_hooked_munmap_is_not_delivered_twice(void)
 	sodp_hmm_reset_counters();
 	CU_ASSERT_EQUAL(munmap(p, len), 0);
 	CU_ASSERT_EQUAL(dmirror_invalidations(&d), 1);
-	CU_ASSERT_TRUE(wait_until(deduplicated, NULL, 5000));
+	/*
+	 * The hook lifts the registration for its own call, so the kernel has
+	 * nothing to send; if it did, the reader would deduplicate it.
+	 */
+	CU_ASSERT_FALSE(wait_until(hook_missed, NULL, 50));
 	sodp_hmm_get_counters(&c);
 	CU_ASSERT_EQUAL(c.hook_misses, 0);
+	CU_ASSERT_EQUAL(c.uffd_events, c.uffd_dedup);
 	CU_ASSERT_EQUAL(c.events[SODP_HMM_FROM_HOOK][SODP_EVENT_UNMAP], 1);
 	CU_ASSERT_EQUAL(dmirror_invalidations(&d), 1);
 	dmirror_fini(&d);
