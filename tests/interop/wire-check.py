@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""wire-check.py - compare the RoCEv2 packets one side sent with the
+conventions kernel rdma_rxe (Linux 6.1) follows on the wire.
+
+Usage: wire-check.py --self ADDR [--mtu N] CASE.pcap...
+
+ADDR is the address whose packets are checked (softodp's); the other side's
+packets (kernel rxe) are checked the same way, so that every rule is shown to
+hold for the kernel in the same capture. Each file is one case (one
+connection setup); the checks:
+
+  udp_sport   RC/UC: 0xC000 | fold14(flow label of lqpn * rqpn), the port of
+              ib_core's rdma_calc_flow_label + rdma_flow_label_to_udp_sport;
+              UD: 0xC000 + hash_32(src qpn, 14), rxe_qp.c's initial src_port
+  ip_header   TOS 0, TTL 64, DF set
+  udp_csum    rxe leaves the UDP checksum 0
+  ackreq      set on the last packet of an RC SEND/WRITE, on READ requests
+              and atomics; clear elsewhere, and never on UC/UD
+  aeth        ACK syndrome 0x1f (ACK, credits invalid) as rxe sends; NAKs
+              and RNR NAKs are listed
+  msn         the MSN of successive ACKs / responses of a flow never falls
+  psn_dup     a request PSN sent twice (a retransmission) or a READ / atomic
+              response sent twice (ACKs repeat for duplicate requests)
+  ack_each    every new RC request with AckReq set is answered by an ACK /
+              response carrying its own PSN (rxe's responder answers each
+              one); an answer only for a later PSN is "coalesced". Listed
+              under the responder, with the request's frame and direction
+  mtu         no payload above the path MTU; FIRST/MIDDLE packets exactly MTU
+  pad         pad count = (4 - payload % 4) % 4
+
+Prints one line per finding (file, frame, field, expected, seen) and a
+summary; exit status 1 if ADDR's packets break a rule.
+"""
+import struct
+import sys
+
+OPS = {
+    0x00: "SEND_FIRST", 0x01: "SEND_MIDDLE", 0x02: "SEND_LAST",
+    0x03: "SEND_LAST_IMM", 0x04: "SEND_ONLY", 0x05: "SEND_ONLY_IMM",
+    0x06: "WRITE_FIRST", 0x07: "WRITE_MIDDLE", 0x08: "WRITE_LAST",
+    0x09: "WRITE_LAST_IMM", 0x0a: "WRITE_ONLY", 0x0b: "WRITE_ONLY_IMM",
+    0x0c: "READ_REQUEST", 0x0d: "READ_RESP_FIRST", 0x0e: "READ_RESP_MIDDLE",
+    0x0f: "READ_RESP_LAST", 0x10: "READ_RESP_ONLY", 0x11: "ACK",
+    0x12: "ATOMIC_ACK", 0x13: "CMP_SWAP", 0x14: "FETCH_ADD",
+    0x16: "SEND_LAST_INV", 0x17: "SEND_ONLY_INV",
+}
+PREFIX = {0x00: "RC_", 0x20: "UC_", 0x60: "UD_"}
+RESP = (0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12)
+LAST = (0x02, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0a, 0x0b, 0x16, 0x17)
+FIRST_MIDDLE = (0x00, 0x01, 0x06, 0x07, 0x0d, 0x0e)
+# header bytes after the BTH, by base opcode (RC/UC); UD adds the DETH
+EXT = {0x03: 4, 0x05: 4, 0x06: 16, 0x09: 4, 0x0a: 16, 0x0b: 20, 0x0c: 16,
+       0x0d: 4, 0x0f: 4, 0x10: 4, 0x11: 4, 0x12: 12, 0x13: 28, 0x14: 28,
+       0x16: 4, 0x17: 4}
+
+
+def opname(op):
+    return PREFIX.get(op & 0xe0, "OP%02x_" % (op & 0xe0)) + OPS.get(op & 0x1f, "0x%02x" % op)
+
+
+def sport_rc(a, b):
+    v = a * b
+    v ^= v >> 20
+    v ^= v >> 40
+    fl = v & 0xfffff
+    return 0xc000 | ((fl & 0x3fff) ^ ((fl & 0xfc000) >> 14))
+
+
+def sport_ud(qpn):
+    return 0xc000 + (((qpn * 0x61c88647) & 0xffffffff) >> 18)
+
+
+def packets(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    end = "<" if struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    off, n = 24, 0
+    while off + 16 <= len(data):
+        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+        fr = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        n += 1
+        if len(fr) < 14 + 20 + 8 + 12 or struct.unpack(">H", fr[12:14])[0] != 0x0800:
+            continue
+        ip = fr[14:]
+        hl = (ip[0] & 0x0f) * 4
+        if ip[9] != 17:
+            continue
+        l3len = struct.unpack(">H", ip[2:4])[0]
+        sport, dport, ulen, ucsum = struct.unpack(">HHHH", ip[hl:hl + 8])
+        if dport != 4791:
+            continue
+        b = ip[hl + 8:hl + 20]
+        op = b[0]
+        p = dict(n=n, src=".".join(map(str, ip[12:16])), dst=".".join(map(str, ip[16:20])),
+                 tos=ip[1], ttl=ip[8], df=bool(ip[6] & 0x40), ipid=struct.unpack(">H", ip[4:6])[0],
+                 sport=sport, ucsum=ucsum, op=op, base=op & 0x1f, svc=op & 0xe0,
+                 pad=(b[1] >> 4) & 3, dqp=struct.unpack(">I", b[4:8])[0] & 0xffffff,
+                 ackreq=b[8] >> 7, psn=struct.unpack(">I", b[8:12])[0] & 0xffffff)
+        rest = ip[hl + 20:l3len - 4]
+        ext = EXT.get(p["base"], 0) + (8 if p["svc"] == 0x60 else 0)
+        p["payload"] = len(rest) - ext - p["pad"]
+        p["paylen_padded"] = len(rest) - ext
+        if p["svc"] == 0x60:
+            p["srcqp"] = struct.unpack(">I", rest[4:8])[0] & 0xffffff
+        if p["svc"] == 0x00 and p["base"] in (0x0d, 0x0f, 0x10, 0x11, 0x12):
+            a = struct.unpack(">I", rest[:4])[0]
+            p["syn"], p["msn"] = a >> 24, a & 0xffffff
+        yield p
+
+
+class Report:
+    def __init__(self, me):
+        self.me = me
+        self.found = {}      # (who, check) -> [lines]
+        self.ok = {}         # (who, check) -> count
+
+    def who(self, p):
+        return "self" if p["src"] == self.me else "peer"
+
+    def check(self, path, p, name, good, want, seen, who=None):
+        k = (who or self.who(p), name)
+        if good:
+            self.ok[k] = self.ok.get(k, 0) + 1
+            return
+        self.found.setdefault(k, []).append(
+            "%s frame %d %s %s->%s %s psn 0x%06x: expected %s, got %s"
+            % (path, p["n"], name, p["src"], p["dst"], opname(p["op"]), p["psn"], want, seen))
+
+
+def check_file(path, rep, mtu):
+    pk = list(packets(path))
+    # RC/UC sport: both ends derive it from the same product lqpn * rqpn, so
+    # the product is found from the peer's packets: the QPN pairs (a, b) with
+    # a = our dest QPN, b = a dest QPN the other side sends to.
+    dq = {}
+    for p in pk:
+        dq.setdefault(p["src"], set()).add(p["dqp"])
+    for p in pk:
+        if p["svc"] == 0x60:
+            want = sport_ud(p["srcqp"])
+        else:
+            others = [q for s, qs in dq.items() if s != p["src"] for q in qs]
+            cands = {sport_rc(p["dqp"], q) for q in others}
+            seen_back = {x["sport"] for x in pk if x["src"] == p["dst"] and x["svc"] != 0x60}
+            match = cands & seen_back if rep.who(p) == "self" else cands
+            want = min(match) if match else (min(cands) if cands else None)
+            if want is None:
+                continue
+            if rep.who(p) == "peer":
+                rep.check(path, p, "udp_sport", p["sport"] in cands, sorted(cands), p["sport"])
+                continue
+        rep.check(path, p, "udp_sport", p["sport"] == want, want, p["sport"])
+    flows = {}
+    for p in pk:
+        rep.check(path, p, "ip_header", p["tos"] == 0 and p["ttl"] == 64 and p["df"],
+                  "tos 0 ttl 64 DF", "tos %d ttl %d DF %d" % (p["tos"], p["ttl"], p["df"]))
+        rep.check(path, p, "udp_csum", p["ucsum"] == 0, 0, "0x%04x" % p["ucsum"])
+        resp = p["svc"] == 0x00 and p["base"] in RESP
+        if p["svc"] != 0x00:
+            want_a = 0
+        elif resp:
+            want_a = 0
+        elif p["base"] in LAST or p["base"] in (0x0c, 0x13, 0x14):
+            want_a = 1
+        else:
+            want_a = 0
+        rep.check(path, p, "ackreq", p["ackreq"] == want_a, want_a, p["ackreq"])
+        if "syn" in p:
+            rep.check(path, p, "aeth", p["syn"] == 0x1f, "0x1f (ACK)",
+                      "0x%02x%s" % (p["syn"], {1: " (RNR NAK)", 3: " (NAK)"}.get(p["syn"] >> 5, "")))
+        if p["base"] in FIRST_MIDDLE:
+            rep.check(path, p, "mtu", p["payload"] == mtu, mtu, p["payload"])
+        else:
+            rep.check(path, p, "mtu", p["payload"] <= mtu, "<= %d" % mtu, p["payload"])
+        rep.check(path, p, "pad", p["pad"] == (4 - p["payload"] % 4) % 4,
+                  (4 - p["payload"] % 4) % 4, p["pad"])
+        k = (p["src"], p["dst"], p["dqp"], resp)
+        f = flows.setdefault(k, dict(psns=set(), msn=None))
+        dup = p["psn"] in f["psns"]
+        # READ responses reuse no PSN; an ACK may repeat one only as a
+        # duplicate (a peer's retransmission being acknowledged again)
+        if p["base"] != 0x11:   # a duplicate request is ACKed again (C9-105)
+            rep.check(path, p, "psn_dup", not dup, "new PSN", "0x%06x again" % p["psn"])
+        p["dup"] = dup
+        f["psns"].add(p["psn"])
+        if "msn" in p:
+            if f["msn"] is not None:
+                rep.check(path, p, "msn", p["msn"] >= f["msn"], ">= %d" % f["msn"], p["msn"])
+            f["msn"] = p["msn"]
+    # ack_each: the answer comes from the other side, so it is charged to it
+    for i, p in enumerate(pk):
+        if p["svc"] != 0x00 or p["base"] in RESP or not p["ackreq"] or p.get("dup"):
+            continue
+        later = [x for x in pk[i + 1:] if x["src"] == p["dst"] and x["svc"] == 0x00 and
+                 x["base"] in RESP]
+        exact = any(x["psn"] == p["psn"] for x in later)
+        coal = any(0 < (x["psn"] - p["psn"]) % (1 << 24) <= 4096 for x in later)
+        if not exact and not coal and not any(x["src"] == p["dst"] for x in pk[i + 1:]):
+            continue        # the responder sent nothing more: its test had ended
+        rep.check(path, p, "ack_each", exact, "an ACK with PSN 0x%06x" % p["psn"],
+                  "coalesced into a later ACK" if coal else "no ACK",
+                  who="peer" if rep.who(p) == "self" else "self")
+
+
+def main():
+    args = sys.argv[1:]
+    me, mtu, files = None, 1024, []
+    while args:
+        a = args.pop(0)
+        if a == "--self":
+            me = args.pop(0)
+        elif a == "--mtu":
+            mtu = int(args.pop(0))
+        else:
+            files.append(a)
+    if not me or not files:
+        raise SystemExit(__doc__)
+    rep = Report(me)
+    for path in files:
+        check_file(path, rep, mtu)
+    bad = 0
+    names = sorted({c for _, c in list(rep.found) + list(rep.ok)})
+    for who in ("self", "peer"):
+        label = me if who == "self" else "peer"
+        for c in names:
+            found = rep.found.get((who, c), [])
+            print("%-5s %-10s %-15s %6d ok %6d deviating" % ("DEV" if found else "ok", c,
+                  label, rep.ok.get((who, c), 0), len(found)))
+            if who == "self" and found:
+                bad += 1
+    for (who, c), lines in sorted(rep.found.items()):
+        print("\n%s packets breaking %s (%d; first 5):" % (me if who == "self" else "peer", c, len(lines)))
+        for l in lines[:5]:
+            print("  " + l)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
