@@ -178,7 +178,10 @@ static void rxe_comp_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code, uint64_t
 		return; /* stale */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
 	if (code == RXE_NAK_PSN_SEQ_ERROR) {
-		qp->comp.psn = psn;
+		/*
+		 * Resume from the oldest unacknowledged PSN, not from @psn: a
+		 * READ or atomic before @psn may still miss its response.
+		 */
 		rxe_comp_rewind(qp);
 		if (qp->attr.timeout)
 			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
@@ -199,7 +202,6 @@ static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_
 		}
 		qp->comp.rnr_left--;
 	}
-	qp->comp.psn = psn;
 	rxe_comp_rewind(qp);
 	qp->req.rnr_wait = true;
 	qp->req.rnr_until = now + rxe_rnr_ns(timer);

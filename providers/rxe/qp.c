@@ -243,7 +243,7 @@ void rxe_qp_flush(struct rxe_qp *qp)
 
 static void rxe_qp_set_state(struct rxe_qp *qp, enum ibv_qp_state st)
 {
-	qp->state = st;
+	WRITE_ONCE(qp->state, st);
 	qp->attr.qp_state = st;
 	qp->ibqp.qp_base.state = st;
 }
@@ -363,6 +363,22 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 		qp->send_ops_flags = attr->send_ops_flags;
 	}
 
+	/* fully initialised before the engine can see it in dev->qps */
+	qp->ibqp.qp_base.context = &ctx->vctx.context;
+	qp->ibqp.qp_base.qp_context = attr->qp_context;
+	qp->ibqp.qp_base.pd = attr->pd;
+	qp->ibqp.qp_base.send_cq = attr->send_cq;
+	qp->ibqp.qp_base.recv_cq = attr->recv_cq;
+	qp->ibqp.qp_base.srq = attr->srq;
+	qp->ibqp.qp_base.qp_type = attr->qp_type;
+	pthread_mutex_init(&qp->ibqp.qp_base.mutex, NULL);
+	pthread_cond_init(&qp->ibqp.qp_base.cond, NULL);
+	rxe_qp_set_state(qp, IBV_QPS_RESET);
+	qp->attr.cap = *cap;
+	qp->attr.port_num = 1;
+	qp->attr.path_mtu = IBV_MTU_1024;
+	qp->mtu = 1024;
+	rxe_qp_ex_init(qp);
 	pthread_mutex_lock(&dev->lock);
 	ret = -ENOMEM;
 	for (i = 0; i < RXE_QP_TBL; i++) {
@@ -380,6 +396,8 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 		pthread_mutex_unlock(&dev->lock);
 		goto err_rq;
 	}
+	qp->ibqp.qp_base.qp_num = qpn;
+	qp->ibqp.qp_base.handle = qpn;
 	dev->qp_tbl[qpn - RXE_QPN_FIRST] = qp;
 	list_add_tail(&qp->node, &dev->qps);
 	qp->scq->users++;
@@ -388,23 +406,6 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 		qp->srq->users++;
 	pthread_mutex_unlock(&dev->lock);
 
-	qp->ibqp.qp_base.context = &ctx->vctx.context;
-	qp->ibqp.qp_base.qp_context = attr->qp_context;
-	qp->ibqp.qp_base.pd = attr->pd;
-	qp->ibqp.qp_base.send_cq = attr->send_cq;
-	qp->ibqp.qp_base.recv_cq = attr->recv_cq;
-	qp->ibqp.qp_base.srq = attr->srq;
-	qp->ibqp.qp_base.qp_num = qpn;
-	qp->ibqp.qp_base.qp_type = attr->qp_type;
-	qp->ibqp.qp_base.handle = qpn;
-	pthread_mutex_init(&qp->ibqp.qp_base.mutex, NULL);
-	pthread_cond_init(&qp->ibqp.qp_base.cond, NULL);
-	rxe_qp_set_state(qp, IBV_QPS_RESET);
-	qp->attr.cap = *cap;
-	qp->attr.port_num = 1;
-	qp->attr.path_mtu = IBV_MTU_1024;
-	qp->mtu = 1024;
-	rxe_qp_ex_init(qp);
 	return &qp->ibqp.qp_base;
 err_rq:
 	rxe_wq_fini(&qp->rq);

@@ -26,6 +26,7 @@
 #include <netinet/ip6.h>
 
 #include "rxe.h"
+#include "log.h"
 
 enum rxe_resp_result {
 	RESP_DONE,	 /* executed, advance the PSN */
@@ -402,10 +403,12 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	} else if (imm && !rxe_get_recv_wqe(qp)) {
 		return RESP_RNR;
 	}
-	if (pkt->pi.paylen > r->write_resid)
+	if (pkt->pi.paylen > r->write_resid ||
+	    ((m & RXE_END_MASK) && pkt->pi.paylen != r->write_resid)) {
+		sodp_dbg("qp %#x: WRITE psn %#x: %u bytes, %u left\n", qp->ibqp.qp_base.qp_num,
+			 pkt->pi.h.bth.psn, pkt->pi.paylen, r->write_resid);
 		return RESP_NAK_INV;
-	if ((m & RXE_END_MASK) && pkt->pi.paylen != r->write_resid)
-		return RESP_NAK_INV;
+	}
 	if (rxe_copy_to_user(qp->dev, r->write_va, pkt->pi.payload, pkt->pi.paylen))
 		return RESP_NAK_ACCESS;
 	r->write_va += pkt->pi.paylen;
@@ -455,8 +458,10 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (reth->len &&
 	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va))
 		return RESP_NAK_ACCESS;
-	if (qp->resp.q_tail - qp->resp.q_head >= RXE_RESPQ_LEN - 1)
+	if (qp->resp.q_tail - qp->resp.q_head >= RXE_RESPQ_LEN - 1) {
+		sodp_dbg("qp %#x: response queue full\n", qp->ibqp.qp_base.qp_num);
 		return RESP_NAK_INV;
+	}
 	npkts = reth->len ? (reth->len + qp->mtu - 1) / qp->mtu : 1;
 	res = rxe_res_new(qp);
 	if (res) {
@@ -584,6 +589,9 @@ void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
 
 	/* CHECK_OPCODE_SEQ and lengths */
 	if (!rxe_check_op_seq(qp, pkt) || !rxe_check_len(qp, pkt)) {
+		sodp_dbg("qp %#x: opcode %#x psn %#x after %#x len %u: bad sequence/length\n",
+			 qp->ibqp.qp_base.qp_num, pkt->pi.opcode, psn, r->last_opcode,
+			 pkt->pi.paylen);
 		res = RESP_NAK_INV;
 		goto result;
 	}
