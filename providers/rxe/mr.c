@@ -15,8 +15,8 @@
  * directly for bulk data. Copies go through process_vm_readv/writev on our own
  * pid, which fail with EFAULT instead of raising SIGSEGV when the application
  * unmapped the buffer behind our back. That costs one syscall per packet
- * (measured ~0.3 us for 4 KiB on this machine, against ~0.1 us for a plain
- * memcpy) but needs no signal handler in someone else's process: a
+ * (not yet measured against a plain memcpy; a benchmark is still to be
+ * written) but needs no signal handler in someone else's process: a
  * sigsetjmp-guarded memcpy would have to own SIGSEGV/SIGBUS process-wide and
  * coexist with whatever handlers the application installs. Where the syscall
  * is forbidden (seccomp), copies fall back to memcpy after the bounds and key
