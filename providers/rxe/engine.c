@@ -344,17 +344,37 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 		ret = -errno;
 		goto err;
 	}
-	ret = rxe_net_open(dev);
-	if (ret)
-		goto err;
-	ret = -pthread_create(&dev->thread, NULL, rxe_engine_thread, dev);
-	if (ret)
-		goto err;
-	dev->thread_started = true;
 	*out = dev;
 	return 0;
 err:
 	rxe_dev_free(dev);
+	return ret;
+}
+
+/*
+ * Binds the device's UDP port and starts its engine thread, once, when the
+ * first QP needs them. Opening a device does neither, so that ibv_devinfo
+ * and friends work while another process serves RoCE on the same address,
+ * as they do with a kernel device.
+ */
+int rxe_dev_start(struct rxe_dev *dev)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&rxe_devs_lock);
+	if (dev->thread_started)
+		goto out;
+	ret = rxe_net_open(dev);
+	if (ret)
+		goto out;
+	ret = -pthread_create(&dev->thread, NULL, rxe_engine_thread, dev);
+	if (ret) {
+		rxe_net_close(dev);
+		goto out;
+	}
+	dev->thread_started = true;
+out:
+	pthread_mutex_unlock(&rxe_devs_lock);
 	return ret;
 }
 

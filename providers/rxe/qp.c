@@ -323,6 +323,9 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 		goto err;
 	if (!attr->srq && (cap->max_recv_wr > RXE_MAX_QP_WR || cap->max_recv_sge > RXE_MAX_SGE))
 		goto err;
+	ret = rxe_dev_start(dev);
+	if (ret)
+		goto err;
 	ret = -ENOMEM;
 	qp = calloc(1, sizeof(*qp));
 	if (!qp)

@@ -399,6 +399,7 @@ int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec);
 
 /* ---- net.c ---- */
 int rxe_net_open(struct rxe_dev *dev);
+int rxe_dev_start(struct rxe_dev *dev);
 void rxe_net_close(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev);
 void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
