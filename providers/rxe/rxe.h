@@ -83,9 +83,13 @@ struct rxe_mr {
 	uintptr_t va;
 	size_t length;
 	unsigned int access;
-	bool locked; /* mlock succeeded */
+	bool locked;	   /* mlock succeeded, for locked_len bytes */
+	size_t locked_len; /* from the page-aligned start */
 	uint32_t nr_mtt;
-	struct rxe_mtt_entry *mtt;
+	int mtt_order;		   /* the order of every entry, or -1 when mixed */
+	struct rxe_mtt_entry *mtt; /* sorted by va, contiguous */
+	uint32_t *mtt_blk;	   /* mixed orders: first entry of each 2 MiB block */
+	uint64_t nr_mtt_blk;
 };
 
 static inline struct rxe_mr *to_rmr(struct ibv_mr *mr)
@@ -414,6 +418,7 @@ uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
 int rxe_mr_table_init(struct rxe_dev *dev);
 void rxe_mr_table_fini(struct rxe_dev *dev);
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key);
+const struct rxe_mtt_entry *rxe_mr_mtt_find(const struct rxe_mr *mr, uint64_t va);
 int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t len,
 		 unsigned int access, uintptr_t *va);
 int rxe_copy_from_user(struct rxe_dev *dev, void *dst, uintptr_t src, size_t len);
