@@ -176,12 +176,14 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 	}
 	now = rxe_now();
 	list_for_each_entry (qp, &dev->qps, node) {
+		dev->tx_qp = qp; /* packets leave from this QP's source port */
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
 			busy = true;
 		if (rxe_requester(qp, now))
 			busy = true;
 	}
+	dev->tx_qp = NULL;
 	rxe_tx_flush(dev);
 	*deadline = rxe_next_deadline(dev);
 	return busy;

@@ -9,6 +9,17 @@
  * knowable by a receiver that only sees the UDP payload (see icrc.h). The
  * local address of a received datagram comes from IP_PKTINFO /
  * IPV6_RECVPKTINFO, the peer's from msg_name.
+ *
+ * Source ports are kernel rxe's, so that ECMP and RSS spread flows as they do
+ * for a hardware or kernel peer: RC/UC use 0xC000 | fold14(flow label), the
+ * flow label being the AH's or, without one, the fold of lqpn * rqpn (both
+ * ends of a connection agree); UD uses 0xC000 + hash_32(qpn, 14) (checked
+ * against tests/rxe/data/ud_pingpong.pcap). Each source port gets a
+ * send-only socket bound to <addr>:<sport>, opened on first use and cached
+ * per device: not connected (IPv4 ID stays 0), a filter that drops whatever
+ * arrives on it, never read. Replies always go to 4791. A port taken by
+ * someone else (the range overlaps the ephemeral ports), or past
+ * RXE_MAX_SPORT_SOCKS sockets, falls back to the 4791 socket.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,17 +27,129 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <netinet/ip.h>
 #include <sys/socket.h>
 
 #include "rxe.h"
 #include "log.h"
 
-#define RXE_SOCKBUF (8 << 20)
+#define RXE_SOCKBUF	    (8 << 20)
+#define RXE_SPORT_BASE	    0xc000
+#define RXE_SPORT_SLOTS	    0x4000
+#define RXE_MAX_SPORT_SOCKS 512
+#define RXE_SPORT_NONE	    (-1) /* not opened yet */
+#define RXE_SPORT_FAILED    (-2) /* bind failed: use the 4791 socket */
 
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn)
 {
 	return rxe_roce_udp_sport(lqpn, rqpn);
+}
+
+/* The kernel's hash_32(): multiplicative hash, top @bits bits. */
+static uint32_t rxe_hash_32(uint32_t val, unsigned int bits)
+{
+	return (val * 0x61c88647u) >> (32 - bits);
+}
+
+/* rdma_flow_label_to_udp_sport(): 20 bits folded into 14, above 0xC000. */
+static uint16_t rxe_flow_label_sport(uint32_t fl)
+{
+	fl &= 0xfffff;
+	return (uint16_t)(RXE_SPORT_BASE | ((fl & 0x3fff) ^ (fl >> 14)));
+}
+
+/*
+ * The source port kernel rxe uses for the packet in @tb: UD from the DETH's
+ * source QPN, RC/UC from the QP the engine is working on (dev->tx_qp).
+ */
+static uint16_t rxe_tx_sport(struct rxe_dev *dev, const struct rxe_txbuf *tb)
+{
+	const struct rxe_qp *qp = dev->tx_qp;
+	const uint8_t *d = tb->data;
+
+	switch (d[0] & IB_OPCODE_TRANSPORT_MASK) {
+	case IB_OPCODE_UD:
+		if (tb->len < RXE_BTH_BYTES + RXE_DETH_BYTES)
+			break;
+		return (uint16_t)(RXE_SPORT_BASE +
+				  rxe_hash_32((uint32_t)d[17] << 16 | d[18] << 8 | d[19], 14));
+	case IB_OPCODE_RC:
+	case IB_OPCODE_UC:
+		if (!qp)
+			break;
+		if (qp->av.flow_label)
+			return rxe_flow_label_sport(qp->av.flow_label);
+		return rxe_roce_udp_sport(qp->ibqp.qp_base.qp_num, qp->attr.dest_qp_num);
+	}
+	return RXE_ROCE_V2_PORT;
+}
+
+/* A send-only socket bound to <dev addr>:@sport, or -errno. */
+static int rxe_sport_open(struct rxe_dev *dev, uint16_t sport)
+{
+	static struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = {1, &drop_all};
+	struct sockaddr_storage ss = dev->addr;
+	int on = 1, rcv = 1, snd = RXE_SOCKBUF, fd, ret;
+
+	fd = socket(dev->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (dev->family == AF_INET) {
+		int pmtu = IP_PMTUDISC_DO;
+
+		((struct sockaddr_in *)&ss)->sin_port = htons(sport);
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	} else {
+		int pmtu = IPV6_PMTUDISC_DO;
+
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(sport);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	/* never read: drop what arrives before it takes buffer space */
+	setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* The socket to send from @sport (opened on first use), else the 4791 one. */
+static int rxe_sport_sock(struct rxe_dev *dev, uint16_t *sport)
+{
+	int *slot, fd;
+
+	if (*sport < RXE_SPORT_BASE || !dev->sport_fd)
+		goto fallback;
+	slot = &dev->sport_fd[*sport - RXE_SPORT_BASE];
+	if (*slot >= 0)
+		return *slot;
+	if (*slot == RXE_SPORT_FAILED)
+		goto fallback;
+	if (dev->nr_sport_fd >= RXE_MAX_SPORT_SOCKS) {
+		sodp_dbg("%s: %u source-port sockets open; port %u falls back to %d\n", dev->name,
+			 dev->nr_sport_fd, *sport, RXE_ROCE_V2_PORT);
+		goto fallback;
+	}
+	fd = rxe_sport_open(dev, *sport);
+	if (fd < 0) {
+		sodp_dbg("%s: cannot bind UDP source port %u (%s); using %d\n", dev->name, *sport,
+			 strerror(-fd), RXE_ROCE_V2_PORT);
+		*slot = RXE_SPORT_FAILED;
+		goto fallback;
+	}
+	*slot = fd;
+	dev->nr_sport_fd++;
+	return fd;
+fallback:
+	*sport = RXE_ROCE_V2_PORT;
+	return dev->sock;
 }
 
 int rxe_net_open(struct rxe_dev *dev)
@@ -61,10 +184,18 @@ int rxe_net_open(struct rxe_dev *dev)
 		return ret;
 	}
 	dev->rxbuf = malloc((size_t)RXE_BATCH * RXE_RXBUF);
-	if (!dev->rxbuf) {
+	dev->sport_fd = malloc(RXE_SPORT_SLOTS * sizeof(*dev->sport_fd));
+	if (!dev->rxbuf || !dev->sport_fd) {
+		free(dev->rxbuf);
+		free(dev->sport_fd);
+		dev->rxbuf = NULL;
+		dev->sport_fd = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
+	for (ret = 0; ret < RXE_SPORT_SLOTS; ret++)
+		dev->sport_fd[ret] = RXE_SPORT_NONE;
+	dev->nr_sport_fd = 0;
 	dev->src4791 = ss;
 	dev->sock = fd;
 	return 0;
@@ -75,6 +206,16 @@ void rxe_net_close(struct rxe_dev *dev)
 	if (dev->sock >= 0)
 		close(dev->sock);
 	dev->sock = -1;
+	if (dev->sport_fd) {
+		int i;
+
+		for (i = 0; i < RXE_SPORT_SLOTS; i++)
+			if (dev->sport_fd[i] >= 0)
+				close(dev->sport_fd[i]);
+		free(dev->sport_fd);
+		dev->sport_fd = NULL;
+	}
+	dev->nr_sport_fd = 0;
 	free(dev->rxbuf);
 	dev->rxbuf = NULL;
 }
@@ -121,12 +262,20 @@ struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
 	return &dev->tx[dev->ntx];
 }
 
+/* Picks the packet's source port and socket, then appends the ICRC. */
 static void rxe_tx_icrc(struct rxe_dev *dev, struct rxe_txbuf *tb)
 {
+	struct sockaddr_storage src;
 	struct rxe_icrc_hdr h;
 
-	if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&dev->src4791,
-				       (struct sockaddr *)&tb->dst))
+	tb->sport = rxe_tx_sport(dev, tb);
+	tb->fd = rxe_sport_sock(dev, &tb->sport);
+	memcpy(&src, &dev->src4791, dev->addr_len);
+	if (dev->family == AF_INET)
+		((struct sockaddr_in *)&src)->sin_port = htons(tb->sport);
+	else
+		((struct sockaddr_in6 *)&src)->sin6_port = htons(tb->sport);
+	if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&src, (struct sockaddr *)&tb->dst))
 		return;
 	rxe_icrc_append(&h, tb->data, tb->len - RXE_ICRC_BYTES);
 }
@@ -191,36 +340,22 @@ void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av 
 	rxe_tx_commit(dev, tb, av);
 }
 
-void rxe_tx_flush(struct rxe_dev *dev)
+/* Sends @n messages from @fd, retrying briefly while the socket is full. */
+static void rxe_tx_send_fd(int fd, struct mmsghdr *msgs, unsigned int n)
 {
-	struct mmsghdr msgs[RXE_BATCH];
-	struct iovec iov[RXE_BATCH];
-	unsigned int i, done = 0, tries = 0;
+	unsigned int done = 0, tries = 0;
 
-	if (!dev->ntx)
-		return;
-	for (i = 0; i < dev->ntx; i++) {
-		struct rxe_txbuf *tb = &dev->tx[i];
+	while (done < n) {
+		int ret = sendmmsg(fd, msgs + done, n - done, 0);
 
-		iov[i].iov_base = tb->data;
-		iov[i].iov_len = tb->len;
-		memset(&msgs[i], 0, sizeof(msgs[i]));
-		msgs[i].msg_hdr.msg_name = &tb->dst;
-		msgs[i].msg_hdr.msg_namelen = tb->dst_len;
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	while (done < dev->ntx) {
-		int n = sendmmsg(dev->sock, msgs + done, dev->ntx - done, 0);
-
-		if (n > 0) {
-			done += n;
+		if (ret > 0) {
+			done += ret;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (ret < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS) && tries++ < 100) {
-			struct pollfd p = {.fd = dev->sock, .events = POLLOUT};
+		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS) && tries++ < 100) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
 
 			poll(&p, 1, 1);
 			continue;
@@ -228,6 +363,45 @@ void rxe_tx_flush(struct rxe_dev *dev)
 		/* Unreachable peers, full buffers: the packet is lost, the
 		 * retransmission timer recovers as on a lossy wire. */
 		done++;
+	}
+}
+
+/*
+ * Sends the batch, one sendmmsg() run per source socket. Packets of one
+ * socket keep their order; a QP sends from one socket, so no QP's packets
+ * are reordered.
+ */
+void rxe_tx_flush(struct rxe_dev *dev)
+{
+	struct mmsghdr msgs[RXE_BATCH];
+	struct iovec iov[RXE_BATCH];
+	bool sent[RXE_BATCH] = {false};
+	unsigned int i, j, n;
+
+	if (!dev->ntx)
+		return;
+	for (i = 0; i < dev->ntx; i++) {
+		int fd;
+
+		if (sent[i])
+			continue;
+		fd = dev->tx[i].fd;
+		for (j = i, n = 0; j < dev->ntx; j++) {
+			struct rxe_txbuf *tb = &dev->tx[j];
+
+			if (sent[j] || tb->fd != fd)
+				continue;
+			sent[j] = true;
+			iov[n].iov_base = tb->data;
+			iov[n].iov_len = tb->len;
+			memset(&msgs[n], 0, sizeof(msgs[n]));
+			msgs[n].msg_hdr.msg_name = &tb->dst;
+			msgs[n].msg_hdr.msg_namelen = tb->dst_len;
+			msgs[n].msg_hdr.msg_iov = &iov[n];
+			msgs[n].msg_hdr.msg_iovlen = 1;
+			n++;
+		}
+		rxe_tx_send_fd(fd, msgs, n);
 	}
 	dev->tx_pkts += dev->ntx;
 	dev->ntx = 0;
@@ -277,10 +451,12 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 		dev->rx_drop++;
 		return;
 	}
+	dev->tx_qp = qp; /* responses leave from this QP's source port */
 	if (pkt->pi.mask & RXE_ACK_MASK)
 		rxe_completer(qp, pkt);
 	else
 		rxe_responder(qp, pkt);
+	dev->tx_qp = NULL;
 }
 
 /*

@@ -327,6 +327,8 @@ struct rxe_impair {
 struct rxe_txbuf {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
+	int fd;		/* the socket of the source port */
+	uint16_t sport; /* UDP source port the ICRC was computed with */
 	uint32_t len;
 	uint32_t hdr_len, paylen;
 	uint8_t data[RXE_PKT_BUF];
@@ -372,6 +374,9 @@ struct rxe_dev {
 	enum rxe_icrc_policy icrc_policy;
 	pid_t pid;
 	struct sockaddr_storage src4791; /* addr with port 4791 */
+	int *sport_fd;			 /* send-only sockets by sport & 0x3fff (net.c) */
+	unsigned int nr_sport_fd;
+	struct rxe_qp *tx_qp; /* the QP whose packets are being built, or NULL */
 	uint32_t req_gen;		 /* bumped by doorbells */
 };
 
