@@ -4,6 +4,8 @@
  * batched transmit (sendmmsg) and receive (recvmmsg), ICRC on both ways and
  * the dispatch of received packets to the QP state machines.
  *
+ * UDP checksums are 0, as kernel rxe sends them: the ICRC protects the packet.
+ *
  * Packets leave an unconnected socket with IP_PMTUDISC_DO: Linux then sets DF
  * and IPv4 Identification 0, which is what makes the ICRC of an IPv4 packet
  * knowable by a receiver that only sees the UDP payload (see icrc.h). The
@@ -29,6 +31,7 @@
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include "rxe.h"
@@ -85,6 +88,26 @@ static uint16_t rxe_tx_sport(struct rxe_dev *dev, const struct rxe_txbuf *tb)
 	return RXE_ROCE_V2_PORT;
 }
 
+/*
+ * UDP checksum 0, as kernel rxe sends (the ICRC covers the payload):
+ * SO_NO_CHECK for IPv4; for IPv6 UDP_NO_CHECK6_TX, and UDP_NO_CHECK6_RX on
+ * the receiving socket so that such datagrams are accepted (RFC 6935).
+ */
+static void rxe_sock_no_check(int fd, int family, bool rx)
+{
+	int on = 1;
+
+	if (family == AF_INET) {
+		if (setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof(on)))
+			sodp_dbg("rxe: SO_NO_CHECK: %s\n", strerror(errno));
+		return;
+	}
+	if (setsockopt(fd, IPPROTO_UDP, UDP_NO_CHECK6_TX, &on, sizeof(on)))
+		sodp_dbg("rxe: UDP_NO_CHECK6_TX: %s\n", strerror(errno));
+	if (rx && setsockopt(fd, IPPROTO_UDP, UDP_NO_CHECK6_RX, &on, sizeof(on)))
+		sodp_dbg("rxe: UDP_NO_CHECK6_RX: %s\n", strerror(errno));
+}
+
 /* A send-only socket bound to <dev addr>:@sport, or -errno. */
 static int rxe_sport_open(struct rxe_dev *dev, uint16_t sport)
 {
@@ -109,6 +132,7 @@ static int rxe_sport_open(struct rxe_dev *dev, uint16_t sport)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 	}
 	/* never read: drop what arrives before it takes buffer space */
+	rxe_sock_no_check(fd, dev->family, false);
 	setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
@@ -174,6 +198,7 @@ int rxe_net_open(struct rxe_dev *dev)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
 	}
+	rxe_sock_no_check(fd, dev->family, true);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {

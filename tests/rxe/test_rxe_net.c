@@ -3,8 +3,8 @@
  * What the UDP side puts on the wire, read back from a raw AF_PACKET socket
  * on lo (needs CAP_NET_RAW; run it in a private network namespace): the
  * source ports of kernel rxe (RC/UC from the QPN pair, UD from the source
- * QPN), destination 4791, IPv4 ID 0 with DF, and an ICRC that verifies with
- * the source port actually used.
+ * QPN), destination 4791, IPv4 ID 0 with DF, UDP checksum 0, and an ICRC
+ * that verifies with the source port actually used.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,6 +156,7 @@ static void test_rc_packets_use_the_flow_label_port(void)
 	CU_ASSERT_EQUAL(st.bad_dport, 0);
 	CU_ASSERT_EQUAL(st.bad_id_df, 0);
 	CU_ASSERT_EQUAL(st.bad_icrc, 0);
+	CU_ASSERT_EQUAL(st.bad_csum, 0);
 	rt_side_fini(&a);
 	rt_side_fini(&b);
 	close(fd);
@@ -230,6 +231,7 @@ static void test_ud_packets_use_the_qpn_hash_port(void)
 	CU_ASSERT_EQUAL(st.bad_dport, 0);
 	CU_ASSERT_EQUAL(st.bad_id_df, 0);
 	CU_ASSERT_EQUAL(st.bad_icrc, 0);
+	CU_ASSERT_EQUAL(st.bad_csum, 0);
 	ibv_destroy_ah(ah);
 	rt_side_fini(&u);
 	rt_side_fini(&v);
