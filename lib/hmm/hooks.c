@@ -70,23 +70,62 @@ static bool armed(void)
 	return unlikely(hmm_mirror_active()) && hmm_hooks_enabled();
 }
 
+/*
+ * With a sanitizer runtime, exactly one of the two interposers must tell it
+ * about a mapping change. Where the program binds to our definitions (lib/hmm
+ * linked into a sanitized executable), we call the runtime's interceptor.
+ * Where the runtime's definitions come first (a sanitized libsoftodp
+ * preloaded after libasan), the interceptor has already run and called us as
+ * its "real" function: calling it again would recurse, so we go to the
+ * kernel. Decided once; during the decision, calls go to the kernel.
+ */
+/* Is the munmap the program binds to the one in this object? */
+static bool bound_to_us(void)
+{
+	Dl_info first, self;
+	void *sym = dlsym(RTLD_DEFAULT, "munmap");
+
+	if (!sym || !dladdr(sym, &first) || !dladdr((void *)bound_to_us, &self))
+		return false;
+	return first.dli_fbase == self.dli_fbase;
+}
+
+static bool use_interceptors(void)
+{
+	static int state; /* 0 undecided, 1 deciding or no, 2 yes */
+	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+
+	if (!__interceptor_munmap)
+		return false;
+	if (s == 0) {
+		int expect = 0;
+
+		if (!__atomic_compare_exchange_n(&state, &expect, 1, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			return expect == 2;
+		s = bound_to_us() ? 2 : 1;
+		__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+	}
+	return s == 2;
+}
+
 static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (__interceptor_mmap)
+	if (__interceptor_mmap && use_interceptors())
 		return __interceptor_mmap(addr, len, prot, flags, fd, off);
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
 static int real_munmap(void *addr, size_t len)
 {
-	if (__interceptor_munmap)
+	if (__interceptor_munmap && use_interceptors())
 		return __interceptor_munmap(addr, len);
 	return (int)syscall(SYS_munmap, addr, len);
 }
 
 static int real_mprotect(void *addr, size_t len, int prot)
 {
-	if (__interceptor_mprotect)
+	if (__interceptor_mprotect && use_interceptors())
 		return __interceptor_mprotect(addr, len, prot);
 	return (int)syscall(SYS_mprotect, addr, len, prot);
 }
