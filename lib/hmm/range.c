@@ -94,14 +94,25 @@ static void set_order(uint64_t *out, size_t n, unsigned int order)
 				 ((uint64_t)order << SODP_PFN_ORDER_SHIFT);
 }
 
-/* PAGEMAP_SCAN: PMD-mapped runs get order 9, zero-page runs lose WRITE. */
-static int orders_from_scan(struct walk *w, uintptr_t s, uintptr_t e, uint64_t *out)
+/*
+ * PAGEMAP_SCAN: PMD-mapped runs get order 9, zero-page runs lose WRITE.
+ *
+ * The scan covers the 2 MiB blocks around [s, e) as far as the VMA reaches:
+ * the kernel splits a scan that ends inside a huge page into its PTEs and
+ * would not call them huge, yet the order describes the whole mapping the
+ * page belongs to, whatever part of it the caller asked about (as the
+ * kernel's hmm_pfn_to_map_order() does).
+ */
+static int orders_from_scan(struct walk *w, uintptr_t s, uintptr_t e, const struct hmm_vma *vma,
+			    uint64_t *out)
 {
-	uintptr_t pos = s, walk_end;
+	const uintptr_t bmask = (HMM_PAGE_SIZE << HMM_PMD_ORDER) - 1;
+	uintptr_t scan_e = SODP_MIN((e + bmask) & ~bmask, vma->end);
+	uintptr_t pos = SODP_MAX(s & ~bmask, vma->start), walk_end;
 	int n, i;
 
-	while (pos < e) {
-		n = hmm_pagemap_scan(pos, e, w->runs, SCAN_RUNS, &walk_end);
+	while (pos < scan_e) {
+		n = hmm_pagemap_scan(pos, scan_e, w->runs, SCAN_RUNS, &walk_end);
 		if (n < 0)
 			return n;
 		for (i = 0; i < n; i++) {
@@ -214,7 +225,7 @@ static int snapshot(struct walk *w, uintptr_t s, uintptr_t e, const struct hmm_v
 	if (vma->page_shift > HMM_PAGE_SHIFT)
 		set_order(out, n, vma->page_shift - HMM_PAGE_SHIFT);
 	else if (srcs & SODP_HMM_SRC_PAGEMAP_SCAN)
-		ret = orders_from_scan(w, s, e, out);
+		ret = orders_from_scan(w, s, e, vma, out);
 	else if (srcs & SODP_HMM_SRC_KPAGEFLAGS)
 		orders_from_kpageflags(s, e, out);
 	if (ret && ret != -EOPNOTSUPP)

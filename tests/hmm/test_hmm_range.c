@@ -242,6 +242,40 @@ static void test_thp_1gib_snapshot_is_512_blocks_of_order_9(void)
 	check_thp(1 * GB);
 }
 
+/*
+ * A mirror of a few pages in the middle of huge pages sees them as the
+ * order-9 mappings they are, and mirroring them splits nothing: the pages
+ * around, mirrored later, are still huge.
+ */
+static void test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing(void)
+{
+	size_t len = 4 * MB;
+	char *p = map_anon_aligned(len, 2 * MB, PROT_READ | PROT_WRITE);
+	uint64_t out[4], whole[2];
+	struct dmirror d, all;
+
+	if (!thp_available())
+		SODP_SKIP("transparent hugepages disabled");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL_FATAL(madvise(p, len, MADV_HUGEPAGE), 0);
+	memset(p, 1, len);
+	/* Two pages each side of the boundary between the two huge pages. */
+	CU_ASSERT_EQUAL_FATAL(dmirror_init(&d, p + 2 * MB - 2 * PAGE, 4 * PAGE), 0);
+	CU_ASSERT_EQUAL(dmirror_fault(&d, (uintptr_t)p + 2 * MB - 2 * PAGE, 4 * PAGE, false), 0);
+	CU_ASSERT_EQUAL(dmirror_snapshot(&d, (uintptr_t)p + 2 * MB - 2 * PAGE, 4 * PAGE, out), 0);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(out[i]), 9);
+	dmirror_fini(&d);
+
+	CU_ASSERT_EQUAL_FATAL(dmirror_init(&all, p, len), 0);
+	CU_ASSERT_EQUAL(dmirror_snapshot(&all, (uintptr_t)p, PAGE, &whole[0]), 0);
+	CU_ASSERT_EQUAL(dmirror_snapshot(&all, (uintptr_t)p + len - PAGE, PAGE, &whole[1]), 0);
+	CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(whole[0]), 9);
+	CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(whole[1]), 9);
+	dmirror_fini(&all);
+	munmap(p, len);
+}
+
 static void test_thp_order_without_pagemap_scan_uses_kpageflags(void)
 {
 	if (!thp_available())
@@ -484,6 +518,8 @@ static const struct sodp_test_case range_tests[] = {
 	 test_thp_region_reports_order_9_on_every_entry},
 	{"test_thp_1gib_snapshot_is_512_blocks_of_order_9",
 	 test_thp_1gib_snapshot_is_512_blocks_of_order_9},
+	{"test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing",
+	 test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing},
 	{"test_thp_order_without_pagemap_scan_uses_kpageflags",
 	 test_thp_order_without_pagemap_scan_uses_kpageflags},
 	{"test_vma_lookup_without_procmap_query_parses_smaps",
