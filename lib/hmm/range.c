@@ -136,30 +136,37 @@ static int orders_from_scan(struct walk *w, uintptr_t s, uintptr_t e, const stru
 }
 
 /*
- * Without PAGEMAP_SCAN: a 2 MiB block inside the chunk whose 512 pages are
- * present with contiguous PFNs starting at a THP head is one folio mapped
- * with identical permissions (the consistency pass checks the permissions).
+ * Without PAGEMAP_SCAN: a 2 MiB block whose 512 pages are present with
+ * contiguous PFNs starting at a THP head is one folio mapped with identical
+ * permissions. Like the scan, this looks at every block the range touches,
+ * whole, as far as the VMA reaches.
  */
-static void orders_from_kpageflags(uintptr_t s, uintptr_t e, uint64_t *out)
+static void orders_from_kpageflags(uintptr_t s, uintptr_t e, const struct hmm_vma *vma,
+				   uint64_t *out)
 {
 	const uintptr_t bsz = HMM_PAGE_SIZE << HMM_PMD_ORDER;
+	uint64_t pm[512];
 	uintptr_t b;
 
-	for (b = (s + bsz - 1) & ~(bsz - 1); b + bsz <= e && b >= s; b += bsz) {
-		size_t first = (b - s) >> HMM_PAGE_SHIFT, k;
-		uint64_t pfn0 = out[first] & SODP_PFN_PFN_MASK, kpf;
-		bool ok = (out[first] & SODP_PFN_VALID) && pfn0 && !(pfn0 & 511);
+	for (b = s & ~(bsz - 1); b < e; b += bsz) {
+		uintptr_t rs = SODP_MAX(b, s), re = SODP_MIN(b + bsz, e);
+		size_t first = (rs - s) >> HMM_PAGE_SHIFT, cnt = (re - rs) >> HMM_PAGE_SHIFT, k;
+		uint64_t pfn0, kpf;
+		bool ok;
 
+		if (b < vma->start || b + bsz > vma->end || hmm_pagemap_read(b, 512, pm))
+			continue;
+		pfn0 = pm[0] & HMM_PM_PFN_MASK;
+		ok = (pm[0] & HMM_PM_PRESENT) && pfn0 && !(pfn0 & 511);
 		for (k = 1; ok && k < 512; k++)
-			ok = (out[first + k] & SODP_PFN_VALID) &&
-			     (out[first + k] & SODP_PFN_PFN_MASK) == pfn0 + k;
+			ok = (pm[k] & HMM_PM_PRESENT) && (pm[k] & HMM_PM_PFN_MASK) == pfn0 + k;
 		if (!ok)
 			continue;
 		kpf = hmm_kpageflags(pfn0);
 		if ((kpf & HMM_KPF_THP) && (kpf & HMM_KPF_COMPOUND_HEAD))
-			set_order(out + first, 512, HMM_PMD_ORDER);
+			set_order(out + first, cnt, HMM_PMD_ORDER);
 		if (kpf & HMM_KPF_ZERO_PAGE)
-			for (k = 0; k < 512; k++)
+			for (k = 0; k < cnt; k++)
 				out[first + k] |= ENTRY_ZERO;
 	}
 }
@@ -227,7 +234,7 @@ static int snapshot(struct walk *w, uintptr_t s, uintptr_t e, const struct hmm_v
 	else if (srcs & SODP_HMM_SRC_PAGEMAP_SCAN)
 		ret = orders_from_scan(w, s, e, vma, out);
 	else if (srcs & SODP_HMM_SRC_KPAGEFLAGS)
-		orders_from_kpageflags(s, e, out);
+		orders_from_kpageflags(s, e, vma, out);
 	if (ret && ret != -EOPNOTSUPP)
 		return ret;
 	for (i = 0; i < n; i++)
