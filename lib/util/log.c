@@ -46,6 +46,10 @@ void sodp_log(enum sodp_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	va_end(ap);
+	/* Messages are lines: a caller's own trailing newline is not doubled. */
+	n = (int)strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
 	/* One write so that lines from several threads do not interleave. */
 	fprintf(stderr, "%s\n", buf);
 }
