@@ -105,13 +105,28 @@ static uint32_t rxe_rd_outstanding(struct rxe_qp *qp)
 }
 
 /*
- * Rewinds the requester to @psn (go-back-N). Under dev->lock.
+ * rxe_req_rewind - move the requester cursor to @psn (go-back-N)
+ *
+ * The cursor (req.wqe_idx, req.psn, req.offset) names the next packet to
+ * send. PSNs are bound to WQEs once, when a WQE is started, and a packet is
+ * rebuilt from its WQE and its position in it: PSN first_psn + k is always
+ * packet k of that WQE, with the same opcode (FIRST, MIDDLE, LAST, ONLY) and
+ * the same RETH as the first time. A retransmission that resumes inside a
+ * message therefore sends exactly what the responder expects at that PSN
+ * (IBA 9.7.5.1; kernel rxe's req_retry() resumes the same way). A READ
+ * resumed inside its response range is re-requested from there, with the
+ * RETH moved forward (IBA 9.7.5.1.6).
+ *
+ * @psn may lie before the first unfinished WQE (it then resumes at that
+ * WQE's first PSN) or, when the completer overtook the cursor, after it: the
+ * cursor then jumps forward. Under dev->lock.
  */
 void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn)
 {
-	uint32_t i;
+	uint32_t i, prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
 
-	for (i = qp->sq.cons; i != qp->sq.prod; i++) {
+	qp->req.noack_pkts = 0;
+	for (i = qp->sq.cons; i != prod; i++) {
 		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, i);
 
 		if (w->state == WQE_POSTED)
@@ -125,12 +140,39 @@ void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn)
 		qp->req.wqe_idx = i;
 		qp->req.psn = psn;
 		qp->req.offset = (uint32_t)rxe_psn_diff(psn, w->first_psn) * qp->mtu;
-		qp->req.noack_pkts = 0;
 		return;
 	}
-	/* nothing unacknowledged: continue with the next new WQE */
+	/*
+	 * Nothing unacknowledged: the next new WQE starts at @psn, the PSN
+	 * after the last acknowledged one. Keeping an older req.psn here would
+	 * hand a new message PSNs the responder already consumed.
+	 */
 	qp->req.wqe_idx = i;
+	qp->req.psn = psn;
 	qp->req.offset = 0;
+}
+
+/*
+ * The completer may retire WQEs past a rewound cursor (a coalesced ACK
+ * for packets sent before the rewind arrives after it). The cursor must then
+ * move forward: its WQE slot may already be reused, and resuming the next
+ * WQE with the old PSN and offset would bind PSNs to the wrong message.
+ */
+static void rxe_req_sync(struct rxe_qp *qp)
+{
+	struct rxe_send_wqe *w;
+
+	if ((int32_t)(qp->req.wqe_idx - qp->sq.cons) < 0 ||
+	    rxe_psn_before(qp->req.psn, qp->comp.psn)) {
+		rxe_req_rewind(qp, qp->comp.psn);
+		return;
+	}
+	if (qp->req.wqe_idx == __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE))
+		return;
+	w = rxe_wq_slot(&qp->sq, qp->req.wqe_idx);
+	if ((w->state == WQE_STARTED || w->state == WQE_SENT) &&
+	    (uint32_t)rxe_psn_diff(qp->req.psn, w->first_psn) * qp->mtu != qp->req.offset)
+		rxe_req_rewind(qp, qp->req.psn);
 }
 
 static uint32_t rxe_wqe_npkts(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
@@ -301,6 +343,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			return false;
 		qp->req.rnr_wait = false;
 	}
+	if (rc)
+		rxe_req_sync(qp);
 	while (budget > 0 && qp->req.wqe_idx != prod && qp->state != IBV_QPS_ERR) {
 		struct rxe_send_wqe *wqe = rxe_wq_slot(&qp->sq, qp->req.wqe_idx);
 
