@@ -13,6 +13,15 @@
  * (the responder told us exactly where to resume); a timeout uses one retry;
  * an RNR NAK uses one rnr_retry (7 = unlimited) and pauses the requester for
  * the responder's RNR timer. Forward progress restores both counters.
+ *
+ * Duplicated and reordered responses: only a response that moves comp.psn
+ * or retires a WQE is progress; a repeated ACK neither restores the retry
+ * counters nor pushes the retransmission timer back. Responses older than
+ * comp.psn are stale and ignored. One rewind per event: a repeated sequence
+ * NAK for the PSN already rewound to (comp.nak_seen), an RNR NAK while the
+ * requester is already paused for one, or another ACK past a READ/atomic
+ * whose response is already being asked for again (comp.read_gap) is a copy
+ * of something already acted on.
  */
 #include <errno.h>
 #include <string.h>
@@ -48,10 +57,33 @@ static void rxe_comp_progress(struct rxe_qp *qp, uint64_t now)
 {
 	qp->comp.retry_left = qp->attr.retry_cnt;
 	qp->comp.rnr_left = qp->attr.rnr_retry;
-	if (rxe_outstanding(qp) && qp->attr.timeout)
+	if (qp->comp.nak_seen && rxe_psn_after(qp->comp.psn, qp->comp.nak_psn))
+		qp->comp.nak_seen = false;
+	/* while paused for an RNR NAK the requester re-arms the timer */
+	if (rxe_outstanding(qp) && qp->attr.timeout && !qp->req.rnr_wait)
 		qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
 	else
 		qp->comp.deadline = 0;
+}
+
+/* Snapshot of the completer's position, to tell progress from a repeat. */
+struct rxe_comp_mark {
+	uint32_t psn;
+	uint32_t cons;
+};
+
+static struct rxe_comp_mark rxe_comp_mark(struct rxe_qp *qp)
+{
+	return (struct rxe_comp_mark){.psn = qp->comp.psn, .cons = qp->sq.cons};
+}
+
+/* Restores the retry counters and the timer if anything moved since @m. */
+static void rxe_comp_progress_since(struct rxe_qp *qp, struct rxe_comp_mark m, uint64_t now)
+{
+	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
+		return;
+	if (m.psn != qp->comp.psn || m.cons != qp->sq.cons)
+		rxe_comp_progress(qp, now);
 }
 
 /* Fails the WQE at sq.cons with @st and moves the QP to error. */
@@ -96,13 +128,16 @@ static void rxe_comp_rewind(struct rxe_qp *qp)
 	rxe_req_rewind(qp, qp->comp.psn);
 }
 
-static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
+/* One READ response: data for the READ at sq.cons, in PSN order. */
+static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	uint32_t psn = pkt->pi.h.bth.psn;
 	struct rxe_send_wqe *w;
 	uint32_t off;
 	int ret;
 
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return; /* stale: a replayed or duplicated response */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
 	if (qp->sq.cons == qp->sq.prod)
 		return;
@@ -111,8 +146,6 @@ static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
 		return;
 	if (rxe_psn_before(psn, w->first_psn) || rxe_psn_after(psn, w->last_psn))
 		return;
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return; /* duplicate */
 	if (rxe_psn_after(psn, qp->comp.psn)) {
 		/* a response went missing: ask again from the gap, once */
 		if (!qp->comp.read_gap) {
@@ -137,16 +170,17 @@ static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
 	qp->comp.psn = rxe_psn_add(psn, 1);
 	if (psn == w->last_psn && (pkt->pi.mask & RXE_END_MASK))
 		rxe_send_complete(qp, w, IBV_WC_SUCCESS);
-	rxe_comp_progress(qp, now);
 }
 
-static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now)
+static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	uint32_t psn = pkt->pi.h.bth.psn;
 	uint64_t orig = pkt->pi.h.atmack_orig;
 	struct rxe_send_wqe *w;
 	int ret;
 
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return; /* stale */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
 	if (qp->sq.cons == qp->sq.prod)
 		return;
@@ -160,9 +194,27 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt, uint64_t now
 		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
 		return;
 	}
+	qp->comp.read_gap = false;
 	qp->comp.psn = rxe_psn_add(psn, 1);
 	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
-	rxe_comp_progress(qp, now);
+}
+
+/* An ACK for @psn: everything up to it is acknowledged. */
+static void rxe_comp_explicit_ack(struct rxe_qp *qp, uint32_t psn)
+{
+	if (rxe_psn_before(psn, rxe_psn_add(qp->comp.psn, -1)))
+		return; /* stale */
+	if (!rxe_comp_ack(qp, psn, true))
+		return;
+	/*
+	 * The responder got past a READ/atomic whose response is missing:
+	 * lost, or still behind this ACK on a reordering path. Ask again
+	 * (the responder replays it), once until a response arrives.
+	 */
+	if (!qp->comp.read_gap) {
+		qp->comp.read_gap = true;
+		rxe_comp_rewind(qp);
+	}
 }
 
 static void rxe_comp_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code, uint64_t now)
@@ -179,22 +231,41 @@ static void rxe_comp_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code, uint64_t
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
 	if (code == RXE_NAK_PSN_SEQ_ERROR) {
 		/*
+		 * The responder NAKs a sequence error once until it receives
+		 * @psn, so a second NAK for the PSN we already went back to
+		 * is a copy; going back again would only resend more.
+		 */
+		if (qp->comp.nak_seen && qp->comp.nak_psn == psn)
+			return;
+		qp->comp.nak_seen = true;
+		qp->comp.nak_psn = psn;
+		/*
 		 * Resume from the oldest unacknowledged PSN, not from @psn: a
 		 * READ or atomic before @psn may still miss its response.
 		 */
 		rxe_comp_rewind(qp);
-		if (qp->attr.timeout)
+		if (qp->attr.timeout && !qp->req.rnr_wait)
 			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
 		return;
 	}
 	rxe_comp_fail(qp, code < ARRAY_SIZE(st) && st[code] ? st[code] : IBV_WC_REM_OP_ERR);
 }
 
-static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_t now)
+static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_t now,
+			 struct rxe_comp_mark m)
 {
 	if (rxe_psn_before(psn, qp->comp.psn))
-		return;
+		return; /* stale */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	/* what the RNR NAK implicitly acknowledges is progress */
+	rxe_comp_progress_since(qp, m, now);
+	/*
+	 * The requester is already paused for an RNR NAK: this one is a copy
+	 * of it, or was sent for a packet that was in flight with it. Either
+	 * way it must not use up another rnr_retry.
+	 */
+	if (qp->req.rnr_wait)
+		return;
 	if (qp->comp.rnr_left != 7) {
 		if (!qp->comp.rnr_left) {
 			rxe_comp_fail(qp, IBV_WC_RNR_RETRY_EXC_ERR);
@@ -203,6 +274,7 @@ static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_
 		qp->comp.rnr_left--;
 	}
 	rxe_comp_rewind(qp);
+	qp->comp.nak_seen = false;
 	qp->req.rnr_wait = true;
 	qp->req.rnr_until = now + rxe_rnr_ns(timer);
 	qp->comp.deadline = 0;
@@ -214,6 +286,7 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	uint32_t psn = pkt->pi.h.bth.psn;
 	uint8_t syn = pkt->pi.h.aeth.syndrome;
 	uint64_t now = rxe_now();
+	struct rxe_comp_mark m = rxe_comp_mark(qp);
 
 	if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
 		return;
@@ -225,14 +298,11 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	case IB_OPCODE_RC_ACKNOWLEDGE:
 		switch (rxe_aeth_syn_type(syn)) {
 		case RXE_AETH_ACK:
-			if (rxe_psn_before(psn, rxe_psn_add(qp->comp.psn, -1)))
-				return; /* old ACK */
-			if (rxe_comp_ack(qp, psn, true))
-				rxe_comp_rewind(qp);
-			rxe_comp_progress(qp, now);
+			rxe_comp_explicit_ack(qp, psn);
 			break;
 		case RXE_AETH_RNR_NAK:
-			rxe_comp_rnr(qp, psn, rxe_aeth_syn_value(syn), now);
+			rxe_comp_rnr(qp, psn, rxe_aeth_syn_value(syn), now, m);
+			m = rxe_comp_mark(qp); /* progress already accounted */
 			break;
 		case RXE_AETH_NAK:
 			rxe_comp_nak(qp, psn, rxe_aeth_syn_value(syn), now);
@@ -242,17 +312,18 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		}
 		break;
 	case IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE:
-		rxe_comp_atomic(qp, pkt, now);
+		rxe_comp_atomic(qp, pkt);
 		break;
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST:
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE:
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST:
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
-		rxe_comp_read(qp, pkt, now);
+		rxe_comp_read(qp, pkt);
 		break;
 	default:
 		break;
 	}
+	rxe_comp_progress_since(qp, m, now);
 	if (qp->state == IBV_QPS_SQD && !rxe_outstanding(qp) && qp->attr.en_sqd_async_notify &&
 	    qp->sq_draining) {
 		qp->sq_draining = false;
@@ -269,7 +340,7 @@ void rxe_comp_timer(struct rxe_qp *qp, uint64_t now)
 		qp->comp.deadline = 0;
 		return;
 	}
-	if (!rxe_outstanding(qp)) {
+	if (!rxe_outstanding(qp) || qp->req.rnr_wait) {
 		qp->comp.deadline = 0;
 		return;
 	}
@@ -279,6 +350,7 @@ void rxe_comp_timer(struct rxe_qp *qp, uint64_t now)
 	}
 	qp->comp.retry_left--;
 	qp->comp.read_gap = false;
+	qp->comp.nak_seen = false;
 	rxe_comp_rewind(qp);
 	qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
 }

@@ -435,7 +435,8 @@ static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
 	return res;
 }
 
-static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32_t len)
+static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32_t len,
+			   uint32_t msn)
 {
 	struct rxe_resp_entry *e = rxe_respq_push(qp);
 
@@ -443,7 +444,7 @@ static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32
 		return;
 	e->kind = RESP_READ;
 	e->psn = psn;
-	e->msn = qp->resp.msn;
+	e->msn = msn;
 	e->va = va;
 	e->resid = len;
 }
@@ -467,9 +468,14 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (res) {
 		res->first_psn = pkt->pi.h.bth.psn;
 		res->last_psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts - 1);
+		res->va = reth->va;
+		res->len = reth->len;
+		res->rkey = reth->rkey;
 	}
 	qp->resp.msn++;
-	rxe_queue_read(qp, pkt->pi.h.bth.psn, va, reth->len);
+	if (res)
+		res->msn = qp->resp.msn;
+	rxe_queue_read(qp, pkt->pi.h.bth.psn, va, reth->len, qp->resp.msn);
 	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
 	return RESP_DONE;
 }
@@ -513,31 +519,68 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 	return RESP_DONE;
 }
 
-/* DUPLICATE: answer again without executing twice. */
+/* The remembered READ/atomic whose PSN range holds @psn, or NULL. */
+static struct rxe_rd_res *rxe_res_find(struct rxe_qp *qp, uint32_t psn, bool atomic)
+{
+	uint32_t i;
+
+	for (i = 0; i < qp->resp.nres; i++) {
+		struct rxe_rd_res *res = &qp->resp.res[i];
+
+		if (res->valid && res->atomic == atomic && !rxe_psn_before(psn, res->first_psn) &&
+		    !rxe_psn_after(psn, res->last_psn))
+			return res;
+	}
+	return NULL;
+}
+
+/*
+ * Replays of duplicates may use at most half of the response queue, so that
+ * copies never crowd out the responses of new requests; a replay that does
+ * not fit is dropped and the requester's timer asks again.
+ */
+static bool rxe_respq_room_for_replay(struct rxe_qp *qp)
+{
+	return qp->resp.q_tail - qp->resp.q_head < RXE_RESPQ_LEN / 2;
+}
+
+/*
+ * DUPLICATE: a request before the expected PSN. It is answered again but
+ * never executed twice (IBA 9.7.5.1.1, 9.7.5.1.6):
+ *  - SEND / WRITE were executed: ACK the newest PSN again;
+ *  - READ is served again from the remembered request; a retry may start
+ *    inside the original range (the requester got part of the data) but must
+ *    stay inside it;
+ *  - an atomic replays the saved original value.
+ * A READ/atomic no longer remembered is dropped, as kernel rxe does.
+ */
 static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
-	uint32_t psn = pkt->pi.h.bth.psn, i;
+	uint32_t psn = pkt->pi.h.bth.psn;
+	struct rxe_rd_res *res;
 
 	if (pkt->pi.mask & RXE_READ_MASK) {
 		const struct rxe_reth *reth = &pkt->pi.h.reth;
+		uint64_t skip;
 		uintptr_t va = 0;
 
-		/* a retried READ may start inside the original one */
+		res = rxe_res_find(qp, psn, false);
+		if (!res || !rxe_respq_room_for_replay(qp))
+			return;
+		skip = (uint64_t)rxe_psn_diff(psn, res->first_psn) * qp->mtu;
+		if (reth->rkey != res->rkey || reth->va != res->va + skip ||
+		    (uint64_t)reth->len + skip != res->len)
+			return;
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
 						IBV_ACCESS_REMOTE_READ, &va))
 			return;
-		rxe_queue_read(qp, psn, va, reth->len);
+		rxe_queue_read(qp, psn, va, reth->len, res->msn);
 		return;
 	}
 	if (pkt->pi.mask & RXE_ATOMIC_MASK) {
-		for (i = 0; i < qp->resp.nres; i++) {
-			struct rxe_rd_res *res = &qp->resp.res[i];
-
-			if (res->valid && res->atomic && res->first_psn == psn) {
-				rxe_queue_atomic(qp, psn, res->orig, res->msn);
-				return;
-			}
-		}
+		res = rxe_res_find(qp, psn, true);
+		if (res && res->first_psn == psn && rxe_respq_room_for_replay(qp))
+			rxe_queue_atomic(qp, psn, res->orig, res->msn);
 		return;
 	}
 	/* SEND / WRITE already executed: acknowledge the newest PSN again */

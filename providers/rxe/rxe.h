@@ -232,6 +232,9 @@ struct rxe_rd_res {
 	uint32_t first_psn, last_psn;
 	uint64_t orig;
 	uint32_t msn;
+	/* READ: the request as first received, to check a duplicate */
+	uint64_t va;
+	uint32_t len, rkey;
 };
 
 struct rxe_req_state {
@@ -249,6 +252,8 @@ struct rxe_comp_state {
 	uint32_t rnr_left;
 	uint64_t deadline; /* retransmission timer, 0 = off */
 	bool read_gap;	   /* retry requested for a response gap */
+	bool nak_seen;	   /* rewound for a PSN sequence NAK of nak_psn */
+	uint32_t nak_psn;
 };
 
 struct rxe_resp_state {
