@@ -6,6 +6,7 @@
  * loss, the error flush and fault-safe copies.
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 
@@ -383,6 +384,448 @@ static void test_retransmission_under_loss(void)
 	pair_down();
 }
 
+/*
+ * ---- RC under packet loss, duplication and reordering ----
+ *
+ * Every test below runs once per impairment profile and seed: drop only,
+ * duplicate only, reorder only and all three together, each with
+ * LOSS_NSEEDS fixed seeds (RT_SEED_BASE moves them, to run many). Both
+ * devices impair what they send, so requests and responses (ACKs, NAKs, RNR
+ * NAKs, READ responses, atomic ACKs) are lost, repeated and overtaken. Each
+ * case checks every completion (status, order, opcode, length, immediate)
+ * and every byte, and must finish within LOSS_CASE_MS.
+ */
+#define LOSS_NSEEDS  3
+#define LOSS_CASE_MS 20000
+#define LOSS_SLOT    16384 /* bytes per message region */
+
+static const char *const loss_profiles[] = {
+	"drop=10%",
+	"dup=20%",
+	"reorder=20%",
+	"drop=8%,dup=8%,reorder=8%",
+};
+
+static unsigned int loss_seed(int i)
+{
+	const char *base = getenv("RT_SEED_BASE");
+
+	return (base ? (unsigned int)strtoul(base, NULL, 0) : 1) + (unsigned int)i * 1000;
+}
+
+/* Connects A and B with impairment @profile and @seed on both devices. */
+static int loss_pair_up(const char *profile, unsigned int seed, uint32_t a_psn, uint32_t b_psn,
+			uint8_t rnr_retry, uint8_t min_rnr_timer)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	char spec[128];
+	int ret;
+
+	snprintf(spec, sizeof(spec), "%s,seed=%u", profile, seed);
+	setenv("SOFTODP_IMPAIR", spec, 1);
+	o.timeout = 12; /* ~17 ms: sanitizer builds are slow */
+	o.retry_cnt = 7;
+	o.rnr_retry = rnr_retry;
+	o.min_rnr_timer = min_rnr_timer;
+	ret = pair_up(&o, a_psn, b_psn);
+	unsetenv("SOFTODP_IMPAIR");
+	if (ret)
+		CU_FAIL("cannot connect the QPs");
+	return ret;
+}
+
+static int loss_post(struct rt_side *s, enum ibv_wr_opcode op, uint64_t wr_id, uint32_t off,
+		     uint32_t len, uint64_t raddr, uint64_t cmp_add, uint64_t swap, uint32_t imm)
+{
+	struct ibv_sge sge = {(uintptr_t)s->buf + off, len, s->mr->lkey};
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = wr_id;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.imm_data = htobe32(imm);
+	if (op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+		wr.wr.atomic.remote_addr = raddr;
+		wr.wr.atomic.rkey = B.mr->rkey;
+		wr.wr.atomic.compare_add = cmp_add;
+		wr.wr.atomic.swap = swap;
+	} else {
+		wr.wr.rdma.remote_addr = raddr;
+		wr.wr.rdma.rkey = B.mr->rkey;
+	}
+	return ibv_post_send(s->qp, &wr, &bad);
+}
+
+/* Polls one completion until @end (ms); 1, or 0 when the time is up. */
+static int loss_poll(struct ibv_cq *cq, struct ibv_wc *wc, uint64_t end)
+{
+	struct timespec ts = {0, 20000};
+	int n;
+
+	for (;;) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n)
+			return n;
+		if (rt_ms() >= end)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Checks the next completion of @s: in order, successful, the expected kind. */
+static bool loss_expect(struct rt_side *s, uint64_t end, uint64_t wr_id, enum ibv_wc_opcode op,
+			int byte_len, int imm)
+{
+	struct ibv_wc wc;
+
+	if (loss_poll(s->cq, &wc, end) != 1) {
+		printf("\n    no completion for wr_id %llu\n", (unsigned long long)wr_id);
+		CU_FAIL("completion missing");
+		return false;
+	}
+	if (wc.status != IBV_WC_SUCCESS || wc.wr_id != wr_id || wc.opcode != op ||
+	    (byte_len >= 0 && wc.byte_len != (uint32_t)byte_len) ||
+	    (imm >= 0 &&
+	     (!(wc.wc_flags & IBV_WC_WITH_IMM) || be32toh(wc.imm_data) != (uint32_t)imm)) ||
+	    (imm < 0 && (wc.wc_flags & IBV_WC_WITH_IMM))) {
+		printf("\n    wr_id %llu (want %llu) status %s opcode %d (want %d) len %u (want "
+		       "%d)\n",
+		       (unsigned long long)wc.wr_id, (unsigned long long)wr_id,
+		       ibv_wc_status_str(wc.status), wc.opcode, op, wc.byte_len, byte_len);
+		CU_FAIL("unexpected completion");
+		return false;
+	}
+	return true;
+}
+
+/* Nothing more may complete: no duplicate or spurious completion. */
+static bool loss_expect_idle(void)
+{
+	struct ibv_wc wc;
+	bool ok = ibv_poll_cq(A.cq, 1, &wc) == 0 && ibv_poll_cq(B.cq, 1, &wc) == 0;
+
+	CU_ASSERT(ok);
+	return ok;
+}
+
+static bool loss_bytes_equal(const uint8_t *a, const uint8_t *b, size_t n, const char *what, int i)
+{
+	if (!memcmp(a, b, n))
+		return true;
+	printf("\n    %s %d: data differs\n", what, i);
+	CU_FAIL("data differs");
+	return false;
+}
+
+typedef bool (*loss_case_fn)(const char *profile, unsigned int seed);
+
+/* Runs @fn for every profile and seed; reports the ones that fail. */
+static void loss_run(const char *name, loss_case_fn fn)
+{
+	unsigned int p, i;
+
+	if (pair_up(rt_default_opts(), 1, 2)) {
+		pair_down();
+		SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2");
+	}
+	pair_down();
+	for (p = 0; p < sizeof(loss_profiles) / sizeof(loss_profiles[0]); p++) {
+		for (i = 0; i < LOSS_NSEEDS; i++) {
+			unsigned int seed = loss_seed(i);
+
+			if (!fn(loss_profiles[p], seed))
+				printf("\n    %s failed with SOFTODP_IMPAIR=\"%s,seed=%u\"\n", name,
+				       loss_profiles[p], seed);
+			pair_down();
+		}
+	}
+}
+
+/* Multi-packet SENDs, with and without immediate data, at the PSN wrap. */
+#define LOSS_NSEND 12
+static const uint32_t loss_send_len[LOSS_NSEND] = {
+	0, 1, 1023, 1024, 1025, 2048, 4097, 5000, 8192, 12345, 16384, 3,
+};
+
+static bool loss_case_send(const char *profile, unsigned int seed)
+{
+	uint64_t end;
+	int i;
+
+	if (loss_pair_up(profile, seed, 0xfffff8, 0xfffff0, 7, 1))
+		return false;
+	end = rt_ms() + LOSS_CASE_MS;
+	for (i = 0; i < LOSS_NSEND; i++) {
+		rt_fill(A.buf + i * LOSS_SLOT, LOSS_SLOT, seed + i);
+		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 100 + i, i * LOSS_SLOT, LOSS_SLOT), 0);
+	}
+	for (i = 0; i < LOSS_NSEND; i++)
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, i & 1 ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND, i,
+						i * LOSS_SLOT, loss_send_len[i], 0, 0, 0,
+						0x5000 + i),
+				      0);
+	for (i = 0; i < LOSS_NSEND; i++)
+		if (!loss_expect(&A, end, i, IBV_WC_SEND, -1, -1))
+			return false;
+	for (i = 0; i < LOSS_NSEND; i++) {
+		if (!loss_expect(&B, end, 100 + i, IBV_WC_RECV, loss_send_len[i],
+				 i & 1 ? 0x5000 + i : -1))
+			return false;
+		if (!loss_bytes_equal(A.buf + i * LOSS_SLOT, B.buf + i * LOSS_SLOT,
+				      loss_send_len[i], "SEND", i))
+			return false;
+	}
+	return loss_expect_idle();
+}
+
+static void test_loss_send_multi_packet(void)
+{
+	loss_run("send", loss_case_send);
+}
+
+/* Multi-packet WRITEs; every other one with immediate data. */
+static bool loss_case_write(const char *profile, unsigned int seed)
+{
+	uint64_t end;
+	int i, nimm = 0;
+
+	if (loss_pair_up(profile, seed, 0x7ffff0, 0x10, 7, 1))
+		return false;
+	end = rt_ms() + LOSS_CASE_MS;
+	for (i = 0; i < LOSS_NSEND; i++) {
+		rt_fill(A.buf + i * LOSS_SLOT, LOSS_SLOT, seed * 3 + i);
+		if (i & 1)
+			CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 200 + i, 0, 0), 0);
+	}
+	for (i = 0; i < LOSS_NSEND; i++)
+		CU_ASSERT_EQUAL_FATAL(
+			loss_post(&A, i & 1 ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE, i,
+				  i * LOSS_SLOT, loss_send_len[i],
+				  (uintptr_t)B.buf + 262144 + i * LOSS_SLOT, 0, 0, 0x7000 + i),
+			0);
+	for (i = 0; i < LOSS_NSEND; i++)
+		if (!loss_expect(&A, end, i, IBV_WC_RDMA_WRITE, -1, -1))
+			return false;
+	for (i = 1; i < LOSS_NSEND; i += 2, nimm++)
+		if (!loss_expect(&B, end, 200 + i, IBV_WC_RECV_RDMA_WITH_IMM, loss_send_len[i],
+				 0x7000 + i))
+			return false;
+	for (i = 0; i < LOSS_NSEND; i++)
+		if (!loss_bytes_equal(A.buf + i * LOSS_SLOT, B.buf + 262144 + i * LOSS_SLOT,
+				      loss_send_len[i], "WRITE", i))
+			return false;
+	CU_ASSERT_EQUAL(nimm, LOSS_NSEND / 2);
+	return loss_expect_idle();
+}
+
+static void test_loss_write_multi_packet(void)
+{
+	loss_run("write", loss_case_write);
+}
+
+/* Multi-packet READs: responses are lost, repeated and reordered too. */
+static bool loss_case_read(const char *profile, unsigned int seed)
+{
+	uint64_t end;
+	int i;
+
+	if (loss_pair_up(profile, seed, 0x100, 0xfffffe, 7, 1))
+		return false;
+	end = rt_ms() + LOSS_CASE_MS;
+	rt_fill(B.buf, RT_BUF, seed * 5);
+	for (i = 0; i < LOSS_NSEND; i++)
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_READ, i, i * LOSS_SLOT,
+						loss_send_len[i],
+						(uintptr_t)B.buf + 300000 + i * LOSS_SLOT, 0, 0, 0),
+				      0);
+	for (i = 0; i < LOSS_NSEND; i++) {
+		if (!loss_expect(&A, end, i, IBV_WC_RDMA_READ, loss_send_len[i], -1))
+			return false;
+		if (!loss_bytes_equal(A.buf + i * LOSS_SLOT, B.buf + 300000 + i * LOSS_SLOT,
+				      loss_send_len[i], "READ", i))
+			return false;
+	}
+	return loss_expect_idle();
+}
+
+static void test_loss_read_multi_packet(void)
+{
+	loss_run("read", loss_case_read);
+}
+
+/*
+ * Atomics execute exactly once: a chain of FETCH_ADDs and CMP_SWAPs on one
+ * target, where a duplicate executed twice would change the final value or
+ * a returned original value.
+ */
+#define LOSS_NATOMIC 24
+
+static bool loss_case_atomic(const char *profile, unsigned int seed)
+{
+	uint64_t v[LOSS_NATOMIC + 1], *target, *orig;
+	uint64_t end;
+	int i;
+
+	if (loss_pair_up(profile, seed, 0xfffffa, 0x20, 7, 1))
+		return false;
+	end = rt_ms() + LOSS_CASE_MS;
+	target = (uint64_t *)(B.buf + 65536);
+	orig = (uint64_t *)A.buf;
+	/* v[i] is the target before atomic i: adds of i + 1, swaps to a new value */
+	v[0] = 1000 + seed;
+	for (i = 0; i < LOSS_NATOMIC; i++)
+		v[i + 1] = i % 3 == 2 ? 1000000 + 7 * (uint64_t)i : v[i] + (uint64_t)i + 1;
+	*target = v[0];
+	for (i = 0; i < LOSS_NATOMIC; i++) {
+		bool cas = i % 3 == 2;
+
+		orig[i] = ~0ULL;
+		CU_ASSERT_EQUAL_FATAL(
+			loss_post(&A, cas ? IBV_WR_ATOMIC_CMP_AND_SWP : IBV_WR_ATOMIC_FETCH_AND_ADD,
+				  i, i * 8, 8, (uintptr_t)target, cas ? v[i] : (uint64_t)i + 1,
+				  cas ? v[i + 1] : 0, 0),
+			0);
+	}
+	for (i = 0; i < LOSS_NATOMIC; i++) {
+		if (!loss_expect(&A, end, i, i % 3 == 2 ? IBV_WC_COMP_SWAP : IBV_WC_FETCH_ADD, 8,
+				 -1))
+			return false;
+		if (orig[i] != v[i]) {
+			printf("\n    atomic %d: original %llu, want %llu\n", i,
+			       (unsigned long long)orig[i], (unsigned long long)v[i]);
+			CU_FAIL("atomic executed more than once or out of order");
+			return false;
+		}
+	}
+	CU_ASSERT_EQUAL(*target, v[LOSS_NATOMIC]);
+	if (*target != v[LOSS_NATOMIC])
+		return false;
+	return loss_expect_idle();
+}
+
+static void test_loss_atomics_execute_once(void)
+{
+	loss_run("atomic", loss_case_atomic);
+}
+
+/*
+ * All four kinds pipelined: a READ or an atomic between SENDs and WRITEs is
+ * where an ACK coalescing over several messages, an ACK past a missing READ
+ * response and a retry resuming inside a message meet.
+ */
+#define LOSS_NROUND 8
+
+static bool loss_case_mixed(const char *profile, unsigned int seed)
+{
+	uint64_t *target, *orig, end, sum = 0;
+	int r;
+
+	if (loss_pair_up(profile, seed, 0xffffe0, 0xffffd0, 7, 1))
+		return false;
+	target = (uint64_t *)(B.buf + 1040000);
+	orig = (uint64_t *)(A.buf + 1040000);
+	end = rt_ms() + LOSS_CASE_MS;
+	rt_fill(A.buf, 4 * LOSS_SLOT, seed * 7);
+	rt_fill(B.buf + 600000, 300000, seed * 11);
+	*target = 0;
+	for (r = 0; r < LOSS_NROUND; r++) {
+		uint32_t len = 3000 + (uint32_t)r * 1111;
+
+		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 300 + r, 200000 + r * LOSS_SLOT, LOSS_SLOT),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_SEND, 5 * r, 0, len, 0, 0, 0, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_WRITE, 5 * r + 1, LOSS_SLOT,
+						len + 7, (uintptr_t)B.buf + 400000 + r * LOSS_SLOT,
+						0, 0, 0),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_READ, 5 * r + 2,
+						131072 + r * LOSS_SLOT, len + 13,
+						(uintptr_t)B.buf + 600000 + r * LOSS_SLOT, 0, 0, 0),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_ATOMIC_FETCH_AND_ADD, 5 * r + 3,
+						1040000 + r * 8, 8, (uintptr_t)target, r + 1, 0, 0),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_WRITE, 5 * r + 4, 2 * LOSS_SLOT,
+						1024, (uintptr_t)B.buf + 800000 + r * 1024, 0, 0,
+						0),
+				      0);
+	}
+	for (r = 0; r < LOSS_NROUND; r++) {
+		uint32_t len = 3000 + (uint32_t)r * 1111;
+
+		if (!loss_expect(&A, end, 5 * r, IBV_WC_SEND, -1, -1) ||
+		    !loss_expect(&A, end, 5 * r + 1, IBV_WC_RDMA_WRITE, -1, -1) ||
+		    !loss_expect(&A, end, 5 * r + 2, IBV_WC_RDMA_READ, len + 13, -1) ||
+		    !loss_expect(&A, end, 5 * r + 3, IBV_WC_FETCH_ADD, 8, -1) ||
+		    !loss_expect(&A, end, 5 * r + 4, IBV_WC_RDMA_WRITE, -1, -1) ||
+		    !loss_expect(&B, end, 300 + r, IBV_WC_RECV, len, -1))
+			return false;
+		if (!loss_bytes_equal(A.buf, B.buf + 200000 + r * LOSS_SLOT, len, "SEND", r) ||
+		    !loss_bytes_equal(A.buf + LOSS_SLOT, B.buf + 400000 + r * LOSS_SLOT, len + 7,
+				      "WRITE", r) ||
+		    !loss_bytes_equal(A.buf + 131072 + r * LOSS_SLOT,
+				      B.buf + 600000 + r * LOSS_SLOT, len + 13, "READ", r) ||
+		    !loss_bytes_equal(A.buf + 2 * LOSS_SLOT, B.buf + 800000 + r * 1024, 1024,
+				      "WRITE-1", r))
+			return false;
+		if (orig[r] != sum) {
+			printf("\n    fetch-add %d: original %llu, want %llu\n", r,
+			       (unsigned long long)orig[r], (unsigned long long)sum);
+			CU_FAIL("atomic executed more than once");
+			return false;
+		}
+		sum += (uint64_t)r + 1;
+	}
+	CU_ASSERT_EQUAL(*target, sum);
+	return *target == sum && loss_expect_idle();
+}
+
+static void test_loss_mixed_pipeline(void)
+{
+	loss_run("mixed", loss_case_mixed);
+}
+
+/*
+ * Receive buffers posted late: RNR NAKs are lost, repeated and reordered
+ * while the requester waits. The RNR timer (5.12 ms) is longer than the gap
+ * between two receives (3 ms), so each SEND needs one or two RNR retries;
+ * with rnr_retry 3, counting copies of one RNR NAK as retries would fail it.
+ */
+static bool loss_case_rnr(const char *profile, unsigned int seed)
+{
+	struct timespec ts = {0, 3000000};
+	uint64_t end;
+	int i;
+
+	if (loss_pair_up(profile, seed, 0x300, 0x400, 3, 18))
+		return false;
+	end = rt_ms() + LOSS_CASE_MS;
+	rt_fill(A.buf, 4 * LOSS_SLOT, seed);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL_FATAL(
+			loss_post(&A, IBV_WR_SEND, i, i * LOSS_SLOT, 3000, 0, 0, 0, 0), 0);
+	for (i = 0; i < 4; i++) {
+		nanosleep(&ts, NULL);
+		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 400 + i, i * LOSS_SLOT, LOSS_SLOT), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		if (!loss_expect(&A, end, i, IBV_WC_SEND, -1, -1) ||
+		    !loss_expect(&B, end, 400 + i, IBV_WC_RECV, 3000, -1) ||
+		    !loss_bytes_equal(A.buf + i * LOSS_SLOT, B.buf + i * LOSS_SLOT, 3000, "SEND",
+				      i))
+			return false;
+	}
+	return loss_expect_idle();
+}
+
+static void test_loss_rnr_with_late_receives(void)
+{
+	loss_run("rnr", loss_case_rnr);
+}
+
 static int wait_async(struct ibv_context *ctx, enum ibv_event_type type)
 {
 	struct pollfd p = {.fd = ctx->async_fd, .events = POLLIN};
@@ -712,6 +1155,15 @@ void sodp_tests_register(void)
 		{"retransmission_under_loss", test_retransmission_under_loss},
 		{NULL, NULL},
 	};
+	static const struct sodp_test_case loss[] = {
+		{"loss_send_multi_packet", test_loss_send_multi_packet},
+		{"loss_write_multi_packet", test_loss_write_multi_packet},
+		{"loss_read_multi_packet", test_loss_read_multi_packet},
+		{"loss_atomics_execute_once", test_loss_atomics_execute_once},
+		{"loss_mixed_pipeline", test_loss_mixed_pipeline},
+		{"loss_rnr_with_late_receives", test_loss_rnr_with_late_receives},
+		{NULL, NULL},
+	};
 	static const struct sodp_test_case ud[] = {
 		{"ud_send_grh_and_reply_ah", test_ud_send_grh_and_reply_ah},
 		{NULL, NULL},
@@ -719,5 +1171,6 @@ void sodp_tests_register(void)
 
 	sodp_add_suite("rxe_rc", NULL, NULL, rc);
 	sodp_add_suite("rxe_errors", NULL, NULL, errs);
+	sodp_add_suite("rxe_loss", NULL, NULL, loss);
 	sodp_add_suite("rxe_ud", NULL, NULL, ud);
 }
