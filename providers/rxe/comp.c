@@ -43,11 +43,17 @@ uint64_t rxe_rnr_ns(uint8_t code)
 	return (uint64_t)rxe_rnr_10us[code & 31] * 10000ULL;
 }
 
+/* Posted WQEs are visible up to here (post_send publishes prod with release). */
+static uint32_t rxe_sq_prod(struct rxe_qp *qp)
+{
+	return __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
+}
+
 static bool rxe_outstanding(struct rxe_qp *qp)
 {
 	struct rxe_send_wqe *w;
 
-	if (qp->sq.cons == __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE))
+	if (qp->sq.cons == rxe_sq_prod(qp))
 		return false;
 	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
 	return w->state == WQE_STARTED || w->state == WQE_SENT;
@@ -89,7 +95,7 @@ static void rxe_comp_progress_since(struct rxe_qp *qp, struct rxe_comp_mark m, u
 /* Fails the WQE at sq.cons with @st and moves the QP to error. */
 static void rxe_comp_fail(struct rxe_qp *qp, enum ibv_wc_status st)
 {
-	if (qp->sq.cons != qp->sq.prod) {
+	if (qp->sq.cons != rxe_sq_prod(qp)) {
 		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, qp->sq.cons);
 
 		rxe_send_complete(qp, w, st);
@@ -104,7 +110,7 @@ static void rxe_comp_fail(struct rxe_qp *qp, enum ibv_wc_status st)
  */
 static bool rxe_comp_ack(struct rxe_qp *qp, uint32_t psn, bool explicit_ack)
 {
-	while (qp->sq.cons != qp->sq.prod) {
+	while (qp->sq.cons != rxe_sq_prod(qp)) {
 		struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, qp->sq.cons);
 
 		if (w->state != WQE_STARTED && w->state != WQE_SENT)
@@ -139,7 +145,7 @@ static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (rxe_psn_before(psn, qp->comp.psn))
 		return; /* stale: a replayed or duplicated response */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (qp->sq.cons == qp->sq.prod)
+	if (qp->sq.cons == rxe_sq_prod(qp))
 		return;
 	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
 	if (w->opcode != IBV_WR_RDMA_READ || (w->state != WQE_STARTED && w->state != WQE_SENT))
@@ -182,7 +188,7 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (rxe_psn_before(psn, qp->comp.psn))
 		return; /* stale */
 	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (qp->sq.cons == qp->sq.prod)
+	if (qp->sq.cons == rxe_sq_prod(qp))
 		return;
 	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
 	if (!rxe_wqe_is_rd(w) || w->opcode == IBV_WR_RDMA_READ || w->first_psn != psn ||
