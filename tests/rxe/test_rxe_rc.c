@@ -520,6 +520,21 @@ static bool loss_bytes_equal(const uint8_t *a, const uint8_t *b, size_t n, const
 	return false;
 }
 
+/* Says how to rerun a failed case, and where each side's QP ended up. */
+static void loss_report(const char *name, const char *profile, unsigned int seed)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr at;
+	struct rt_side *s[2] = {&A, &B};
+	int i;
+
+	printf("\n    %s failed with SOFTODP_IMPAIR=\"%s,seed=%u\"", name, profile, seed);
+	for (i = 0; i < 2; i++)
+		if (s[i]->qp && !ibv_query_qp(s[i]->qp, &at, IBV_QP_STATE, &init))
+			printf(", %c in state %d", 'A' + i, at.qp_state);
+	printf("\n");
+}
+
 typedef bool (*loss_case_fn)(const char *profile, unsigned int seed);
 
 /* Runs @fn for every profile and seed; reports the ones that fail. */
@@ -537,8 +552,7 @@ static void loss_run(const char *name, loss_case_fn fn)
 			unsigned int seed = loss_seed(i);
 
 			if (!fn(loss_profiles[p], seed))
-				printf("\n    %s failed with SOFTODP_IMPAIR=\"%s,seed=%u\"\n", name,
-				       loss_profiles[p], seed);
+				loss_report(name, loss_profiles[p], seed);
 			pair_down();
 		}
 	}
