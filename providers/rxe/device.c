@@ -7,22 +7,6 @@
 
 #include "rxe.h"
 
-/* The largest IB MTU that fits an Ethernet MTU, leaving room for headers. */
-static enum ibv_mtu rxe_mtu_from_if(unsigned int if_mtu)
-{
-	int room = (int)if_mtu - RXE_MAX_HDR_LENGTH;
-
-	if (room >= 4096)
-		return IBV_MTU_4096;
-	if (room >= 2048)
-		return IBV_MTU_2048;
-	if (room >= 1024)
-		return IBV_MTU_1024;
-	if (room >= 512)
-		return IBV_MTU_512;
-	return IBV_MTU_256;
-}
-
 static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_ex *ex)
 {
 	struct ibv_device_attr *a = &ex->orig_attr;
@@ -79,7 +63,7 @@ static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_por
 	memset(pa, 0, sizeof(*pa));
 	pa->state = IBV_PORT_ACTIVE;
 	pa->max_mtu = IBV_MTU_4096;
-	pa->active_mtu = rxe_mtu_from_if(ctx->cfg->if_mtu);
+	pa->active_mtu = ctx_dev(ctx)->active_mtu;
 	pa->gid_tbl_len = RXE_MAX_GID;
 	pa->port_cap_flags = IBV_PORT_CM_SUP;
 	pa->max_msg_sz = 1U << 31;
