@@ -18,7 +18,7 @@ echo "   server device $srv_dev, client device $cli_dev"
 echo
 
 echo "-- devices (ibv_devinfo) --"
-"$run" -d "$srv_dev" ibv_devinfo -v | grep -E 'hca_id|transport|PORT_|active_mtu|link_layer|GID'
+"$run" -d "$srv_dev" ibv_devinfo -v | grep -E 'hca_id|transport|state:|active_mtu|link_layer|GID'
 echo
 
 # Runs "$@" as a server on $srv_dev and again as its client on $cli_dev,
