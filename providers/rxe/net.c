@@ -306,6 +306,26 @@ static void rxe_tx_icrc(struct rxe_dev *dev, struct rxe_txbuf *tb)
 }
 
 /*
+ * The reorder impairment holds one packet back (dev->held) so that the
+ * packets queued after it overtake it. It models a path that reorders, not
+ * one that delays without bound: the held packet joins the batch when the
+ * next packet that is not dropped is queued, and at the latest when the
+ * batch is flushed, at the end of the engine round that held it. Kept until
+ * the device happened to send again, a lone packet (the last request of a
+ * burst, the ACK of a retransmission) waited for the peer's retransmission
+ * timer, and the answer to that retransmission for the next timeout, so a
+ * few drops on top used up retry_cnt although every packet was sent.
+ */
+static void rxe_tx_release_held(struct rxe_dev *dev)
+{
+	if (!dev->held->len || dev->ntx >= RXE_BATCH)
+		return;
+	memcpy(&dev->tx[dev->ntx], dev->held, offsetof(struct rxe_txbuf, data) + dev->held->len);
+	dev->held->len = 0;
+	dev->ntx++;
+}
+
+/*
  * Queues the packet built in @tb (tb->len includes the 4 ICRC bytes) for
  * @av. The impairment hook may drop, duplicate or hold it back.
  */
@@ -331,12 +351,7 @@ void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_a
 			dev->ntx++;
 		}
 	}
-	if (dev->held->len && dev->ntx < RXE_BATCH) {
-		memcpy(&dev->tx[dev->ntx], dev->held,
-		       offsetof(struct rxe_txbuf, data) + dev->held->len);
-		dev->held->len = 0;
-		dev->ntx++;
-	}
+	rxe_tx_release_held(dev);
 	if (dev->ntx >= RXE_BATCH - 3)
 		rxe_tx_flush(dev);
 }
@@ -421,7 +436,9 @@ static void rxe_tx_send_fd(int fd, struct mmsghdr *msgs, unsigned int n)
  *
  * Sends the batch, one sendmmsg() run per source socket. Packets of one
  * socket keep their order; a QP sends from one socket, so no QP's packets
- * are reordered.
+ * are reordered (but by the impairment). A packet the impairment holds back
+ * leaves with this batch, behind those queued after it: the engine flushes
+ * before it sleeps, and nothing may stay held while it does.
  */
 void rxe_tx_flush(struct rxe_dev *dev)
 {
@@ -430,6 +447,7 @@ void rxe_tx_flush(struct rxe_dev *dev)
 	bool sent[RXE_BATCH] = {false};
 	unsigned int i, j, n;
 
+	rxe_tx_release_held(dev);
 	if (!dev->ntx)
 		return;
 	for (i = 0; i < dev->ntx; i++) {

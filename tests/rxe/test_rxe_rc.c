@@ -843,6 +843,70 @@ static void test_loss_rnr_with_late_receives(void)
 	loss_run("rnr", loss_case_rnr);
 }
 
+/*
+ * Reordering overtakes, it does not delay without bound: a packet held back
+ * leaves, at the latest, with the batch of the engine round that held it.
+ * With reorder=100% on both devices every lone packet is held back: a
+ * request posted on an idle QP, and the ACK, READ response or atomic ACK
+ * that answers it. Kept until its device sends again, each would wait for
+ * the requester's retransmission timer (and the answer to that one for the
+ * next timeout); with retry_cnt 0 one timeout is RETRY_EXC_ERR, so each
+ * message here must complete on its first transmission. The timeout is long
+ * (~1 s) so that only a packet that never leaves, not a slow engine, fails.
+ */
+static void test_loss_held_back_packet_leaves_with_its_batch(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	uint64_t *target, end;
+	int ret, i;
+
+	setenv("SOFTODP_IMPAIR", "reorder=100%,seed=7", 1);
+	o.timeout = 18;
+	o.retry_cnt = 0;
+	ret = pair_up(&o, 0x500, 0x600);
+	unsetenv("SOFTODP_IMPAIR");
+	if (ret) {
+		pair_down();
+		SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2");
+	}
+	end = rt_ms() + LOSS_CASE_MS;
+	rt_fill(A.buf, LOSS_SLOT, 5);
+	rt_fill(B.buf + LOSS_SLOT, LOSS_SLOT, 6);
+	target = (uint64_t *)(B.buf + 3 * LOSS_SLOT);
+	*target = 10;
+	for (i = 0; i < 4; i++) {
+		/* one message at a time: nothing follows it to overtake it */
+		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 300 + i, 0, 64), 0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_SEND, 4 * i, 0, 64, 0, 0, 0, 0), 0);
+		if (!loss_expect(&A, end, 4 * i, IBV_WC_SEND, -1, -1) ||
+		    !loss_expect(&B, end, 300 + i, IBV_WC_RECV, 64, -1))
+			goto out;
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_WRITE, 4 * i + 1, 0, 100,
+						(uintptr_t)B.buf + 2 * LOSS_SLOT, 0, 0, 0),
+				      0);
+		if (!loss_expect(&A, end, 4 * i + 1, IBV_WC_RDMA_WRITE, -1, -1))
+			goto out;
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_READ, 4 * i + 2, LOSS_SLOT, 200,
+						(uintptr_t)B.buf + LOSS_SLOT, 0, 0, 0),
+				      0);
+		if (!loss_expect(&A, end, 4 * i + 2, IBV_WC_RDMA_READ, 200, -1))
+			goto out;
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_ATOMIC_FETCH_AND_ADD, 4 * i + 3,
+						2 * LOSS_SLOT, 8, (uintptr_t)target, 1, 0, 0),
+				      0);
+		if (!loss_expect(&A, end, 4 * i + 3, IBV_WC_FETCH_ADD, 8, -1))
+			goto out;
+		CU_ASSERT_EQUAL(*(uint64_t *)(A.buf + 2 * LOSS_SLOT), 10 + (uint64_t)i);
+	}
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, 64), 0);
+	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf + 2 * LOSS_SLOT, 100), 0);
+	CU_ASSERT_EQUAL(memcmp(A.buf + LOSS_SLOT, B.buf + LOSS_SLOT, 200), 0);
+	CU_ASSERT_EQUAL(*target, 14);
+	loss_expect_idle();
+out:
+	pair_down();
+}
+
 static int wait_async(struct ibv_context *ctx, enum ibv_event_type type)
 {
 	struct pollfd p = {.fd = ctx->async_fd, .events = POLLIN};
@@ -1179,6 +1243,8 @@ void sodp_tests_register(void)
 		{"loss_atomics_execute_once", test_loss_atomics_execute_once},
 		{"loss_mixed_pipeline", test_loss_mixed_pipeline},
 		{"loss_rnr_with_late_receives", test_loss_rnr_with_late_receives},
+		{"loss_held_back_packet_leaves_with_its_batch",
+		 test_loss_held_back_packet_leaves_with_its_batch},
 		{NULL, NULL},
 	};
 	static const struct sodp_test_case ud[] = {
