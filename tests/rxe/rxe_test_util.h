@@ -126,6 +126,49 @@ struct rt_conn_opts {
 	int access;
 };
 
+/* Moves one RC QP from RESET through INIT and RTR to RTS, towards a peer QP. */
+static inline int rt_rc_connect_qp(struct ibv_qp *qp, uint32_t dest_qpn, const union ibv_gid *dgid,
+				   uint32_t sq_psn, uint32_t rq_psn, const struct rt_conn_opts *o)
+{
+	struct ibv_qp_attr at;
+
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_INIT;
+	at.port_num = 1;
+	at.qp_access_flags = o->access;
+	if (ibv_modify_qp(qp, &at,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+		return -1;
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_RTR;
+	at.path_mtu = o->mtu;
+	at.dest_qp_num = dest_qpn;
+	at.rq_psn = rq_psn;
+	at.max_dest_rd_atomic = 16;
+	at.min_rnr_timer = o->min_rnr_timer;
+	at.ah_attr.is_global = 1;
+	at.ah_attr.grh.dgid = *dgid;
+	at.ah_attr.grh.hop_limit = 1;
+	at.ah_attr.port_num = 1;
+	if (ibv_modify_qp(qp, &at,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
+		return -1;
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_RTS;
+	at.timeout = o->timeout;
+	at.retry_cnt = o->retry_cnt;
+	at.rnr_retry = o->rnr_retry;
+	at.sq_psn = sq_psn;
+	at.max_rd_atomic = 16;
+	return ibv_modify_qp(qp, &at,
+			     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+				     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC)
+		       ? -1
+		       : 0;
+}
+
+/* Resets both QPs and connects them to each other. */
 static inline int rt_rc_connect(struct rt_side *a, struct rt_side *b, const struct rt_conn_opts *o,
 				uint32_t a_psn, uint32_t b_psn)
 {
@@ -141,40 +184,7 @@ static inline int rt_rc_connect(struct rt_side *a, struct rt_side *b, const stru
 		at.qp_state = IBV_QPS_RESET;
 		if (ibv_modify_qp(me->qp, &at, IBV_QP_STATE))
 			return -1;
-		at.qp_state = IBV_QPS_INIT;
-		at.port_num = 1;
-		at.qp_access_flags = o->access;
-		if (ibv_modify_qp(me->qp, &at,
-				  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-					  IBV_QP_ACCESS_FLAGS))
-			return -1;
-		memset(&at, 0, sizeof(at));
-		at.qp_state = IBV_QPS_RTR;
-		at.path_mtu = o->mtu;
-		at.dest_qp_num = peer->qp->qp_num;
-		at.rq_psn = psn[1 - i];
-		at.max_dest_rd_atomic = 16;
-		at.min_rnr_timer = o->min_rnr_timer;
-		at.ah_attr.is_global = 1;
-		at.ah_attr.grh.dgid = peer->gid;
-		at.ah_attr.grh.hop_limit = 1;
-		at.ah_attr.port_num = 1;
-		if (ibv_modify_qp(me->qp, &at,
-				  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-					  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-					  IBV_QP_MIN_RNR_TIMER))
-			return -1;
-		memset(&at, 0, sizeof(at));
-		at.qp_state = IBV_QPS_RTS;
-		at.timeout = o->timeout;
-		at.retry_cnt = o->retry_cnt;
-		at.rnr_retry = o->rnr_retry;
-		at.sq_psn = psn[i];
-		at.max_rd_atomic = 16;
-		if (ibv_modify_qp(me->qp, &at,
-				  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-					  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-					  IBV_QP_MAX_QP_RD_ATOMIC))
+		if (rt_rc_connect_qp(me->qp, peer->qp->qp_num, &peer->gid, psn[i], psn[1 - i], o))
 			return -1;
 	}
 	return 0;

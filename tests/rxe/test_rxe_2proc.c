@@ -29,47 +29,11 @@ static int xfer(int wfd, int rfd, const struct peer_info *mine, struct peer_info
 static int connect_to(struct rt_side *me, const struct peer_info *p, uint32_t my_psn,
 		      uint32_t peer_psn)
 {
-	{
-		struct rt_side *a = me;
-		struct ibv_qp_attr at;
-		const struct rt_conn_opts *o = rt_default_opts();
+	struct rt_conn_opts o = *rt_default_opts();
 
-		memset(&at, 0, sizeof(at));
-		at.qp_state = IBV_QPS_INIT;
-		at.port_num = 1;
-		at.qp_access_flags = o->access;
-		if (ibv_modify_qp(a->qp, &at,
-				  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-					  IBV_QP_ACCESS_FLAGS))
-			return -1;
-		memset(&at, 0, sizeof(at));
-		at.qp_state = IBV_QPS_RTR;
-		at.path_mtu = IBV_MTU_4096;
-		at.dest_qp_num = p->qpn;
-		at.rq_psn = peer_psn;
-		at.max_dest_rd_atomic = 16;
-		at.min_rnr_timer = 1;
-		at.ah_attr.is_global = 1;
-		at.ah_attr.grh.dgid = p->gid;
-		at.ah_attr.grh.hop_limit = 1;
-		at.ah_attr.port_num = 1;
-		if (ibv_modify_qp(a->qp, &at,
-				  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-					  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-					  IBV_QP_MIN_RNR_TIMER))
-			return -1;
-		memset(&at, 0, sizeof(at));
-		at.qp_state = IBV_QPS_RTS;
-		at.timeout = 12;
-		at.retry_cnt = 7;
-		at.rnr_retry = 7;
-		at.sq_psn = my_psn;
-		at.max_rd_atomic = 16;
-		return ibv_modify_qp(a->qp, &at,
-				     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-					     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-					     IBV_QP_MAX_QP_RD_ATOMIC);
-	}
+	o.mtu = IBV_MTU_4096;
+	o.timeout = 12;
+	return rt_rc_connect_qp(me->qp, p->qpn, &p->gid, my_psn, peer_psn, &o);
 }
 
 /* The passive side: receives one SEND, checks the WRITE that preceded it. */
