@@ -168,6 +168,25 @@ static inline int rt_rc_connect_qp(struct ibv_qp *qp, uint32_t dest_qpn, const u
 		       : 0;
 }
 
+/* Brings a UD QP to RTS with the Q_Key the UD tests use. */
+static inline int rt_ud_ready(struct ibv_qp *qp, uint32_t sq_psn)
+{
+	struct ibv_qp_attr at;
+
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_INIT;
+	at.port_num = 1;
+	at.qkey = 0x11111111;
+	if (ibv_modify_qp(qp, &at, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_QKEY))
+		return -1;
+	at.qp_state = IBV_QPS_RTR;
+	if (ibv_modify_qp(qp, &at, IBV_QP_STATE))
+		return -1;
+	at.qp_state = IBV_QPS_RTS;
+	at.sq_psn = sq_psn;
+	return ibv_modify_qp(qp, &at, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
+}
+
 /* Resets both QPs and connects them to each other. */
 static inline int rt_rc_connect(struct rt_side *a, struct rt_side *b, const struct rt_conn_opts *o,
 				uint32_t a_psn, uint32_t b_psn)
