@@ -298,29 +298,10 @@ static void register_missing_locked(uintptr_t s, uintptr_t e)
 	}
 }
 
-/*
- * Registering splits a VMA at the range's edges, and the kernel then splits
- * a huge page that straddles an edge into PTEs, for good. Registering the
- * surrounding 2 MiB blocks instead, as far as the edge VMAs reach, leaves
- * the huge mappings of the application whole; events for the extra pages
- * find no notifier and cost nothing.
- */
-static void thp_align(uintptr_t *start, uintptr_t *end)
-{
-	const uintptr_t m = (HMM_PAGE_SIZE << HMM_PMD_ORDER) - 1;
-	struct hmm_vma v;
-
-	if (!hmm_vma_find(*start, &v, false) && v.start <= *start)
-		*start = SODP_MAX(*start & ~m, v.start);
-	if (!hmm_vma_find(*end - 1, &v, false) && v.start <= *end - 1 && *end <= UINTPTR_MAX - m)
-		*end = SODP_MIN((*end + m) & ~m, v.end);
-}
-
 void hmm_uffd_register(uintptr_t start, uintptr_t end)
 {
 	if (!hmm_uffd_active() || end <= start)
 		return;
-	thp_align(&start, &end);
 	hmm_lock(&uf.lock);
 	if (uf.fd >= 0)
 		register_missing_locked(start, end);
@@ -392,32 +373,24 @@ static void unregister_gap(uintptr_t s, uintptr_t e)
 	ext_remove(s, e);
 }
 
-/* Registration is by whole 2 MiB blocks (thp_align()), and so is coverage. */
 static void covered_piece(uintptr_t s, uintptr_t e, void *arg)
 {
-	const uintptr_t m = (HMM_PAGE_SIZE << HMM_PMD_ORDER) - 1;
 	struct gap_walk *g = arg;
 
-	s &= ~m;
-	e = e <= UINTPTR_MAX - m ? (e + m) & ~m : e;
-	if (s > g->pos)
-		unregister_gap(g->pos, s);
-	g->pos = SODP_MAX(g->pos, e);
+	unregister_gap(g->pos, s);
+	g->pos = e;
 }
 
 void hmm_uffd_unregister_uncovered(uintptr_t start, uintptr_t end)
 {
-	struct gap_walk g;
+	struct gap_walk g = {.pos = start};
 
 	if (!hmm_uffd_active() || end <= start)
 		return;
-	thp_align(&start, &end);
-	g.pos = start;
 	hmm_lock(&uf.lock);
 	if (uf.fd >= 0) {
 		hmm_tree_covered(start, end, covered_piece, &g);
-		if (g.pos < end)
-			unregister_gap(g.pos, end);
+		unregister_gap(g.pos, end);
 	}
 	hmm_unlock(&uf.lock);
 }
