@@ -136,6 +136,11 @@ struct sodp_hmm_range {
  */
 int sodp_hmm_range_fault(struct sodp_hmm_range *range);
 unsigned int sodp_hmm_pfn_to_map_order(uint64_t hmm_pfn);
+/*
+ * The smallest page shift of the mappings covering [start, end): 12, or 21
+ * and 30 for hugetlb. 0, or -EFAULT when part of it is unmapped, -EINVAL.
+ */
+int sodp_hmm_page_shift(uintptr_t start, uintptr_t end, unsigned int *shift);
 
 /* Which event and information sources the mirror is using. */
 #define SODP_HMM_SRC_HOOKS	   (1U << 0) /* libc interposition (munmap, madvise, ...) */

@@ -452,3 +452,30 @@ SODP_EXPORT int sodp_hmm_range_fault(struct sodp_hmm_range *range)
 	free(w);
 	return ret;
 }
+
+/**
+ * sodp_hmm_page_shift() - the page size the CPU maps a range with
+ * @start, @end: the range, end exclusive
+ * @shift: set to the smallest page shift of the VMAs covering it (12 for
+ *	   ordinary memory, 21 or 30 for hugetlb)
+ *
+ * Return: 0; -EFAULT when part of the range is not mapped; -EINVAL.
+ */
+SODP_EXPORT int sodp_hmm_page_shift(uintptr_t start, uintptr_t end, unsigned int *shift)
+{
+	struct hmm_vma vma;
+	unsigned int min = 0;
+	uintptr_t a = start;
+
+	if (!shift || end <= start)
+		return -EINVAL;
+	while (a < end) {
+		if (hmm_vma_find(a, &vma, true) || vma.start > a)
+			return -EFAULT;
+		if (!min || vma.page_shift < min)
+			min = vma.page_shift;
+		a = vma.end;
+	}
+	*shift = min;
+	return 0;
+}

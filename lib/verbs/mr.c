@@ -138,13 +138,17 @@ int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t
 {
 	struct sodp_context *ctx;
 
-	if (!pd || !sodp_is_our_context(pd->context) || !sg_list || !num_sge)
-		return EINVAL;
-	if (flags & ~IBV_ADVISE_MR_FLAG_FLUSH)
+	if (!pd || !sodp_is_our_context(pd->context))
 		return EINVAL;
 	if (advice != IBV_ADVISE_MR_ADVICE_PREFETCH &&
 	    advice != IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE &&
 	    advice != IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT)
+		return EOPNOTSUPP;
+	if (flags & ~IBV_ADVISE_MR_FLAG_FLUSH)
+		return EINVAL;
+	if (!num_sge)
+		return 0;
+	if (!sg_list)
 		return EINVAL;
 	ctx = sodp_ctx(pd->context);
 	if (!ctx->ops->advise_mr)

@@ -167,8 +167,9 @@ static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		rxe_comp_fail(qp, IBV_WC_BAD_RESP_ERR);
 		return;
 	}
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, off,
-			   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+	/* the requester faulted the buffer in before asking (rxe_req_local_ready) */
+	ret = rxe_sge_copy_inline(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, off,
+				  (void *)pkt->pi.payload, pkt->pi.paylen, true);
 	if (ret) {
 		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
 		return;
@@ -194,8 +195,8 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (!rxe_wqe_is_rd(w) || w->opcode == IBV_WR_RDMA_READ || w->first_psn != psn ||
 	    (w->state != WQE_STARTED && w->state != WQE_SENT))
 		return;
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig, sizeof(orig),
-			   true);
+	ret = rxe_sge_copy_inline(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig,
+				  sizeof(orig), true);
 	if (ret) {
 		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
 		return;

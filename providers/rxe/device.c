@@ -48,8 +48,14 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	a->local_ca_ack_delay = RXE_LOCAL_CA_ACK_DELAY;
 	a->phys_port_cnt = 1;
 
-	/* No on-demand paging is reported until ODP memory regions exist. */
-	ex->odp_caps.general_caps = 0;
+	/* exactly what the responder and requester fault for (odp.c) */
+	ex->odp_caps.general_caps = IBV_ODP_SUPPORT | IBV_ODP_SUPPORT_IMPLICIT;
+	ex->odp_caps.per_transport_caps.rc_odp_caps =
+		IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_WRITE |
+		IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_ATOMIC | IBV_ODP_SUPPORT_SRQ_RECV;
+	ex->odp_caps.per_transport_caps.ud_odp_caps =
+		IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_SRQ_RECV;
+	ex->odp_caps.per_transport_caps.uc_odp_caps = 0;
 	ex->completion_timestamp_mask = 0;
 	ex->device_cap_flags_ex = a->device_cap_flags;
 	ex->max_dm_size = 0;

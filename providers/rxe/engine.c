@@ -273,15 +273,6 @@ static enum ibv_mtu rxe_mtu_of(unsigned int if_mtu)
 	return IBV_MTU_256;
 }
 
-/* Whether process_vm_readv() works on ourselves (seccomp may forbid it). */
-static bool rxe_probe_pvm(pid_t pid)
-{
-	uint64_t src = 0x1234, dst = 0;
-	struct iovec l = {&dst, sizeof(dst)}, r = {&src, sizeof(src)};
-
-	return process_vm_readv(pid, &l, 1, &r, 1, 0) == sizeof(dst) && dst == src;
-}
-
 static void rxe_dev_free(struct rxe_dev *dev)
 {
 	rxe_net_close(dev);
@@ -314,11 +305,6 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	dev->if_mtu = cfg->if_mtu;
 	dev->active_mtu = rxe_mtu_of(cfg->if_mtu);
 	dev->next_qpn = RXE_QPN_FIRST;
-	dev->pid = getpid();
-	dev->use_pvm = rxe_probe_pvm(dev->pid);
-	if (!dev->use_pvm)
-		sodp_warn("%s: process_vm_readv unavailable, copies are not fault-safe\n",
-			  dev->name);
 	list_init(&dev->qps);
 	pthread_mutex_init(&dev->lock, NULL);
 

@@ -292,6 +292,8 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 	qp->rq.prod = qp->rq.cons = 0;
 	qp->last_wqe_sent = false;
 	qp->fatal = false;
+	__atomic_store_n(&qp->req_fault.err, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&qp->resp_fault.err, 0, __ATOMIC_RELAXED);
 }
 
 struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)
@@ -382,6 +384,7 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	qp->attr.path_mtu = IBV_MTU_1024;
 	qp->mtu = 1024;
 	rxe_qp_ex_init(qp);
+	rxe_qp_fault_init(qp);
 	pthread_mutex_lock(&dev->lock);
 	ret = -ENOMEM;
 	for (i = 0; i < RXE_QP_TBL; i++) {
@@ -434,6 +437,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 	if (qp->srq)
 		qp->srq->users--;
 	pthread_mutex_unlock(&dev->lock);
+	rxe_qp_fault_cancel(qp);
 	rxe_wq_fini(&qp->sq);
 	rxe_wq_fini(&qp->rq);
 	free(qp->resp.res);

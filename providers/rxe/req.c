@@ -184,21 +184,68 @@ static uint32_t rxe_wqe_npkts(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	return (wqe->length + qp->mtu - 1) / qp->mtu;
 }
 
-/* Fills the payload of a request; 0 or a work completion status. */
-static enum ibv_wc_status rxe_req_payload(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint8_t *dst,
-					  uint32_t offset, uint32_t len)
+/*
+ * Fills the payload of a request: 0, a work completion error status, or
+ * -EAGAIN when a page of the local buffer must be faulted first (the QP is
+ * parked until it is, odp.c).
+ */
+static int rxe_req_payload(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint8_t *dst,
+			   uint32_t offset, uint32_t len)
 {
-	int ret;
+	struct rxe_miss miss;
+	int i, ret = -EAGAIN;
 
 	if (wqe->inline_data) {
 		memcpy(dst, wqe->inline_buf + offset, len);
 		return IBV_WC_SUCCESS;
 	}
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, offset, dst, len,
-			   false);
+	for (i = 0; i < RXE_MISS_TRIES && ret == -EAGAIN; i++) {
+		ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, offset,
+				   dst, len, false, &miss);
+		if (ret != -EAGAIN)
+			break;
+		switch (rxe_miss_async(&qp->req_fault, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			return -EAGAIN;
+		case RXE_MISS_ERROR:
+			return IBV_WC_LOC_PROT_ERR;
+		}
+	}
 	if (!ret)
 		return IBV_WC_SUCCESS;
+	if (ret == -EAGAIN)
+		return -EAGAIN;
 	return ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR;
+}
+
+/*
+ * A READ or atomic WQE's local buffer must be writable before the request
+ * leaves: its responses cannot be paused. 0, -EAGAIN (parked for a fault),
+ * or a work completion error status. Key and bounds errors are left to the
+ * completer, which reports them when the response arrives.
+ */
+static int rxe_req_local_ready(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	uint32_t len = wqe->opcode == IBV_WR_RDMA_READ ? wqe->length : sizeof(uint64_t);
+	struct rxe_miss miss;
+	int i;
+
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		if (rxe_sge_probe(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, len, true,
+				  &miss) != -EAGAIN)
+			return 0;
+		switch (rxe_miss_async(&qp->req_fault, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			return -EAGAIN;
+		case RXE_MISS_ERROR:
+			return IBV_WC_LOC_PROT_ERR;
+		}
+	}
+	return -EAGAIN;
 }
 
 /* A local error on a WQE: the QP goes to error; the flush reports @st for it. */
@@ -208,11 +255,12 @@ static void rxe_req_error(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_
 	rxe_qp_error(qp);
 }
 
-static void rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+/* Sends a UD WQE: 0, -EAGAIN (parked for a fault), -EIO (the WQE failed). */
+static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 {
 	struct rxe_hdrs h;
 	struct rxe_txbuf *tb;
-	enum ibv_wc_status st;
+	int st;
 
 	memset(&h, 0, sizeof(h));
 	h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
@@ -227,29 +275,35 @@ static void rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	tb = rxe_tx_build(qp->dev, &h, wqe->length);
 	if (!tb) {
 		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
-		return;
+		return -EIO;
 	}
 	st = rxe_req_payload(qp, wqe, tb->data + tb->hdr_len, 0, wqe->length);
+	if (st == -EAGAIN)
+		return st; /* the packet is not committed: built again later */
 	if (st) {
 		rxe_req_error(qp, wqe, st);
-		return;
+		return -EIO;
 	}
 	rxe_tx_send(qp->dev, tb, &wqe->av);
 	qp->req.psn = rxe_psn_add(qp->req.psn, 1);
 	qp->req.wqe_idx++;
 	/* UD completes once on the wire */
 	rxe_send_complete(qp, wqe, IBV_WC_SUCCESS);
+	return 0;
 }
 
-/* Sends the next packet of @wqe at the requester cursor; false on error. */
-static bool rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+/*
+ * Sends the next packet of @wqe at the requester cursor: 0, -EAGAIN (parked
+ * for a fault, the cursor unchanged) or -EIO (the WQE failed).
+ */
+static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 {
 	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
-	uint32_t off = qp->req.offset, len = 0;
+	uint32_t off = qp->req.offset, len = 0, noack = qp->req.noack_pkts;
 	bool first = off == 0, last = true;
 	struct rxe_hdrs h;
 	struct rxe_txbuf *tb;
-	enum ibv_wc_status st;
+	int st;
 
 	memset(&h, 0, sizeof(h));
 	h.bth.pkey = RXE_DEFAULT_PKEY;
@@ -289,13 +343,17 @@ static bool rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	tb = rxe_tx_build(qp->dev, &h, len);
 	if (!tb) {
 		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
-		return false;
+		return -EIO;
 	}
 	if (len) {
 		st = rxe_req_payload(qp, wqe, tb->data + tb->hdr_len, off, len);
+		if (st == -EAGAIN) {
+			qp->req.noack_pkts = noack;
+			return st;
+		}
 		if (st) {
 			rxe_req_error(qp, wqe, st);
-			return false;
+			return -EIO;
 		}
 	}
 	rxe_tx_send(qp->dev, tb, &qp->av);
@@ -315,7 +373,7 @@ static bool rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		if (!rc && wqe->state != WQE_DONE)
 			rxe_send_complete(qp, wqe, IBV_WC_SUCCESS); /* UC: no ACK */
 	}
-	return true;
+	return 0;
 }
 
 /*
@@ -338,6 +396,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 	}
 	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
 		return false;
+	if (rxe_qp_fault_pending(&qp->req_fault))
+		return false; /* parked: the fault's completion rings the doorbell */
 	if (qp->req.rnr_wait) {
 		if (now < qp->req.rnr_until)
 			return false;
@@ -347,6 +407,7 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 		rxe_req_sync(qp);
 	while (budget > 0 && qp->req.wqe_idx != prod && qp->state != IBV_QPS_ERR) {
 		struct rxe_send_wqe *wqe = rxe_wq_slot(&qp->sq, qp->req.wqe_idx);
+		int ret;
 
 		if (wqe->state == WQE_DONE) {
 			qp->req.wqe_idx++;
@@ -356,7 +417,9 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			if (qp->state == IBV_QPS_SQD)
 				break;
 			if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD) {
-				rxe_req_ud(qp, wqe);
+				ret = rxe_req_ud(qp, wqe);
+				if (ret == -EAGAIN)
+					return sent || !rxe_qp_fault_pending(&qp->req_fault);
 				budget--;
 				sent = true;
 				continue;
@@ -366,6 +429,15 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 				break;
 			if ((wqe->send_flags & IBV_SEND_FENCE) && rxe_rd_outstanding(qp))
 				break;
+			if (rxe_wqe_is_rd(wqe) && !wqe->inline_data) {
+				ret = rxe_req_local_ready(qp, wqe);
+				if (ret == -EAGAIN)
+					return sent || !rxe_qp_fault_pending(&qp->req_fault);
+				if (ret) {
+					rxe_req_error(qp, wqe, ret);
+					return true;
+				}
+			}
 			wqe->npkts = rxe_wqe_npkts(qp, wqe);
 			wqe->first_psn = qp->req.psn;
 			wqe->last_psn = rxe_psn_add(qp->req.psn, wqe->npkts - 1);
@@ -374,7 +446,10 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 		}
 		if (rc && rxe_psn_diff(qp->req.psn, qp->comp.psn) >= RXE_MAX_INFLIGHT)
 			break;
-		if (!rxe_req_packet(qp, wqe))
+		ret = rxe_req_packet(qp, wqe);
+		if (ret == -EAGAIN)
+			return sent || !rxe_qp_fault_pending(&qp->req_fault);
+		if (ret)
 			return true;
 		sent = true;
 		budget--;

@@ -98,13 +98,53 @@ static void rxe_send_ack_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e, uint8_
 		rxe_tx_send(qp->dev, tb, &qp->av);
 }
 
-/* One READ response packet; returns true when the READ is finished. */
-static bool rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
+/*
+ * What a miss means for the responder: RC waits for the fault worker (RNR
+ * NAK, or a paused READ response), UC and UD fault in line.
+ */
+static enum rxe_miss_action rxe_resp_miss(struct rxe_qp *qp, struct rxe_miss *miss)
+{
+	if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
+		return rxe_miss_inline(miss);
+	return rxe_miss_async(&qp->resp_fault, miss);
+}
+
+/* Copies a READ response's payload: 0, -EAGAIN (wait for a fault), -EFAULT. */
+static int rxe_read_payload(struct rxe_qp *qp, struct rxe_resp_entry *e, void *buf, uint32_t len)
+{
+	struct rxe_mr *mr = rxe_mr_lookup(qp->dev, e->rkey);
+	struct rxe_miss miss;
+	int i, ret = -EFAULT;
+
+	if (!mr) /* deregistered while the response was queued */
+		return -EFAULT;
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = rxe_mr_copy(mr, e->va, buf, len, false, &miss);
+		if (ret != -EAGAIN)
+			return ret;
+		switch (rxe_resp_miss(qp, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			return -EAGAIN;
+		case RXE_MISS_ERROR:
+			return -EFAULT;
+		}
+	}
+	return -EAGAIN;
+}
+
+/*
+ * One READ response packet: 1 when the READ is finished, 0 when more is to
+ * come, -EAGAIN when its memory is being faulted (nothing was sent).
+ */
+static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 {
 	uint32_t len = SODP_MIN(qp->mtu, e->resid);
 	bool last = e->resid <= qp->mtu;
 	struct rxe_hdrs h;
 	struct rxe_txbuf *tb;
+	int ret;
 
 	memset(&h, 0, sizeof(h));
 	if (!e->first_sent)
@@ -120,13 +160,16 @@ static bool rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	h.aeth.msn = e->msn;
 	tb = rxe_tx_build(qp->dev, &h, len);
 	if (!tb)
-		return true;
-	if (rxe_copy_from_user(qp->dev, tb->data + tb->hdr_len, e->va, len)) {
+		return 1;
+	ret = len ? rxe_read_payload(qp, e, tb->data + tb->hdr_len, len) : 0;
+	if (ret == -EAGAIN)
+		return ret; /* the packet is not committed: built again later */
+	if (ret) {
 		/* the memory went away under a valid rkey */
 		e->kind = RESP_NAK;
 		e->syndrome = rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR);
 		rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ACKNOWLEDGE);
-		return true;
+		return 1;
 	}
 	rxe_tx_send(qp->dev, tb, &qp->av);
 	e->first_sent = true;
@@ -135,6 +178,7 @@ static bool rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	e->psn = rxe_psn_add(e->psn, 1);
 	return last;
 }
+
 
 /*
  * Sends queued responses of @qp, up to a budget. Engine, under dev->lock.
@@ -148,7 +192,7 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 
 	while (budget > 0 && r->q_head != r->q_tail) {
 		struct rxe_resp_entry *e = &r->q[r->q_head % RXE_RESPQ_LEN];
-		bool done = true;
+		int done = 1;
 
 		switch (e->kind) {
 		case RESP_ACK:
@@ -160,6 +204,8 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 			break;
 		case RESP_READ:
 			done = rxe_send_read_pkt(qp, e);
+			if (done < 0)
+				return sent; /* paused until its fault is done */
 			break;
 		}
 		sent = true;
@@ -298,10 +344,11 @@ static void rxe_resp_ud(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		return;
 	}
 	rxe_build_grh(pkt, grh);
-	ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true);
+	/* a datagram cannot wait: UD faults in line */
+	ret = rxe_sge_copy_inline(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true);
 	if (!ret)
-		ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
-				   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+		ret = rxe_sge_copy_inline(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
+					  (void *)pkt->pi.payload, pkt->pi.paylen, true);
 	if (ret) {
 		rxe_recv_complete(qp, IBV_WC_LOC_PROT_ERR, IBV_WC_RECV, 0, NULL, 0,
 				  pkt->pi.h.deth.sqp);
@@ -350,18 +397,49 @@ static bool rxe_check_len(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	return true;
 }
 
+/* The receive completion status of a failed copy into a receive WQE. */
+static enum ibv_wc_status rxe_recv_copy_status(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return IBV_WC_LOC_LEN_ERR;
+	case -EACCES:
+		return IBV_WC_LOC_PROT_ERR; /* key, PD or bounds of the SGE */
+	default:
+		return IBV_WC_LOC_QP_OP_ERR; /* memory that cannot be mapped (kernel rxe) */
+	}
+}
+
 static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	struct rxe_resp_state *r = &qp->resp;
-	int ret;
+	struct rxe_miss miss;
+	int i, ret = -EFAULT;
 
 	if (!rxe_get_recv_wqe(qp))
 		return RESP_RNR;
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
-			   (void *)pkt->pi.payload, pkt->pi.paylen, true);
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge,
+				   r->offset, (void *)pkt->pi.payload, pkt->pi.paylen, true, &miss);
+		if (ret != -EAGAIN)
+			break;
+		switch (rxe_resp_miss(qp, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			sodp_umem_count_rnr(miss.umem);
+			return RESP_RNR;
+		case RXE_MISS_ERROR:
+			ret = -EFAULT;
+			break;
+		}
+		break;
+	}
+	if (ret == -EAGAIN)
+		return RESP_RNR;
 	if (ret) {
-		rxe_recv_complete(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR,
-				  IBV_WC_RECV, 0, NULL, 0, qp->attr.dest_qp_num);
+		rxe_recv_complete(qp, rxe_recv_copy_status(ret), IBV_WC_RECV, 0, NULL, 0,
+				  qp->attr.dest_qp_num);
 		return ret == -ENOSPC ? RESP_NAK_INV : RESP_NAK_OP;
 	}
 	r->offset += pkt->pi.paylen;
@@ -382,6 +460,35 @@ static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_
 			    out);
 }
 
+/*
+ * Copies a WRITE payload into @mr at @va: RESP_DONE, RESP_RNR (a fault is
+ * on its way) or RESP_NAK_ACCESS.
+ */
+static enum rxe_resp_result rxe_write_payload(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va,
+					      const void *buf, uint32_t len)
+{
+	struct rxe_miss miss;
+	int i, ret;
+
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = rxe_mr_copy(mr, va, (void *)buf, len, true, &miss);
+		if (!ret)
+			return RESP_DONE;
+		if (ret != -EAGAIN)
+			return RESP_NAK_ACCESS;
+		switch (rxe_resp_miss(qp, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			sodp_umem_count_rnr(miss.umem);
+			return RESP_RNR;
+		case RXE_MISS_ERROR:
+			return RESP_NAK_ACCESS;
+		}
+	}
+	return RESP_RNR;
+}
+
 static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	struct rxe_resp_state *r = &qp->resp;
@@ -397,6 +504,7 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 			return RESP_NAK_ACCESS;
 		if (imm && !rxe_get_recv_wqe(qp))
 			return RESP_RNR;
+		r->write_rkey = reth->rkey;
 		r->write_va = va;
 		r->write_resid = reth->len;
 		r->write_len = reth->len;
@@ -409,8 +517,18 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 			 pkt->pi.h.bth.psn, pkt->pi.paylen, r->write_resid);
 		return RESP_NAK_INV;
 	}
-	if (rxe_copy_to_user(qp->dev, r->write_va, pkt->pi.payload, pkt->pi.paylen))
-		return RESP_NAK_ACCESS;
+	if (pkt->pi.paylen) {
+		struct rxe_mr *mr = rxe_mr_lookup(qp->dev, r->write_rkey);
+		enum rxe_resp_result res;
+
+		if (!mr) /* deregistered in the middle of the message */
+			return RESP_NAK_ACCESS;
+		res = rxe_write_payload(qp, mr, r->write_va, pkt->pi.payload, pkt->pi.paylen);
+		if (res != RESP_DONE)
+			return res;
+		if (m & RXE_START_MASK)
+			rxe_prefetch_ahead(qp, mr, r->write_va, r->write_len);
+	}
 	r->write_va += pkt->pi.paylen;
 	r->write_resid -= pkt->pi.paylen;
 	if (m & RXE_END_MASK) {
@@ -435,8 +553,8 @@ static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
 	return res;
 }
 
-static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32_t len,
-			   uint32_t msn)
+static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uintptr_t va,
+			   uint32_t len, uint32_t msn)
 {
 	struct rxe_resp_entry *e = rxe_respq_push(qp);
 
@@ -445,6 +563,7 @@ static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uintptr_t va, uint32
 	e->kind = RESP_READ;
 	e->psn = psn;
 	e->msn = msn;
+	e->rkey = rkey;
 	e->va = va;
 	e->resid = len;
 }
@@ -475,7 +594,7 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	qp->resp.msn++;
 	if (res)
 		res->msn = qp->resp.msn;
-	rxe_queue_read(qp, pkt->pi.h.bth.psn, va, reth->len, qp->resp.msn);
+	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, va, reth->len, qp->resp.msn);
 	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
 	return RESP_DONE;
 }
@@ -499,12 +618,33 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 	uintptr_t va;
 	uint64_t orig;
 
+	struct rxe_miss miss;
+	int i, ret = -EAGAIN;
+
 	if (a->va & 7)
 		return RESP_NAK_INV;
 	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
 		return RESP_NAK_ACCESS;
-	if (rxe_atomic_op(qp->dev, va, pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP, a->comp,
-			  a->swap_add, &orig))
+	for (i = 0; i < RXE_MISS_TRIES && ret == -EAGAIN; i++) {
+		ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, a->rkey), va,
+				    pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP ? SODP_ATOMIC_CMP_SWAP
+										: SODP_ATOMIC_FETCH_ADD,
+				    a->comp, a->swap_add, &orig, &miss);
+		if (ret != -EAGAIN)
+			break;
+		switch (rxe_resp_miss(qp, &miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			sodp_umem_count_rnr(miss.umem);
+			return RESP_RNR;
+		case RXE_MISS_ERROR:
+			return RESP_NAK_ACCESS;
+		}
+	}
+	if (ret == -EAGAIN)
+		return RESP_RNR;
+	if (ret)
 		return RESP_NAK_ACCESS;
 	qp->resp.msn++;
 	res = rxe_res_new(qp);
@@ -574,7 +714,7 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
 						IBV_ACCESS_REMOTE_READ, &va))
 			return;
-		rxe_queue_read(qp, psn, va, reth->len, res->msn);
+		rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn);
 		return;
 	}
 	if (pkt->pi.mask & RXE_ATOMIC_MASK) {

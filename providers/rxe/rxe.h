@@ -37,6 +37,7 @@
 #include "opcode.h"
 #include "hdr.h"
 #include "icrc.h"
+#include "odp.h"
 
 #define RXE_QP_TBL	    RXE_MAX_QP
 #define RXE_MAX_PKT_PER_ACK 64	 /* AckReq at least every so many packets */
@@ -71,10 +72,7 @@ static inline struct rxe_ah *to_rah(struct ibv_ah *ah)
 }
 
 /* ---- memory regions ---- */
-struct rxe_mtt_entry {
-	uint64_t va;
-	uint8_t order; /* log2(page size) - 12 */
-};
+struct sodp_umem;
 
 struct rxe_mr {
 	struct ibv_mr ibmr;
@@ -83,13 +81,15 @@ struct rxe_mr {
 	uintptr_t va;
 	size_t length;
 	unsigned int access;
-	bool locked;	   /* mlock succeeded, for locked_len bytes */
-	size_t locked_len; /* from the page-aligned start */
-	uint32_t nr_mtt;
-	int mtt_order;		   /* the order of every entry, or -1 when mixed */
-	struct rxe_mtt_entry *mtt; /* sorted by va, contiguous */
-	uint32_t *mtt_blk;	   /* mixed orders: first entry of each 2 MiB block */
-	uint64_t nr_mtt_blk;
+	struct sodp_umem *umem; /* the translation (lib/odp) */
+};
+
+/* An access that found a page missing: what to fault. */
+struct rxe_miss {
+	struct sodp_umem *umem;
+	uintptr_t va;
+	size_t len; /* bytes from va the access still needs */
+	bool write;
 };
 
 static inline struct rxe_mr *to_rmr(struct ibv_mr *mr)
@@ -218,6 +218,7 @@ struct rxe_resp_entry {
 	uint32_t msn;
 	uint8_t syndrome;
 	/* READ */
+	uint32_t rkey;	/* of the MR it reads */
 	uintptr_t va;	/* where the next response reads */
 	uint32_t resid; /* bytes still to send */
 	bool first_sent;
@@ -267,6 +268,7 @@ struct rxe_resp_state {
 	struct rxe_recv_wqe wqe;
 	uint32_t offset;
 	/* RDMA WRITE in progress */
+	uint32_t write_rkey;
 	uintptr_t write_va;
 	uint32_t write_resid;
 	uint32_t write_len;
@@ -276,6 +278,18 @@ struct rxe_resp_state {
 	struct rxe_rd_res *res;
 	uint32_t res_next;
 	uint32_t nres;
+};
+
+/*
+ * A fault the requester or the responder waits for (odp.c): while pending
+ * that side of the QP is parked; the result is kept for its next miss.
+ */
+struct rxe_qp_fault {
+	struct sodp_fault f;
+	struct rxe_dev *dev;
+	int pending;   /* atomic */
+	int err;       /* atomic: result of the last fault, taken by the next miss */
+	bool keep_err; /* record failures (not for prefetches ahead) */
 };
 
 struct rxe_qp {
@@ -303,6 +317,7 @@ struct rxe_qp {
 	uint32_t wr_pending; /* WQEs built since wr_start */
 	int wr_err;
 	struct rxe_send_wqe *wr_cur;
+	struct rxe_qp_fault req_fault, resp_fault, ahead_fault;
 	/* protocol state, under dev->lock */
 	struct rxe_req_state req;
 	struct rxe_comp_state comp;
@@ -372,12 +387,11 @@ struct rxe_dev {
 	uint8_t *rxbuf;		/* RXE_BATCH receive buffers */
 	struct rxe_txbuf *held; /* impairment: a reordered packet */
 	struct rxe_impair impair;
-	bool use_pvm; /* process_vm_{readv,writev} works */
 
 	/* counters */
 	uint64_t rx_pkts, tx_pkts, rx_icrc_bad, rx_icrc_unverified, rx_drop, impair_drop;
 	enum rxe_icrc_policy icrc_policy;
-	pid_t pid;
+	struct sodp_mr_stats mr_retired; /* counters of deregistered MRs, under lock */
 	struct sockaddr_storage src4791; /* addr with port 4791 */
 	int *sport_fd;			 /* send-only sockets by sport & 0x3fff (net.c) */
 	unsigned int nr_sport_fd;
@@ -428,15 +442,17 @@ uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
 int rxe_mr_table_init(struct rxe_dev *dev);
 void rxe_mr_table_fini(struct rxe_dev *dev);
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key);
-const struct rxe_mtt_entry *rxe_mr_mtt_find(const struct rxe_mr *mr, uint64_t va);
 int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t len,
 		 unsigned int access, uintptr_t *va);
-int rxe_copy_from_user(struct rxe_dev *dev, void *dst, uintptr_t src, size_t len);
-int rxe_copy_to_user(struct rxe_dev *dev, uintptr_t dst, const void *src, size_t len);
+int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
+		struct rxe_miss *miss);
+int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,
+		  uint64_t swap, uint64_t *orig, struct rxe_miss *miss);
+bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write);
 int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
-		 uint32_t offset, void *buf, uint32_t len, bool to_sge);
-int rxe_atomic_op(struct rxe_dev *dev, uintptr_t va, bool cmp_swap, uint64_t cmp_add, uint64_t swap,
-		  uint64_t *orig);
+		 uint32_t offset, void *buf, uint32_t len, bool to_sge, struct rxe_miss *miss);
+int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
+		  uint32_t len, bool write, struct rxe_miss *miss);
 struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
 			  unsigned int access);
 int rxe_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
@@ -446,6 +462,23 @@ int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t 
 		  struct ibv_sge *sg_list, uint32_t num_sge);
 int rxe_alloc_pd(struct ibv_pd *pd);
 void rxe_dealloc_pd(struct ibv_pd *pd);
+
+/* ---- odp.c: what a miss means for each side of a QP ---- */
+/* Misses one access may resolve in a row: one per scatter element, twice. */
+#define RXE_MISS_TRIES (2 * RXE_MAX_SGE + 2)
+enum rxe_miss_action {
+	RXE_MISS_RETRY, /* the page is mapped now: access again */
+	RXE_MISS_WAIT,	/* a fault is on its way: park (requester) or RNR NAK (responder) */
+	RXE_MISS_ERROR, /* the memory cannot be made accessible */
+};
+void rxe_qp_fault_init(struct rxe_qp *qp);
+void rxe_qp_fault_cancel(struct rxe_qp *qp);
+bool rxe_qp_fault_pending(struct rxe_qp_fault *qf);
+enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss);
+enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss);
+int rxe_sge_copy_inline(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge,
+			uint32_t nsge, uint32_t offset, void *buf, uint32_t len, bool to_sge);
+void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len);
 
 /* ---- cq.c ---- */
 struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr);

@@ -2,8 +2,8 @@
 /*
  * MTT of pinned MRs: entries and registration time of a region backed by
  * 4 KiB pages, by THP, and by both (alternating 2 MiB blocks), and the rate
- * of address lookups (rxe_mr_mtt_find: direct index for a uniform order,
- * binary search for mixed orders) and of full access checks (rxe_mr_check).
+ * of translation lookups (rxe_mr_mapped: map-and-lock of one page through
+ * the umem's MTT) and of full access checks (rxe_mr_check).
  *
  * Usage: bench_mtt [MiB] (default 1024). Needs THP in "madvise" or "always"
  * mode for the huge cases; reports what the kernel actually gave.
@@ -89,11 +89,7 @@ static void run(struct ibv_pd *pd, size_t len, enum backing b)
 
 	t0 = now_s();
 	for (i = 0; i < NR_LOOKUPS; i++) {
-		const struct rxe_mtt_entry *e =
-			rxe_mr_mtt_find(mr, (uintptr_t)a + xorshift(&seed) % len);
-
-		hits += e != NULL;
-		sink += e ? e->order : 0;
+		hits += rxe_mr_mapped(mr, (uintptr_t)a + xorshift(&seed) % len, 1, false);
 	}
 	t_find = now_s() - t0;
 

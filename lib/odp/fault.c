@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Faults: the synchronous fault of a window around a miss, the fault worker
+ * that resolves misses off the NIC's path, and prefetch.
+ *
+ * The window: a miss at va faults the order-aligned 2 MiB block around it
+ * and ahead up to SODP_ODP_PREFETCH_MAX (as mlx5 prefetches on a page
+ * fault), so a cold stream takes one fault per window instead of one per
+ * page. The window is best effort: if any of it cannot be faulted (a hole
+ * after the buffer, a read-only neighbour), only the page that missed is
+ * faulted, and its error is the answer.
+ *
+ * The worker: one thread per process, started with the first submission,
+ * taking jobs in order. A job is embedded by its user (struct sodp_fault)
+ * and holds a reference on its umem while queued or running, so a umem can
+ * be released with a fault in flight. The worker calls the job's done
+ * callback without holding its queue lock; sodp_fault_cancel() waits until
+ * that callback has returned, so the user can free the job's container
+ * right after cancelling. Jobs submitted before a fork() are not run in the
+ * child.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "odp_internal.h"
+#include "log.h"
+
+#define ODP_FAULT_PREFETCH (1U << 30) /* counted as a prefetch, not a fault */
+#define ODP_FAULT_REAP	   (1U << 31) /* free the emptied children of an implicit umem */
+
+enum { FAULT_IDLE, FAULT_QUEUED, FAULT_RUNNING };
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t queued;
+	pthread_cond_t finished;
+	struct list_head queue;
+	struct sodp_fault *current; /* running, until its done callback returned */
+	bool started;
+	unsigned int gen; /* bumped in a fork child: older jobs are gone */
+} worker = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.queued = PTHREAD_COND_INITIALIZER,
+	.finished = PTHREAD_COND_INITIALIZER,
+	.queue = LIST_HEAD_INIT(worker.queue),
+};
+
+int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
+{
+	uintptr_t s, e, ws, we;
+	uint64_t req = 0;
+	int ret;
+
+	if (va < u->start || va >= u->end)
+		return -EFAULT;
+	s = odp_page_down(va);
+	e = SODP_MIN(odp_page_up(va + SODP_MAX(len, (size_t)1)), u->end);
+	if (e <= s)
+		e = u->end;
+	if (!(flags & SODP_FAULT_SNAPSHOT))
+		req = SODP_PFN_REQ_FAULT | (flags & SODP_FAULT_WRITE ? SODP_PFN_REQ_WRITE : 0);
+	if (!(flags & SODP_FAULT_AHEAD))
+		return odp_fault_range(u, s, e, req);
+	ws = SODP_MAX(u->start, s & ~(ODP_BLK_SIZE - 1));
+	we = SODP_MIN(u->end, odp_blk_up(SODP_MIN(e, s + SODP_ODP_PREFETCH_MAX)));
+	we = SODP_MAX(we, SODP_MIN(u->end, odp_blk_up(s + 1)));
+	ret = odp_fault_range(u, ws, we, req);
+	if (ret != -EFAULT && ret != -EPERM)
+		return ret;
+	return odp_fault_range(u, s, s + ODP_PAGE_SIZE, req);
+}
+
+int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
+{
+	bool counted = !(flags & (SODP_FAULT_SNAPSHOT | ODP_FAULT_PREFETCH));
+	int ret = 0;
+
+	if (counted)
+		odp_count(u, faults, 1);
+	if (!u->implicit) {
+		ret = odp_fault_one(u, va, len, flags);
+	} else {
+		/* child by child; the window stays inside the first one */
+		do {
+			size_t n = sodp_umem_chunk(u, va, SODP_MAX(len, (size_t)1));
+			struct sodp_umem *c = odp_implicit_child_get(u, va);
+
+			if (!c) {
+				ret = -EFAULT;
+				break;
+			}
+			ret = odp_fault_one(c, va, n, flags);
+			odp_implicit_child_put(c);
+			va += n;
+			len -= SODP_MIN(len, n);
+		} while (!ret && len && !(flags & SODP_FAULT_AHEAD));
+	}
+	if (counted) {
+		if (ret)
+			odp_count(u, fault_errors, 1);
+		else
+			odp_count(u, faults_handled, 1);
+	}
+	return ret;
+}
+
+/* ---- the worker ---- */
+
+static void *odp_worker(void *arg)
+{
+	pthread_mutex_lock(&worker.lock);
+	for (;;) {
+		struct sodp_fault *f;
+		struct sodp_umem *u;
+		int ret = 0;
+
+		while (list_empty(&worker.queue))
+			pthread_cond_wait(&worker.queued, &worker.lock);
+		f = list_first_entry(&worker.queue, struct sodp_fault, node);
+		list_del_init(&f->node);
+		f->state = FAULT_IDLE; /* the callback may submit it again */
+		worker.current = f;
+		u = f->umem;
+		pthread_mutex_unlock(&worker.lock);
+
+		if (f->flags & ODP_FAULT_REAP)
+			odp_implicit_reap(u);
+		else
+			ret = sodp_umem_fault(u, f->va, f->len, f->flags);
+		f->done(f, ret);
+		odp_umem_put(u);
+
+		pthread_mutex_lock(&worker.lock);
+		worker.current = NULL;
+		pthread_cond_broadcast(&worker.finished);
+	}
+	return NULL;
+}
+
+static int odp_worker_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (worker.started)
+		return 0;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&t, &attr, odp_worker, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		return -ret;
+	worker.started = true;
+	return 0;
+}
+
+void sodp_fault_init(struct sodp_fault *f, void (*done)(struct sodp_fault *f, int result))
+{
+	list_init(&f->node);
+	f->umem = NULL;
+	f->state = FAULT_IDLE;
+	f->done = done;
+}
+
+int sodp_fault_submit(struct sodp_fault *f, struct sodp_umem *u, uintptr_t va, size_t len,
+		      unsigned int flags)
+{
+	int ret;
+
+	pthread_mutex_lock(&worker.lock);
+	if (f->state == FAULT_QUEUED && f->gen == worker.gen) {
+		pthread_mutex_unlock(&worker.lock);
+		return -EBUSY;
+	}
+	ret = odp_worker_start();
+	if (ret) {
+		pthread_mutex_unlock(&worker.lock);
+		return ret;
+	}
+	odp_umem_get_ref(u);
+	f->umem = u;
+	f->va = va;
+	f->len = len;
+	f->flags = flags;
+	f->gen = worker.gen;
+	f->state = FAULT_QUEUED;
+	list_add_tail(&f->node, &worker.queue);
+	pthread_cond_signal(&worker.queued);
+	pthread_mutex_unlock(&worker.lock);
+	return 0;
+}
+
+void sodp_fault_cancel(struct sodp_fault *f)
+{
+	struct sodp_umem *drop = NULL;
+
+	pthread_mutex_lock(&worker.lock);
+	if (f->state == FAULT_QUEUED && f->gen == worker.gen) {
+		list_del_init(&f->node);
+		drop = f->umem;
+	}
+	f->state = FAULT_IDLE;
+	while (worker.current == f)
+		pthread_cond_wait(&worker.finished, &worker.lock);
+	pthread_mutex_unlock(&worker.lock);
+	if (drop)
+		odp_umem_put(drop);
+}
+
+/* In a fork child: the worker thread is the parent's. */
+void odp_worker_fork_child(void)
+{
+	pthread_mutex_init(&worker.lock, NULL);
+	pthread_cond_init(&worker.queued, NULL);
+	pthread_cond_init(&worker.finished, NULL);
+	list_init(&worker.queue);
+	worker.current = NULL;
+	worker.started = false;
+	worker.gen++;
+}
+
+void odp_schedule_reap(struct sodp_umem *p)
+{
+	if (sodp_fault_submit(&p->reap, p, 0, 0, ODP_FAULT_REAP) && !worker.started)
+		sodp_dbg("odp: cannot start the fault worker to free implicit children\n");
+}
+
+/* ---- prefetch ---- */
+
+static void odp_prefetch_done(struct sodp_fault *f, int result)
+{
+	free(f);
+}
+
+int sodp_umem_prefetch(struct sodp_umem *u, uintptr_t va, size_t len, bool write, bool no_fault,
+		       bool sync)
+{
+	unsigned int flags = ODP_FAULT_PREFETCH | (write ? SODP_FAULT_WRITE : 0) |
+			     (no_fault ? SODP_FAULT_SNAPSHOT : 0);
+	struct sodp_fault *f;
+	int ret;
+
+	odp_count(u, prefetches, 1);
+	if (sync) {
+		ret = sodp_umem_fault(u, va, len, flags);
+		return no_fault ? 0 : ret;
+	}
+	f = malloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	sodp_fault_init(f, odp_prefetch_done);
+	ret = sodp_fault_submit(f, u, va, len, flags);
+	if (ret)
+		free(f);
+	return ret;
+}

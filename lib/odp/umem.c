@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The umem: MTT, lifetime, access under the lock, invalidation, counters.
+ * The protocol is documented once, in odp.h.
+ *
+ * The MTT is a table of 2 MiB blocks covering the umem's range rounded out
+ * to 2 MiB. A block is either one large entry (order 9, or part of an order
+ * 18 entry spanning 512 blocks), valid and possibly write-valid as a whole,
+ * or a bitmap of 512 valid and 512 write-valid bits for its 4 KiB entries.
+ * A lookup is one index and at most two bit tests for a packet; the table
+ * costs 16 bytes per 2 MiB of registered range (8 MiB for 1 TiB, allocated
+ * untouched), and the bitmaps appear only where small pages are mapped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+
+#include <softodp/hmm.h>
+
+#include "odp_internal.h"
+#include "log.h"
+
+#define PIN_MAX_ATTEMPTS 16
+
+static pid_t odp_pid;
+static bool odp_use_pvm;
+static pthread_once_t odp_once = PTHREAD_ONCE_INIT;
+
+static void odp_fork_child(void)
+{
+	odp_pid = getpid();
+	odp_worker_fork_child();
+}
+
+/* Whether process_vm_readv() works on ourselves (seccomp may forbid it). */
+static void odp_init(void)
+{
+	uint64_t src = 0x1234, dst = 0;
+	struct iovec l = {&dst, sizeof(dst)}, r = {&src, sizeof(src)};
+
+	odp_pid = getpid();
+	odp_use_pvm = process_vm_readv(odp_pid, &l, 1, &r, 1, 0) == sizeof(dst) && dst == src;
+	if (!odp_use_pvm)
+		sodp_warn("odp: process_vm_readv unavailable, copies are not fault-safe\n");
+	pthread_atfork(NULL, NULL, odp_fork_child);
+}
+
+/* ---- the MTT ---- */
+
+static inline struct odp_blk *odp_blk_of(struct sodp_umem *u, uintptr_t va)
+{
+	return &u->blk[(va - u->base) >> ODP_BLK_SHIFT];
+}
+
+static inline unsigned int odp_pg_idx(uintptr_t va)
+{
+	return (va >> ODP_PAGE_SHIFT) & (ODP_BLK_PAGES - 1);
+}
+
+static inline bool odp_bit(const uint64_t *w, unsigned int i)
+{
+	return w[i / 64] >> (i % 64) & 1;
+}
+
+/* Whether every page of [va, va + len) is valid (and write-valid). Under lock. */
+static bool odp_range_ok(struct sodp_umem *u, uintptr_t va, size_t len, bool write)
+{
+	uintptr_t a = odp_page_down(va), end = va + len;
+
+	while (a < end) {
+		struct odp_blk *b = odp_blk_of(u, a);
+		uintptr_t blk_end = (a | (ODP_BLK_SIZE - 1)) + 1;
+
+		if (b->flags & ODP_BLK_LARGE) {
+			if (write && !(b->flags & ODP_BLK_WRITE))
+				return false;
+			a = blk_end;
+			continue;
+		}
+		if (!b->pg)
+			return false;
+		for (; a < end && a < blk_end; a += ODP_PAGE_SIZE) {
+			unsigned int i = odp_pg_idx(a);
+
+			if (!odp_bit(b->pg, i) || (write && !odp_bit(b->pg + ODP_PG_WORDS, i)))
+				return false;
+		}
+	}
+	return true;
+}
+
+static int odp_blk_small(struct odp_blk *b)
+{
+	if (!b->pg) {
+		b->pg = calloc(2 * ODP_PG_WORDS, sizeof(uint64_t));
+		if (!b->pg)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void odp_pg_set(struct odp_blk *b, unsigned int i, bool write)
+{
+	uint64_t bit = 1ULL << (i % 64);
+
+	if (!(b->pg[i / 64] & bit)) {
+		b->pg[i / 64] |= bit;
+		b->nvalid++;
+	}
+	if (write)
+		b->pg[ODP_PG_WORDS + i / 64] |= bit;
+	else
+		b->pg[ODP_PG_WORDS + i / 64] &= ~bit;
+}
+
+/*
+ * Programs the MTT from the pfns of [s, e). Under lock, after read_retry.
+ * Returns the number of 4 KiB pages that became valid.
+ */
+static uint64_t odp_program(struct sodp_umem *u, uintptr_t s, uintptr_t e, const uint64_t *pfns)
+{
+	uint64_t added = 0;
+	uintptr_t a = s;
+
+	while (a < e) {
+		uint64_t pfn = pfns[(a - s) >> ODP_PAGE_SHIFT];
+		unsigned int order = sodp_hmm_pfn_to_map_order(pfn);
+		bool write = pfn & SODP_PFN_WRITE;
+		struct odp_blk *b = odp_blk_of(u, a);
+
+		if (!(pfn & SODP_PFN_VALID) || (pfn & SODP_PFN_ERROR)) {
+			a += ODP_PAGE_SIZE;
+			continue;
+		}
+		if (order >= ODP_BLK_ORDER) {
+			uintptr_t size = ODP_PAGE_SIZE << (order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER
+										     : ODP_BLK_ORDER);
+			uintptr_t lo = SODP_MAX(a & ~(size - 1), u->base);
+			uintptr_t hi = SODP_MIN((a & ~(size - 1)) + size, u->base + u->nblk * ODP_BLK_SIZE);
+			uintptr_t x;
+
+			for (x = lo; x < hi; x += ODP_BLK_SIZE) {
+				struct odp_blk *bb = odp_blk_of(u, x);
+
+				if (!(bb->flags & ODP_BLK_LARGE))
+					added += ODP_BLK_PAGES - bb->nvalid;
+				bb->flags = ODP_BLK_LARGE | (write ? ODP_BLK_WRITE : 0);
+				bb->order = order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER : ODP_BLK_ORDER;
+				bb->nvalid = 0;
+				if (bb->pg)
+					memset(bb->pg, 0, 2 * ODP_PG_WORDS * sizeof(uint64_t));
+			}
+			a = (a & ~(size - 1)) + size;
+			continue;
+		}
+		if (b->flags & ODP_BLK_LARGE) {
+			/* a large block seen as small pages now: it was split */
+			a += ODP_PAGE_SIZE;
+			continue;
+		}
+		if (odp_blk_small(b)) {
+			a += ODP_PAGE_SIZE;
+			continue;
+		}
+		if (!odp_bit(b->pg, odp_pg_idx(a)))
+			added++;
+		odp_pg_set(b, odp_pg_idx(a), write);
+		a += ODP_PAGE_SIZE;
+	}
+	return added;
+}
+
+/* Turns the order-18 entry around block @x into order-9 entries. */
+static void odp_demote_giant(struct sodp_umem *u, uintptr_t x)
+{
+	uintptr_t lo = SODP_MAX(x & ~(ODP_GIANT_SIZE - 1), u->base);
+	uintptr_t hi = SODP_MIN((x & ~(ODP_GIANT_SIZE - 1)) + ODP_GIANT_SIZE,
+				u->base + u->nblk * ODP_BLK_SIZE);
+
+	for (x = lo; x < hi; x += ODP_BLK_SIZE) {
+		struct odp_blk *b = odp_blk_of(u, x);
+
+		if ((b->flags & ODP_BLK_LARGE) && b->order == ODP_GIANT_ORDER)
+			b->order = ODP_BLK_ORDER;
+	}
+}
+
+/*
+ * Zaps [s, e) for @event: everything, or for FORK only write permission.
+ * A large entry only partly inside is split into 4 KiB entries (an order-18
+ * one first into order-9 ones). Under lock. Returns true if anything was
+ * valid in the range.
+ */
+static bool odp_zap(struct sodp_umem *u, uintptr_t s, uintptr_t e, enum sodp_event event)
+{
+	uintptr_t lo = u->base, hi = u->base + u->nblk * ODP_BLK_SIZE, a;
+	bool wp_only = event == SODP_EVENT_FORK, hit = false;
+
+	s = SODP_MAX(odp_page_down(s), lo);
+	e = SODP_MIN(odp_page_up(e), hi);
+	for (a = s; a < e;) {
+		struct odp_blk *b = odp_blk_of(u, a);
+		uintptr_t bs = a & ~(ODP_BLK_SIZE - 1), be = bs + ODP_BLK_SIZE;
+		uintptr_t zs = SODP_MAX(s, bs), ze = SODP_MIN(e, be), x;
+
+		if (b->flags & ODP_BLK_LARGE) {
+			hit = true;
+			if (b->order == ODP_GIANT_ORDER &&
+			    (s > (bs & ~(ODP_GIANT_SIZE - 1)) ||
+			     e < (bs & ~(ODP_GIANT_SIZE - 1)) + ODP_GIANT_SIZE))
+				odp_demote_giant(u, bs);
+			if (zs == bs && ze == be) {
+				if (wp_only)
+					b->flags &= ~ODP_BLK_WRITE;
+				else
+					b->flags = 0;
+				a = be;
+				continue;
+			}
+			/* split: the rest of the block stays valid as 4 KiB entries */
+			if (odp_blk_small(b)) {
+				b->flags = 0; /* cannot split: drop the whole block */
+				a = be;
+				continue;
+			}
+			for (x = SODP_MAX(bs, u->start); x < SODP_MIN(be, u->end); x += ODP_PAGE_SIZE)
+				odp_pg_set(b, odp_pg_idx(x), b->flags & ODP_BLK_WRITE);
+			b->flags = 0;
+		}
+		if (b->pg) {
+			for (x = zs; x < ze; x += ODP_PAGE_SIZE) {
+				unsigned int i = odp_pg_idx(x);
+				uint64_t bit = 1ULL << (i % 64);
+
+				if (!(b->pg[i / 64] & bit))
+					continue;
+				hit = true;
+				b->pg[ODP_PG_WORDS + i / 64] &= ~bit;
+				if (!wp_only) {
+					b->pg[i / 64] &= ~bit;
+					b->nvalid--;
+				}
+			}
+		}
+		a = be;
+	}
+	return hit;
+}
+
+/* Whether nothing in the MTT is valid. Under lock. */
+bool odp_mtt_is_empty(struct sodp_umem *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->nblk; i++)
+		if ((u->blk[i].flags & ODP_BLK_LARGE) || u->blk[i].nvalid)
+			return false;
+	return true;
+}
+
+static void odp_mtt_free(struct sodp_umem *u)
+{
+	size_t i;
+
+	if (!u->blk)
+		return;
+	for (i = 0; i < u->nblk; i++)
+		free(u->blk[i].pg);
+	free(u->blk);
+	u->blk = NULL;
+}
+
+static bool odp_invalidate(struct sodp_interval_notifier *n, const struct sodp_notify_range *range,
+			   unsigned long cur_seq)
+{
+	struct sodp_umem *u = container_of(n, struct sodp_umem, notifier);
+	bool hit, empty = false;
+
+	pthread_mutex_lock(&u->lock);
+	sodp_interval_set_seq(n, cur_seq);
+	hit = odp_zap(u, range->start, range->end, range->event);
+	if (hit && u->parent && range->event != SODP_EVENT_FORK)
+		empty = odp_mtt_is_empty(u);
+	pthread_mutex_unlock(&u->lock);
+	if (range->event < SODP_MR_NR_EVENTS)
+		odp_count(u, inval[range->event], 1);
+	if (hit)
+		odp_count(u, inval_handled, 1);
+	if (empty)
+		odp_implicit_child_emptied(u);
+	return true;
+}
+
+static const struct sodp_interval_notifier_ops odp_notifier_ops = {
+	.invalidate = odp_invalidate,
+};
+
+/* ---- faulting ---- */
+
+/*
+ * One range_fault + program of [s, e) (at most ODP_FAULT_CHUNK pages),
+ * retried while the notifier's sequence moves. No lock held on entry.
+ */
+static int odp_fault_chunk(struct sodp_umem *u, uintptr_t s, uintptr_t e, uint64_t req,
+			   uint64_t *pfns)
+{
+	struct sodp_hmm_range range = {
+		.notifier = &u->notifier,
+		.start = s,
+		.end = e,
+		.hmm_pfns = pfns,
+		.default_flags = req,
+		.pfn_flags_mask = 0,
+	};
+	size_t n = (e - s) >> ODP_PAGE_SHIFT;
+	int attempt, ret = -EBUSY;
+
+	for (attempt = 0; attempt < PIN_MAX_ATTEMPTS; attempt++) {
+		uint64_t added;
+
+		memset(pfns, 0, n * sizeof(*pfns));
+		range.notifier_seq = sodp_interval_read_begin(&u->notifier);
+		ret = sodp_hmm_range_fault(&range);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&u->lock);
+		if (sodp_interval_read_retry(&u->notifier, range.notifier_seq)) {
+			pthread_mutex_unlock(&u->lock);
+			ret = -EBUSY;
+			continue;
+		}
+		if (u->dead) {
+			pthread_mutex_unlock(&u->lock);
+			return -EFAULT;
+		}
+		added = odp_program(u, s, e, pfns);
+		pthread_mutex_unlock(&u->lock);
+		odp_count(u, pages_faulted, added);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Faults [s, e) (page aligned, inside the umem) in chunks. */
+int odp_fault_range(struct sodp_umem *u, uintptr_t s, uintptr_t e, uint64_t req)
+{
+	uint64_t stack[ODP_BLK_PAGES], *pfns = stack;
+	size_t cap = ODP_BLK_PAGES;
+	int ret = 0;
+
+	if ((e - s) >> ODP_PAGE_SHIFT > ODP_BLK_PAGES) {
+		cap = SODP_MIN((e - s) >> ODP_PAGE_SHIFT, (size_t)ODP_FAULT_CHUNK);
+		pfns = malloc(cap * sizeof(*pfns));
+		if (!pfns)
+			return -ENOMEM;
+	}
+	while (s < e && !ret) {
+		/* chunks aligned to their size never split a 2 MiB block */
+		uintptr_t ce = SODP_MIN(e, (s & ~(cap * ODP_PAGE_SIZE - 1)) + cap * ODP_PAGE_SIZE);
+
+		ret = odp_fault_chunk(u, s, ce, req, pfns);
+		s = ce;
+	}
+	if (pfns != stack)
+		free(pfns);
+	return ret;
+}
+
+/* ---- lifetime ---- */
+
+static size_t odp_memlock_room(void)
+{
+	struct rlimit rl;
+	unsigned long long vmlck = 0;
+	char line[128];
+	FILE *f;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	f = fopen("/proc/self/status", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "VmLck: %llu kB", &vmlck) == 1)
+				break;
+		fclose(f);
+	}
+	vmlck *= 1024;
+	return rl.rlim_cur > vmlck ? (size_t)(rl.rlim_cur - vmlck) : 0;
+}
+
+/*
+ * mlock() as much of a pinned umem as RLIMIT_MEMLOCK allows: all of it with
+ * CAP_IPC_LOCK or room enough, else the prefix the limit leaves room for.
+ * Memory left unlocked is populated but may be reclaimed; the next access
+ * after reclaim refaults it.
+ */
+static void odp_mlock(struct sodp_umem *u)
+{
+	size_t len = u->end - u->start, room;
+
+	if (!mlock((void *)u->start, len)) {
+		u->locked_len = len;
+		return;
+	}
+	room = odp_memlock_room() & ~(ODP_PAGE_SIZE - 1);
+	if (room && room < len && !mlock((void *)u->start, room)) {
+		u->locked_len = room;
+		sodp_dbg("odp: %#lx+%zu: RLIMIT_MEMLOCK allows locking %zu bytes of it\n",
+			 (unsigned long)u->start, len, room);
+		return;
+	}
+	sodp_dbg("odp: %#lx+%zu: not locked (%s)\n", (unsigned long)u->start, len,
+		 strerror(errno));
+}
+
+struct sodp_umem *odp_umem_alloc(uintptr_t start, uintptr_t end, unsigned int flags)
+{
+	struct sodp_umem *u;
+
+	pthread_once(&odp_once, odp_init);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->flags = flags;
+	u->refs = 1;
+	u->start = start;
+	u->end = end;
+	u->base = start & ~(ODP_BLK_SIZE - 1);
+	u->nblk = (odp_blk_up(end) - u->base) >> ODP_BLK_SHIFT;
+	pthread_mutex_init(&u->lock, NULL);
+	u->blk = calloc(u->nblk, sizeof(*u->blk));
+	if (!u->blk) {
+		pthread_mutex_destroy(&u->lock);
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+/* Mirrors the umem's range; 0 or a negative errno. */
+int odp_umem_mirror(struct sodp_umem *u)
+{
+	int ret = sodp_interval_notifier_insert(&u->notifier, u->start, u->end - u->start,
+						&odp_notifier_ops);
+
+	if (!ret)
+		u->mirrored = true;
+	return ret;
+}
+
+void odp_umem_free(struct sodp_umem *u)
+{
+	if (u->mirrored)
+		sodp_interval_notifier_remove(&u->notifier);
+	odp_mtt_free(u);
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+static int odp_check_hugetlb(uintptr_t start, uintptr_t end)
+{
+	unsigned int shift;
+
+	if (sodp_hmm_page_shift(start, end, &shift) || shift <= ODP_PAGE_SHIFT)
+		return -EINVAL;
+	return 0;
+}
+
+int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_umem **out)
+{
+	uintptr_t start, end;
+	struct sodp_umem *u;
+	int ret;
+
+	if (!length || va + length < va || odp_page_up(va + length) < va)
+		return -EINVAL;
+	start = odp_page_down(va);
+	end = odp_page_up(va + length);
+	if ((flags & SODP_UMEM_HUGETLB) && odp_check_hugetlb(start, end))
+		return -EINVAL;
+	u = odp_umem_alloc(start, end, flags);
+	if (!u)
+		return -ENOMEM;
+	ret = odp_umem_mirror(u);
+	if (ret)
+		goto err;
+	if (flags & SODP_UMEM_ODP) {
+		/* what is already mapped, in bounded time (kernel rxe_odp_init_pages) */
+		odp_fault_range(u, start, SODP_MIN(end, start + ODP_INIT_SNAPSHOT), 0);
+		*out = u;
+		return 0;
+	}
+	ret = odp_fault_range(u, start, end,
+			      SODP_PFN_REQ_FAULT |
+				      (flags & SODP_UMEM_WRITABLE ? SODP_PFN_REQ_WRITE : 0));
+	if (ret == -EPERM) /* ib_umem_get(): FOLL_WRITE on a read-only VMA */
+		ret = -EFAULT;
+	if (ret)
+		goto err;
+	odp_mlock(u);
+	*out = u;
+	return 0;
+err:
+	odp_umem_free(u);
+	return ret;
+}
+
+void odp_umem_get_ref(struct sodp_umem *u)
+{
+	__atomic_fetch_add(&u->refs, 1, __ATOMIC_RELAXED);
+}
+
+void odp_umem_put(struct sodp_umem *u)
+{
+	if (__atomic_sub_fetch(&u->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (u->implicit)
+		odp_implicit_free(u);
+	else
+		odp_umem_free(u);
+}
+
+void sodp_umem_release(struct sodp_umem *u)
+{
+	if (!u)
+		return;
+	if (u->implicit) {
+		odp_implicit_release(u);
+	} else {
+		pthread_mutex_lock(&u->lock);
+		u->dead = true;
+		odp_zap(u, u->start, u->end, SODP_EVENT_RELEASE);
+		pthread_mutex_unlock(&u->lock);
+		/* mlock does not nest: an overlapping MR loses residency, not data */
+		if (u->locked_len)
+			munlock((void *)u->start, u->locked_len);
+		u->locked_len = 0;
+	}
+	odp_umem_put(u);
+}
+
+struct sodp_umem *sodp_umem_hold(struct sodp_umem *u)
+{
+	odp_umem_get_ref(u);
+	return u;
+}
+
+void sodp_umem_put(struct sodp_umem *u)
+{
+	odp_umem_put(u);
+}
+
+bool sodp_umem_is_odp(const struct sodp_umem *u)
+{
+	return u->flags & SODP_UMEM_ODP;
+}
+
+/* ---- access ---- */
+
+size_t sodp_umem_chunk(const struct sodp_umem *u, uintptr_t va, size_t len)
+{
+	if (!u->implicit)
+		return len;
+	return SODP_MIN(len, ODP_GIANT_SIZE - (va & (ODP_GIANT_SIZE - 1)));
+}
+
+int sodp_umem_map_lock(struct sodp_umem *u, uintptr_t va, size_t len, bool write,
+		       struct sodp_umem_map *m)
+{
+	if (u->implicit)
+		return odp_implicit_map_lock(u, va, len, write, m);
+	if (va < u->start || len > u->end - va)
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	if (u->dead) {
+		pthread_mutex_unlock(&u->lock);
+		return -EFAULT;
+	}
+	if (len && !odp_range_ok(u, va, len, write)) {
+		pthread_mutex_unlock(&u->lock);
+		return -EAGAIN;
+	}
+	m->locked = u;
+	return 0;
+}
+
+/* map_lock of an implicit child, entered with its lock held. */
+int odp_map_locked_child(struct sodp_umem *c, uintptr_t va, size_t len, bool write,
+			 struct sodp_umem_map *m)
+{
+	if (len && !odp_range_ok(c, va, len, write)) {
+		pthread_mutex_unlock(&c->lock);
+		return -EAGAIN;
+	}
+	m->locked = c;
+	return 0;
+}
+
+void sodp_umem_unlock(struct sodp_umem_map *m)
+{
+	pthread_mutex_unlock(&m->locked->lock);
+	m->locked = NULL;
+}
+
+int sodp_umem_copy_locked(struct sodp_umem_map *m, uintptr_t va, void *buf, size_t len,
+			  bool to_umem)
+{
+	struct iovec l = {buf, len}, r = {(void *)va, len};
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (!odp_use_pvm) {
+		if (to_umem)
+			memcpy((void *)va, buf, len);
+		else
+			memcpy(buf, (void *)va, len);
+		return 0;
+	}
+	if (to_umem)
+		n = process_vm_writev(odp_pid, &l, 1, &r, 1, 0);
+	else
+		n = process_vm_readv(odp_pid, &l, 1, &r, 1, 0);
+	return n == (ssize_t)len ? 0 : -EFAULT;
+}
+
+int sodp_umem_atomic_locked(struct sodp_umem_map *m, uintptr_t va, enum sodp_atomic_op op,
+			    uint64_t cmp_add, uint64_t swap, uint64_t *orig)
+{
+	uint64_t *p = (uint64_t *)va, probe, expected = cmp_add;
+
+	if (va & 7)
+		return -EINVAL;
+	/* the entry is write-valid under the lock; the probe catches what no
+	 * event source has reported yet */
+	if (sodp_umem_copy_locked(m, va, &probe, sizeof(probe), false))
+		return -EFAULT;
+	switch (op) {
+	case SODP_ATOMIC_CMP_SWAP:
+		__atomic_compare_exchange_n(p, &expected, swap, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+		*orig = expected;
+		break;
+	case SODP_ATOMIC_FETCH_ADD:
+		*orig = __atomic_fetch_add(p, cmp_add, __ATOMIC_SEQ_CST);
+		break;
+	case SODP_ATOMIC_WRITE:
+		__atomic_store_n(p, cmp_add, __ATOMIC_SEQ_CST);
+		*orig = 0;
+		break;
+	}
+	return 0;
+}
+
+int sodp_umem_copy(struct sodp_umem *u, uintptr_t va, void *buf, size_t len, bool to_umem,
+		   uintptr_t *miss)
+{
+	char *p = buf;
+
+	while (len) {
+		size_t n = sodp_umem_chunk(u, va, len);
+		struct sodp_umem_map m;
+		int ret = sodp_umem_map_lock(u, va, n, to_umem, &m);
+
+		if (ret) {
+			if (ret == -EAGAIN && miss)
+				*miss = va;
+			return ret;
+		}
+		ret = sodp_umem_copy_locked(&m, va, p, n, to_umem);
+		sodp_umem_unlock(&m);
+		if (ret)
+			return ret;
+		va += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---- counters ---- */
+
+void sodp_umem_count_rnr(struct sodp_umem *u)
+{
+	odp_count(u, rnr, 1);
+}
+
+/* Adds the MTT census of @u to @st. Under u->lock. */
+void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st)
+{
+	size_t i;
+
+	for (i = 0; i < u->nblk; i++) {
+		const struct odp_blk *b = &u->blk[i];
+		uintptr_t bs = u->base + (i << ODP_BLK_SHIFT);
+
+		if (b->flags & ODP_BLK_LARGE) {
+			st->bytes_by_order[b->order] += ODP_BLK_SIZE;
+			if (b->order == ODP_BLK_ORDER || !i || !(bs & (ODP_GIANT_SIZE - 1))) {
+				st->entries_by_order[b->order]++;
+				st->entries++;
+			}
+			continue;
+		}
+		st->entries_by_order[0] += b->nvalid;
+		st->entries += b->nvalid;
+		st->bytes_by_order[0] += (uint64_t)b->nvalid << ODP_PAGE_SHIFT;
+	}
+}
+
+void odp_counters_add(const struct odp_counters *c, struct sodp_mr_stats *st)
+{
+	int i;
+
+	st->faults += READ_ONCE(c->faults);
+	st->faults_handled += READ_ONCE(c->faults_handled);
+	st->fault_errors += READ_ONCE(c->fault_errors);
+	st->pages_faulted += READ_ONCE(c->pages_faulted);
+	st->rnr_naks += READ_ONCE(c->rnr);
+	st->prefetches += READ_ONCE(c->prefetches);
+	for (i = 0; i < SODP_MR_NR_EVENTS; i++)
+		st->invalidations[i] += READ_ONCE(c->inval[i]);
+	st->invalidations_handled += READ_ONCE(c->inval_handled);
+	st->children_created += READ_ONCE(c->children_created);
+	st->children_freed += READ_ONCE(c->children_freed);
+}
+
+void sodp_umem_stats(struct sodp_umem *u, struct sodp_mr_stats *st)
+{
+	st->odp = sodp_umem_is_odp(u);
+	st->implicit = u->implicit;
+	if (u->implicit) {
+		odp_implicit_stats(u, st);
+		return;
+	}
+	odp_counters_add(&u->ctr, st);
+	pthread_mutex_lock(&u->lock);
+	odp_census(u, st);
+	pthread_mutex_unlock(&u->lock);
+	st->locked_bytes = u->locked_len;
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a page missing from an MR's translation means for the NIC.
+ *
+ * First, in line and cheap: a no-fault snapshot of the window around the
+ * miss takes what the CPU already maps (memory touched after registration,
+ * or refaulted by the CPU after an invalidation), and the access is retried.
+ * Otherwise the page must be faulted, which may mean allocating and zeroing
+ * megabytes; that never happens on the engine's path for RC:
+ *  - the responder answers the request with an RNR NAK (the requester
+ *    retries after min_rnr_timer) and queues the fault on lib/odp's fault
+ *    worker; a READ response stops its QP's response queue until the fault
+ *    is done, with no NAK;
+ *  - the requester parks the QP until the fault is done;
+ *  - when the fault fails, the next miss of that side of the QP takes the
+ *    error: remote access error NAK, or a local protection error.
+ * Each QP has one fault in flight per side (qp->req_fault, qp->resp_fault),
+ * plus a best-effort prefetch ahead of a WRITE stream (qp->ahead_fault)
+ * whose failures are not recorded. Where the wire offers no way to wait (UD
+ * and UC receives, READ responses and atomic ACKs arriving at the
+ * requester) the fault is resolved in line.
+ *
+ * The worker's completion callback only stores the result and rings the
+ * device's doorbell: it takes no lock, so a QP can cancel its faults while
+ * holding dev->lock.
+ */
+#include <errno.h>
+
+#include "rxe.h"
+#include "log.h"
+
+static void rxe_qp_fault_done(struct sodp_fault *f, int result)
+{
+	struct rxe_qp_fault *qf = container_of(f, struct rxe_qp_fault, f);
+
+	/* a mapping that kept changing is retried, not an error */
+	if (qf->keep_err && result != -EAGAIN)
+		__atomic_store_n(&qf->err, result, __ATOMIC_RELEASE);
+	__atomic_store_n(&qf->pending, 0, __ATOMIC_RELEASE);
+	rxe_doorbell(qf->dev);
+}
+
+static void rxe_qp_fault_one_init(struct rxe_qp *qp, struct rxe_qp_fault *qf, bool keep_err)
+{
+	sodp_fault_init(&qf->f, rxe_qp_fault_done);
+	qf->dev = qp->dev;
+	qf->pending = 0;
+	qf->err = 0;
+	qf->keep_err = keep_err;
+}
+
+void rxe_qp_fault_init(struct rxe_qp *qp)
+{
+	rxe_qp_fault_one_init(qp, &qp->req_fault, true);
+	rxe_qp_fault_one_init(qp, &qp->resp_fault, true);
+	rxe_qp_fault_one_init(qp, &qp->ahead_fault, false);
+}
+
+/* Waits for the QP's faults; afterwards no callback touches it. */
+void rxe_qp_fault_cancel(struct rxe_qp *qp)
+{
+	sodp_fault_cancel(&qp->req_fault.f);
+	sodp_fault_cancel(&qp->resp_fault.f);
+	sodp_fault_cancel(&qp->ahead_fault.f);
+	qp->req_fault.pending = qp->resp_fault.pending = qp->ahead_fault.pending = 0;
+	qp->req_fault.err = qp->resp_fault.err = 0;
+}
+
+bool rxe_qp_fault_pending(struct rxe_qp_fault *qf)
+{
+	return __atomic_load_n(&qf->pending, __ATOMIC_ACQUIRE);
+}
+
+static unsigned int rxe_miss_flags(const struct rxe_miss *miss)
+{
+	return (miss->write ? SODP_FAULT_WRITE : 0) | SODP_FAULT_AHEAD;
+}
+
+/* Takes what is already mapped around the miss; true if the page is now valid. */
+static bool rxe_miss_snapshot(struct rxe_miss *miss)
+{
+	struct sodp_umem_map m;
+	size_t len = SODP_MIN(miss->len ? miss->len : 1, SODP_ODP_PREFETCH_MAX);
+
+	sodp_umem_fault(miss->umem, miss->va, len, SODP_FAULT_SNAPSHOT);
+	if (sodp_umem_map_lock(miss->umem, miss->va, 1, miss->write, &m))
+		return false;
+	sodp_umem_unlock(&m);
+	return true;
+}
+
+/* Resolves @miss in the calling (engine) thread. */
+enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss)
+{
+	if (rxe_miss_snapshot(miss))
+		return RXE_MISS_RETRY;
+	return sodp_umem_fault(miss->umem, miss->va, miss->len, rxe_miss_flags(miss))
+		       ? RXE_MISS_ERROR
+		       : RXE_MISS_RETRY;
+}
+
+/* Resolves @miss for one side of a QP, off the engine's path if need be. */
+enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss)
+{
+	if (rxe_qp_fault_pending(qf))
+		return RXE_MISS_WAIT;
+	if (__atomic_exchange_n(&qf->err, 0, __ATOMIC_ACQ_REL))
+		return RXE_MISS_ERROR;
+	if (rxe_miss_snapshot(miss))
+		return RXE_MISS_RETRY;
+	__atomic_store_n(&qf->pending, 1, __ATOMIC_RELEASE);
+	if (sodp_fault_submit(&qf->f, miss->umem, miss->va, miss->len, rxe_miss_flags(miss))) {
+		__atomic_store_n(&qf->pending, 0, __ATOMIC_RELEASE);
+		return rxe_miss_inline(miss);
+	}
+	return RXE_MISS_WAIT;
+}
+
+/*
+ * A WRITE stream into @mr reached [va, va + len): if what follows is not
+ * mapped yet, fault it now, so that the stream finds it ready.
+ */
+void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len)
+{
+	uintptr_t next = va + len, probe;
+	uint64_t room;
+
+	if (!sodp_umem_is_odp(mr->umem) || rxe_qp_fault_pending(&qp->ahead_fault))
+		return;
+	room = mr->va + mr->length - next;
+	if (next < va || next >= mr->va + mr->length)
+		return;
+	probe = next + SODP_MIN(room - 1, (uint64_t)SODP_ODP_PREFETCH_MAX / 2);
+	if (rxe_mr_mapped(mr, probe, 1, true))
+		return;
+	__atomic_store_n(&qp->ahead_fault.pending, 1, __ATOMIC_RELEASE);
+	if (sodp_fault_submit(&qp->ahead_fault.f, mr->umem, next,
+			      SODP_MIN(room, (uint64_t)SODP_ODP_PREFETCH_MAX),
+			      SODP_FAULT_WRITE | SODP_FAULT_AHEAD))
+		__atomic_store_n(&qp->ahead_fault.pending, 0, __ATOMIC_RELEASE);
+}
+
+/* rxe_sge_copy(), resolving misses in line; 0 or its errors (-EFAULT for a miss). */
+int rxe_sge_copy_inline(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge,
+			uint32_t nsge, uint32_t offset, void *buf, uint32_t len, bool to_sge)
+{
+	struct rxe_miss miss;
+	int i, ret = -EFAULT;
+
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = rxe_sge_copy(dev, pd, sge, nsge, offset, buf, len, to_sge, &miss);
+		if (ret != -EAGAIN)
+			return ret;
+		if (rxe_miss_inline(&miss) != RXE_MISS_RETRY)
+			return -EFAULT;
+	}
+	return -EFAULT;
+}
