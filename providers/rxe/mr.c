@@ -289,7 +289,7 @@ static int rxe_umem_for(void *addr, size_t length, uint64_t iova, unsigned int a
 		return iova ? -EINVAL : sodp_umem_get_implicit(out);
 	if (!length || length > RXE_MAX_MR_SIZE || (uintptr_t)addr + length < (uintptr_t)addr)
 		return -EINVAL;
-	if (iova + length < iova)
+	if (iova + (length - 1) < iova) /* the last byte may be at 2^64 - 1 */
 		return -EINVAL;
 	return sodp_umem_get((uintptr_t)addr, length, rxe_umem_flags(access), out);
 }

@@ -164,6 +164,10 @@ static void run_case(const struct client_case *c)
 PINGPONG_CASE(test_rc_pingpong_validates, "ibv_rc_pingpong", "-g 0 -c")
 PINGPONG_CASE(test_rc_pingpong_with_events, "ibv_rc_pingpong", "-g 0 -c -e")
 PINGPONG_CASE(test_rc_pingpong_new_post_api, "ibv_rc_pingpong", "-g 0 -c -N")
+PINGPONG_CASE(test_rc_pingpong_odp, "ibv_rc_pingpong", "-g 0 -c -o")
+PINGPONG_CASE(test_rc_pingpong_odp_prefetch, "ibv_rc_pingpong", "-g 0 -c -o -P")
+PINGPONG_CASE(test_rc_pingpong_implicit_odp, "ibv_rc_pingpong", "-g 0 -c -O")
+PINGPONG_CASE(test_rc_pingpong_implicit_odp_prefetch, "ibv_rc_pingpong", "-g 0 -c -O -P")
 PINGPONG_CASE(test_ud_pingpong_validates, "ibv_ud_pingpong", "-g 0 -c")
 PINGPONG_CASE(test_srq_pingpong, "ibv_srq_pingpong", "-g 0")
 
@@ -223,12 +227,37 @@ static void test_ib_atomic_bw(void)
 		run_case(&cases[i]);
 }
 
+/*
+ * perftest with --odp: its buffers registered IBV_ACCESS_ON_DEMAND. perftest
+ * 4.5 itself refuses --odp for atomics, on any device; that refusal is what
+ * the atomic case checks.
+ */
+static void test_perftest_odp(void)
+{
+	static const struct client_case cases[] = {
+		{"ib_write_bw", "-F --odp", "#bytes", false},
+		{"ib_write_bw", "-F --odp -s 1048576", "#bytes", false},
+		{"ib_read_bw", "-F --odp", "#bytes", false},
+		{"ib_send_bw", "-F --odp", "#bytes", false},
+		{"ib_write_lat", "-F --odp", "#bytes", false},
+	};
+
+	if (!have("ib_write_bw"))
+		SODP_SKIP("perftest is not installed (Debian package perftest)");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case pingpong[] = {
 		{"rc_pingpong_validates", test_rc_pingpong_validates},
 		{"rc_pingpong_with_events", test_rc_pingpong_with_events},
 		{"rc_pingpong_new_post_api", test_rc_pingpong_new_post_api},
+		{"rc_pingpong_odp", test_rc_pingpong_odp},
+		{"rc_pingpong_odp_prefetch", test_rc_pingpong_odp_prefetch},
+		{"rc_pingpong_implicit_odp", test_rc_pingpong_implicit_odp},
+		{"rc_pingpong_implicit_odp_prefetch", test_rc_pingpong_implicit_odp_prefetch},
 		{"ud_pingpong_validates", test_ud_pingpong_validates},
 		{"srq_pingpong", test_srq_pingpong},
 		{NULL, NULL},
@@ -237,7 +266,8 @@ void sodp_tests_register(void)
 		{"ib_write_bw", test_ib_write_bw},   {"ib_read_bw", test_ib_read_bw},
 		{"ib_send_bw", test_ib_send_bw},     {"ib_atomic_bw", test_ib_atomic_bw},
 		{"ib_write_lat", test_ib_write_lat}, {"ib_read_lat", test_ib_read_lat},
-		{"ib_send_lat", test_ib_send_lat},   {NULL, NULL},
+		{"ib_send_lat", test_ib_send_lat},   {"perftest_odp", test_perftest_odp},
+		{NULL, NULL},
 	};
 
 	if (!strcmp(SODP_SANITIZE, "thread")) {

@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ODP memory regions end to end: an RC QP pair between two softodp devices
+ * in this process (srxe0 = 127.0.0.1 -> srxe1 = 127.0.0.2), A the requester,
+ * B the responder, each test with a freshly connected pair. Buffers are
+ * anonymous mappings of their own, registered with IBV_ACCESS_ON_DEMAND, and
+ * the application changes them under the NIC (MADV_DONTNEED, munmap, mmap,
+ * mprotect) the way real programs do.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <softodp/mr.h>
+
+#include "sodp_test.h"
+#include "rxe_test_util.h"
+
+#define PG   4096UL
+#define LEN  (256UL << 10)
+#define ODP  (IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+	      IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+#define GIB  (1UL << 30)
+
+static struct rt_side A, B;
+
+static int pair_up(void)
+{
+	const struct rt_conn_opts *o = rt_default_opts();
+
+	if (rt_side_init(&A, "srxe0", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64) ||
+	    rt_side_init(&B, "srxe1", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64))
+		return -1;
+	return rt_rc_connect(&A, &B, o, 100, 200);
+}
+
+static void pair_down(void)
+{
+	rt_side_fini(&A);
+	rt_side_fini(&B);
+}
+
+static void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* One signalled WR from A; returns its completion status, or -1 on timeout. */
+static int a_do(enum ibv_wr_opcode op, uint32_t lkey, void *laddr, uint32_t len, uint64_t raddr,
+		uint32_t rkey, uint64_t cmp_add, uint64_t swap)
+{
+	struct ibv_sge sge = {(uintptr_t)laddr, len, lkey};
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc wc;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = 7;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	if (op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+		wr.wr.atomic.remote_addr = raddr;
+		wr.wr.atomic.rkey = rkey;
+		wr.wr.atomic.compare_add = cmp_add;
+		wr.wr.atomic.swap = swap;
+	} else {
+		wr.wr.rdma.remote_addr = raddr;
+		wr.wr.rdma.rkey = rkey;
+	}
+	if (ibv_post_send(A.qp, &wr, &bad))
+		return -1;
+	if (rt_poll(A.cq, &wc) != 1)
+		return -1;
+	return wc.status;
+}
+
+static int b_recv(uint32_t lkey, void *addr, uint32_t len)
+{
+	struct ibv_sge sge = {(uintptr_t)addr, len, lkey};
+	struct ibv_recv_wr wr = {.wr_id = 9, .sg_list = &sge, .num_sge = 1}, *bad;
+
+	return ibv_post_recv(B.qp, &wr, &bad);
+}
+
+static int b_wait(struct ibv_wc *wc)
+{
+	return rt_poll(B.cq, wc) == 1 ? 0 : -1;
+}
+
+static struct sodp_mr_stats stats(struct ibv_mr *mr)
+{
+	struct sodp_mr_stats st;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(sodp_mr_get_stats(mr, &st), 0);
+	return st;
+}
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* ---- capabilities and registration ---- */
+
+static void test_device_reports_odp_and_implicit_caps(void)
+{
+	struct ibv_device_attr_ex ex;
+	struct ibv_context *ctx = rt_open("srxe0");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+	CU_ASSERT_EQUAL(ibv_query_device_ex(ctx, NULL, &ex), 0);
+	CU_ASSERT_EQUAL(ex.odp_caps.general_caps, IBV_ODP_SUPPORT | IBV_ODP_SUPPORT_IMPLICIT);
+	CU_ASSERT_EQUAL(ex.odp_caps.per_transport_caps.rc_odp_caps,
+			IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_WRITE |
+				IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_ATOMIC |
+				IBV_ODP_SUPPORT_SRQ_RECV);
+	CU_ASSERT_EQUAL(ex.odp_caps.per_transport_caps.ud_odp_caps,
+			IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_SRQ_RECV);
+	ibv_close_device(ctx);
+}
+
+static void test_odp_registration_faults_nothing(void)
+{
+	uint8_t *p = map_anon(64 << 20);
+	struct ibv_context *ctx = rt_open("srxe0");
+	struct ibv_pd *pd = ctx ? ibv_alloc_pd(ctx) : NULL;
+	struct ibv_mr *mr;
+	unsigned char vec[16];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	mr = ibv_reg_mr(pd, p, 64 << 20, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(mincore(p, 16 * PG, vec), 0);
+	CU_ASSERT_TRUE(all_bytes(vec, 16, 0));
+	CU_ASSERT_EQUAL(stats(mr).entries, 0);
+	CU_ASSERT_EQUAL(stats(mr).odp, 1);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	munmap(p, 64 << 20);
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+}
+
+static void test_1000_registrations_of_1gib_odp(void)
+{
+	uint8_t *p = mmap(NULL, GIB, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	struct ibv_context *ctx = rt_open("srxe0");
+	struct ibv_pd *pd = ctx ? ibv_alloc_pd(ctx) : NULL;
+	uint64_t t0 = rt_ms();
+	int i, ok = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+	CU_ASSERT_FATAL(p != MAP_FAILED);
+	for (i = 0; i < 1000 && rt_ms() - t0 < 60000; i++) {
+		struct ibv_mr *mr = ibv_reg_mr(pd, p, GIB, ODP);
+
+		if (mr && !ibv_dereg_mr(mr))
+			ok++;
+	}
+	CU_ASSERT_EQUAL(ok, 1000);
+	munmap(p, GIB);
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+}
+
+static void test_bad_registrations_are_einval(void)
+{
+	uint8_t *p = map_anon(LEN);
+	struct ibv_context *ctx = rt_open("srxe0");
+	struct ibv_pd *pd = ctx ? ibv_alloc_pd(ctx) : NULL;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+	/* implicit needs addr NULL and iova 0 */
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ibv_reg_mr(pd, p, SIZE_MAX, ODP));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ibv_reg_mr_iova(pd, NULL, SIZE_MAX, 4096, ODP));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	/* iova + length must not wrap; ending exactly at 2^64 is fine */
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ibv_reg_mr_iova(pd, p, LEN, UINT64_MAX - LEN + 2, ODP));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	mr = ibv_reg_mr_iova(pd, p, LEN, UINT64_MAX - LEN + 1, ODP);
+	CU_ASSERT_PTR_NOT_NULL(mr);
+	if (mr)
+		ibv_dereg_mr(mr);
+	/* HUGETLB over 4 KiB pages */
+	errno = 0;
+	CU_ASSERT_PTR_NULL(ibv_reg_mr(pd, p, LEN, ODP | IBV_ACCESS_HUGETLB));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	munmap(p, LEN);
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+}
+
+/* ---- data movement ---- */
+
+static void test_write_into_never_touched_memory_lands(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	rt_fill(A.buf, 65536, 3);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 65536, (uintptr_t)t + PG,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(t + PG, A.buf, 65536), 0);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 0));
+	st = stats(mr);
+	CU_ASSERT_TRUE(st.faults >= 1);
+	CU_ASSERT_TRUE(st.pages_faulted >= 16);
+	CU_ASSERT_TRUE(st.entries >= 1);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_read_from_never_touched_memory_returns_zeros(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 0xaa, 65536);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 65536, (uintptr_t)t, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(A.buf, 65536, 0));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
+{
+	uint8_t *t = map_anon(LEN);
+	volatile uint8_t sink = 0;
+	struct ibv_mr *mr;
+	size_t i;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	for (i = 0; i < LEN; i += PG)
+		sink += t[i]; /* the zero page, mapped read-only */
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 0x5c, 8);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 8, (uintptr_t)t + PG + 64,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t + PG + 64, 8, 0x5c));
+	CU_ASSERT_TRUE(all_bytes(t, PG + 64, 0));
+	CU_ASSERT_TRUE(all_bytes(t + PG + 72, LEN - PG - 72, 0));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+/*
+ * Every RC opcode into and out of ODP buffers on both sides, 100 times,
+ * with MADV_DONTNEED on both before each round (rdma-core test_odp.py).
+ */
+static void test_every_rc_opcode_100_times_after_dontneed(void)
+{
+	uint8_t *la = map_anon(LEN), *rb = map_anon(LEN);
+	struct ibv_mr *lmr, *rmr;
+	struct ibv_wc wc;
+	uint64_t *ctr = (uint64_t *)(rb + 3 * PG);
+	int i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	lmr = ibv_reg_mr(A.pd, la, LEN, ODP);
+	rmr = ibv_reg_mr(B.pd, rb, LEN, ODP);
+	CU_ASSERT_FATAL(lmr && rmr);
+	for (i = 0; i < 100 && !bad; i++) {
+		madvise(la, LEN, MADV_DONTNEED);
+		madvise(rb, LEN, MADV_DONTNEED);
+		/* SEND into a never-touched receive buffer */
+		rt_fill(la, 3000, i);
+		bad |= b_recv(rmr->lkey, rb, 4096);
+		bad |= a_do(IBV_WR_SEND, lmr->lkey, la, 3000, 0, 0, 0, 0) != IBV_WC_SUCCESS;
+		bad |= b_wait(&wc) || wc.status != IBV_WC_SUCCESS || wc.byte_len != 3000;
+		bad |= memcmp(rb, la, 3000) != 0;
+		/* WRITE */
+		rt_fill(la + PG, 5000, i + 1);
+		bad |= a_do(IBV_WR_RDMA_WRITE, lmr->lkey, la + PG, 5000, (uintptr_t)rb + PG,
+			    rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
+		bad |= memcmp(rb + PG, la + PG, 5000) != 0;
+		/* READ back into a dropped local buffer */
+		madvise(la + 4 * PG, 4 * PG, MADV_DONTNEED);
+		bad |= a_do(IBV_WR_RDMA_READ, lmr->lkey, la + 4 * PG, 5000, (uintptr_t)rb + PG,
+			    rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
+		bad |= memcmp(la + 4 * PG, la + PG, 5000) != 0;
+		/* atomics on a dropped (zero) target */
+		bad |= a_do(IBV_WR_ATOMIC_FETCH_AND_ADD, lmr->lkey, la + 9 * PG, 8,
+			    (uintptr_t)ctr, rmr->rkey, 5, 0) != IBV_WC_SUCCESS;
+		bad |= *(uint64_t *)(la + 9 * PG) != 0 || *ctr != 5;
+		bad |= a_do(IBV_WR_ATOMIC_CMP_AND_SWP, lmr->lkey, la + 9 * PG, 8, (uintptr_t)ctr,
+			    rmr->rkey, 5, 77) != IBV_WC_SUCCESS;
+		bad |= *(uint64_t *)(la + 9 * PG) != 5 || *ctr != 77;
+		bad |= a_do(IBV_WR_ATOMIC_CMP_AND_SWP, lmr->lkey, la + 9 * PG, 8, (uintptr_t)ctr,
+			    rmr->rkey, 5, 99) != IBV_WC_SUCCESS;
+		bad |= *(uint64_t *)(la + 9 * PG) != 77 || *ctr != 77;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(i, 100);
+	CU_ASSERT_TRUE(stats(rmr).invalidations[1] >= 100);
+	ibv_dereg_mr(lmr);
+	ibv_dereg_mr(rmr);
+	munmap(la, LEN);
+	munmap(rb, LEN);
+	pair_down();
+}
+
+static void test_mixed_sge_list_of_odp_and_pinned(void)
+{
+	uint8_t *la = map_anon(LEN), *rb = map_anon(LEN);
+	struct ibv_mr *lmr, *rmr;
+	struct ibv_sge sge[2];
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc wc;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	lmr = ibv_reg_mr(A.pd, la, LEN, ODP);
+	rmr = ibv_reg_mr(B.pd, rb, LEN, ODP);
+	CU_ASSERT_FATAL(lmr && rmr);
+	rt_fill(la, 3000, 1);
+	rt_fill(A.buf, 3000, 2);
+	sge[0] = (struct ibv_sge){(uintptr_t)la, 3000, lmr->lkey};
+	sge[1] = (struct ibv_sge){(uintptr_t)A.buf, 3000, A.mr->lkey};
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = sge;
+	wr.num_sge = 2;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = (uintptr_t)rb + 100;
+	wr.wr.rdma.rkey = rmr->rkey;
+	CU_ASSERT_EQUAL_FATAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(rb + 100, la, 3000), 0);
+	CU_ASSERT_EQUAL(memcmp(rb + 3100, A.buf, 3000), 0);
+	ibv_dereg_mr(lmr);
+	ibv_dereg_mr(rmr);
+	munmap(la, LEN);
+	munmap(rb, LEN);
+	pair_down();
+}
+
+/* ---- the application changes its memory ---- */
+
+static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping(void)
+{
+	uint8_t *t = map_anon(LEN), *again;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 1, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	again = mmap(t, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CU_ASSERT_EQUAL_FATAL(again, t);
+	memset(A.buf, 2, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t + PG, PG, 2));
+	CU_ASSERT_TRUE(all_bytes(t, PG, 0)); /* the new mapping, not the old data */
+	CU_ASSERT_TRUE(stats(mr).invalidations[0] >= 1);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_mremap_moves_the_target_and_a_write_follows_the_address(void)
+{
+	uint8_t *t = map_anon(LEN), *moved;
+	void *hole = map_anon(4 * LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	CU_ASSERT_FATAL(t && hole);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(t, 7, LEN);
+	memset(A.buf, 3, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	moved = mremap(t, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	CU_ASSERT_EQUAL_FATAL(moved, hole);
+	CU_ASSERT_TRUE(all_bytes(moved, PG, 3));
+	/* the registered range is unmapped now: the NIC must not reach the moved pages */
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(moved + PG, LEN - PG, 7));
+	ibv_dereg_mr(mr);
+	munmap(hole, 4 * LEN);
+	pair_down();
+}
+
+static void test_munmap_for_good_gives_remote_access_error_and_process_lives(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(t, 1, LEN);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_send_into_unmapped_receive_buffer_errors_both_sides(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct ibv_wc wc;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	CU_ASSERT_EQUAL(b_recv(mr->lkey, t, PG), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_SEND, A.mr->lkey, A.buf, 100, 0, 0, 0, 0), IBV_WC_REM_OP_ERR);
+	CU_ASSERT_EQUAL_FATAL(b_wait(&wc), 0);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_QP_OP_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_local_sge_unmapped_gives_local_protection_error(void)
+{
+	uint8_t *l = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(A.pd, l, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(l, LEN), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
+			     0),
+			IBV_WC_LOC_PROT_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_read_into_unmapped_local_buffer_gives_local_protection_error(void)
+{
+	uint8_t *l = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(A.pd, l, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(l, LEN), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
+			     0),
+			IBV_WC_LOC_PROT_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(t, 4, LEN);
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ), 0);
+	memset(A.buf, 9, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(t, LEN, 4));
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
+	/* the error moved the QPs to the error state: a new pair, the same MR */
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 9));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+/* The atomic must not run on a write-protected page: NAK, no signal. */
+static void check_atomic_on_readonly_target(int access)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 0, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, access);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_ATOMIC_FETCH_AND_ADD, A.mr->lkey, A.buf, 8, (uintptr_t)t + 64,
+			     mr->rkey, 1, 0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(*(uint64_t *)(t + 64), 0);
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_atomic_on_readonly_odp_target_is_remote_access_error(void)
+{
+	check_atomic_on_readonly_target(ODP);
+}
+
+static void test_atomic_on_readonly_pinned_target_is_remote_access_error(void)
+{
+	check_atomic_on_readonly_target(ODP & ~IBV_ACCESS_ON_DEMAND);
+}
+
+static void test_registration_over_unmapped_range_works_once_mapped(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			      t);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	memset(A.buf, 6, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 6));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_dontneed_in_the_middle_keeps_both_ends_and_refaults(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP | IBV_ACCESS_ON_DEMAND);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+				      IBV_ADVISE_MR_FLAG_FLUSH,
+				      &(struct ibv_sge){(uintptr_t)t, LEN, mr->lkey}, 1),
+			0);
+	CU_ASSERT_EQUAL(stats(mr).entries_by_order[0] + 512 * stats(mr).entries_by_order[9],
+			LEN / PG);
+	CU_ASSERT_EQUAL(madvise(t + 16 * PG, 8 * PG, MADV_DONTNEED), 0);
+	st = stats(mr);
+	CU_ASSERT_EQUAL(st.bytes_by_order[0] + st.bytes_by_order[9], LEN - 8 * PG);
+	memset(A.buf, 8, 2 * PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)t + 20 * PG,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t + 20 * PG, 2 * PG, 8));
+	CU_ASSERT_TRUE(all_bytes(t + 16 * PG, 4 * PG, 0));
+	CU_ASSERT_TRUE(all_bytes(t, 16 * PG, 1));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+/* ---- implicit ODP ---- */
+
+static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children(void)
+{
+	uint8_t *r = mmap(NULL, 3 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	uint8_t *x, *y;
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+	uint64_t t0;
+
+	CU_ASSERT_FATAL(r != MAP_FAILED);
+	x = r;
+	y = r + 2 * GIB;
+	CU_ASSERT_EQUAL_FATAL(mprotect(x, LEN, PROT_READ | PROT_WRITE), 0);
+	CU_ASSERT_EQUAL_FATAL(mprotect(y, LEN, PROT_READ | PROT_WRITE), 0);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, NULL, SIZE_MAX, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(stats(mr).implicit, 1);
+	rt_fill(A.buf, 2 * PG, 5);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)x, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)y, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(x, A.buf, 2 * PG), 0);
+	CU_ASSERT_EQUAL(memcmp(y, A.buf, 2 * PG), 0);
+	st = stats(mr);
+	CU_ASSERT_EQUAL(st.children_live, 2);
+	CU_ASSERT_EQUAL(st.children_created, 2);
+	/* unmap/remap churn, then unmap for good: the children go */
+	CU_ASSERT_EQUAL(madvise(x, LEN, MADV_DONTNEED), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)x, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
+	CU_ASSERT_EQUAL(munmap(r, 3 * GIB), 0);
+	t0 = rt_ms();
+	do {
+		st = stats(mr);
+		if (st.children_live == 0)
+			break;
+		usleep(10000);
+	} while (rt_ms() - t0 < 5000);
+	CU_ASSERT_EQUAL(st.children_live, 0);
+	CU_ASSERT_TRUE(st.children_freed >= 2);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)y, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+/* ---- prefetch ---- */
+
+static void test_prefetch_sync_async_and_no_fault(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct ibv_sge sge;
+	struct sodp_mr_stats st;
+	uint64_t t0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	sge = (struct ibv_sge){(uintptr_t)t, LEN / 2, mr->lkey};
+	/* no-fault: nothing is mapped, nothing becomes valid */
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
+				      IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1),
+			0);
+	CU_ASSERT_EQUAL(stats(mr).entries, 0);
+	/* sync write prefetch: all valid on return */
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+				      IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1),
+			0);
+	st = stats(mr);
+	CU_ASSERT_EQUAL(st.bytes_by_order[0] + st.bytes_by_order[9], LEN / 2);
+	CU_ASSERT_EQUAL(st.prefetches, 2);
+	/* async: valid soon after */
+	sge.addr += LEN / 2;
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), 0);
+	t0 = rt_ms();
+	do {
+		st = stats(mr);
+		if (st.bytes_by_order[0] + st.bytes_by_order[9] == LEN)
+			break;
+		usleep(1000);
+	} while (rt_ms() - t0 < 5000);
+	CU_ASSERT_EQUAL(st.bytes_by_order[0] + st.bytes_by_order[9], LEN);
+	/* dereg right after an async prefetch is safe */
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), 0);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_advise_mr_errors(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_pd *pd2;
+	struct ibv_mr *mr, *ro;
+	struct ibv_sge sge;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	pd2 = ibv_alloc_pd(B.ctx);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	ro = ibv_reg_mr(B.pd, t, LEN, IBV_ACCESS_ON_DEMAND | IBV_ACCESS_REMOTE_READ);
+	CU_ASSERT_FATAL(pd2 && mr && ro);
+	sge = (struct ibv_sge){(uintptr_t)t, PG, mr->lkey};
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 0), 0);
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0x80, &sge, 1), EINVAL);
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, (enum ibv_advise_mr_advice)77, 0, &sge, 1), EOPNOTSUPP);
+	CU_ASSERT_EQUAL(ibv_advise_mr(pd2, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), EPERM);
+	sge.lkey ^= 0x100;
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), EINVAL);
+	sge = (struct ibv_sge){(uintptr_t)t + LEN - PG, 2 * PG, mr->lkey};
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), EFAULT);
+	sge = (struct ibv_sge){(uintptr_t)t, PG, ro->lkey};
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0, &sge, 1),
+			EPERM);
+	/* a pinned MR is accepted and needs nothing */
+	sge = (struct ibv_sge){(uintptr_t)B.buf, PG, B.mr->lkey};
+	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, IBV_ADVISE_MR_FLAG_FLUSH,
+				      &sge, 1),
+			0);
+	ibv_dereg_mr(mr);
+	ibv_dereg_mr(ro);
+	ibv_dealloc_pd(pd2);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_dereg_while_a_fault_is_in_flight(void)
+{
+	uint8_t *t = map_anon(64UL << 20);
+	struct ibv_mr *mr;
+	struct ibv_sge sge;
+	int i, ok = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	for (i = 0; i < 50; i++) {
+		mr = ibv_reg_mr(B.pd, t, 64UL << 20, ODP);
+		if (!mr)
+			break;
+		sge = (struct ibv_sge){(uintptr_t)t, 64UL << 20, mr->lkey};
+		ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0, &sge, 1);
+		ok += !ibv_dereg_mr(mr);
+		madvise(t, 64UL << 20, MADV_DONTNEED);
+	}
+	CU_ASSERT_EQUAL(ok, 50);
+	/* a munmap afterwards does not wait on anything left behind */
+	CU_ASSERT_EQUAL(munmap(t, 64UL << 20), 0);
+	pair_down();
+}
+
+void sodp_tests_register(void)
+{
+	static const struct sodp_test_case t[] = {
+		{"device_reports_odp_and_implicit_caps", test_device_reports_odp_and_implicit_caps},
+		{"odp_registration_faults_nothing", test_odp_registration_faults_nothing},
+		{"1000_registrations_of_1gib_odp", test_1000_registrations_of_1gib_odp},
+		{"bad_registrations_are_einval", test_bad_registrations_are_einval},
+		{"write_into_never_touched_memory_lands",
+		 test_write_into_never_touched_memory_lands},
+		{"read_from_never_touched_memory_returns_zeros",
+		 test_read_from_never_touched_memory_returns_zeros},
+		{"zero_page_read_then_write_lands_and_neighbours_stay_zero",
+		 test_zero_page_read_then_write_lands_and_neighbours_stay_zero},
+		{"every_rc_opcode_100_times_after_dontneed",
+		 test_every_rc_opcode_100_times_after_dontneed},
+		{"mixed_sge_list_of_odp_and_pinned", test_mixed_sge_list_of_odp_and_pinned},
+		{"munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping",
+		 test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping},
+		{"mremap_moves_the_target_and_a_write_follows_the_address",
+		 test_mremap_moves_the_target_and_a_write_follows_the_address},
+		{"munmap_for_good_gives_remote_access_error_and_process_lives",
+		 test_munmap_for_good_gives_remote_access_error_and_process_lives},
+		{"send_into_unmapped_receive_buffer_errors_both_sides",
+		 test_send_into_unmapped_receive_buffer_errors_both_sides},
+		{"local_sge_unmapped_gives_local_protection_error",
+		 test_local_sge_unmapped_gives_local_protection_error},
+		{"read_into_unmapped_local_buffer_gives_local_protection_error",
+		 test_read_into_unmapped_local_buffer_gives_local_protection_error},
+		{"write_to_readonly_target_fails_then_works_after_mprotect_back",
+		 test_write_to_readonly_target_fails_then_works_after_mprotect_back},
+		{"atomic_on_readonly_odp_target_is_remote_access_error",
+		 test_atomic_on_readonly_odp_target_is_remote_access_error},
+		{"atomic_on_readonly_pinned_target_is_remote_access_error",
+		 test_atomic_on_readonly_pinned_target_is_remote_access_error},
+		{"registration_over_unmapped_range_works_once_mapped",
+		 test_registration_over_unmapped_range_works_once_mapped},
+		{"dontneed_in_the_middle_keeps_both_ends_and_refaults",
+		 test_dontneed_in_the_middle_keeps_both_ends_and_refaults},
+		{"implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children",
+		 test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children},
+		{"prefetch_sync_async_and_no_fault", test_prefetch_sync_async_and_no_fault},
+		{"advise_mr_errors", test_advise_mr_errors},
+		{"dereg_while_a_fault_is_in_flight", test_dereg_while_a_fault_is_in_flight},
+		{NULL, NULL},
+	};
+
+	sodp_add_suite("odp", NULL, NULL, t);
+}
