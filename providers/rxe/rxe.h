@@ -18,7 +18,12 @@
  *    store; the engine consumes and publishes `cons` the same way.
  *  - cq->lock protects the completion ring; the engine is the producer,
  *    poll_cq the consumer.
- *  Lock order: dev->lock, then qp/srq queue locks, then cq->lock.
+ *  - Application memory is reached only through an MR's umem, under the
+ *    umem's lock (lib/odp/odp.h), taken inside dev->lock and never the other
+ *    way: invalidations take the umem lock alone. Faults run on lib/odp's
+ *    worker, whose completion callbacks (odp.c) take no lock at all.
+ *  Lock order: dev->lock, then qp/srq queue locks, then cq->lock; dev->lock,
+ *  then umem locks.
  */
 #ifndef SODP_RXE_H
 #define SODP_RXE_H
