@@ -180,12 +180,12 @@ void odp_implicit_reap(struct sodp_umem *p)
 		list_del_init(&c->child_node);
 		list_add_tail(&c->child_node, &dead);
 		p->nr_children--;
+		odp_count(p, children_freed, 1);
 	}
 	pthread_mutex_unlock(&p->lock);
 	list_for_each_entry_safe (c, tmp, &dead, child_node) {
 		list_del_init(&c->child_node);
 		odp_child_free(p, c);
-		odp_count(p, children_freed, 1);
 	}
 }
 

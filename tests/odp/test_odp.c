@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <softodp/mr.h>
@@ -607,6 +608,50 @@ static void test_dontneed_in_the_middle_keeps_both_ends_and_refaults(void)
 	pair_down();
 }
 
+/*
+ * fork() makes the parent's private pages copy-on-write: the NIC must keep
+ * writing into the parent's pages, never into pages the child now shares
+ * or owns.
+ */
+static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	pid_t pid;
+	int st = -1;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 1, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (!pid) {
+		memset(t, 0x77, LEN);
+		_exit(0);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
+	memset(A.buf, 2, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 1));
+	CU_ASSERT_TRUE(all_bytes(t + PG, PG, 2));
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)t, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 1));
+	CU_ASSERT_TRUE(all_bytes(A.buf + PG, PG, 2));
+	CU_ASSERT_TRUE(stats(mr).invalidations[3] >= 1);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
 /* ---- implicit ODP ---- */
 
 static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children(void)
@@ -803,6 +848,8 @@ void sodp_tests_register(void)
 		 test_registration_over_unmapped_range_works_once_mapped},
 		{"dontneed_in_the_middle_keeps_both_ends_and_refaults",
 		 test_dontneed_in_the_middle_keeps_both_ends_and_refaults},
+		{"fork_keeps_parent_memory_registered_and_child_writes_unseen",
+		 test_fork_keeps_parent_memory_registered_and_child_writes_unseen},
 		{"implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children",
 		 test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children},
 		{"prefetch_sync_async_and_no_fault", test_prefetch_sync_async_and_no_fault},
