@@ -444,10 +444,14 @@ struct sodp_umem *odp_umem_alloc(uintptr_t start, uintptr_t end, unsigned int fl
 	return u;
 }
 
-/* Mirrors the umem's range; 0 or a negative errno. */
+/*
+ * Mirrors the umem's blocks: whole 2 MiB blocks, as its MTT covers them, so
+ * that mirroring never makes the kernel split a huge page (or its VMA) at an
+ * edge the registration does not share with the block.
+ */
 int odp_umem_mirror(struct sodp_umem *u)
 {
-	int ret = sodp_interval_notifier_insert(&u->notifier, u->start, u->end - u->start,
+	int ret = sodp_interval_notifier_insert(&u->notifier, u->base, u->nblk * ODP_BLK_SIZE,
 						&odp_notifier_ops);
 
 	if (!ret)
