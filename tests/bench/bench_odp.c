@@ -86,6 +86,7 @@
 #define BENCH_IDLE_NS	  10000			   /* sleep when a round did nothing */
 #define BENCH_TIMER_SLACK 1000			   /* ns; keeps BENCH_IDLE_NS short */
 #define BENCH_PATTERN	  0x5a			   /* every byte the WRITEs carry */
+#define BENCH_UNCHECKED	  UINT64_MAX		   /* a failed run's data is not checked */
 #define BENCH_CQE	  256
 #define BENCH_POLL	  16
 #define BENCH_ENDLESS	  UINT64_MAX /* stream budget: until the window closes */
@@ -327,8 +328,12 @@ static void print_bad(const char *what, const uint64_t *bad, int n)
 	int i;
 
 	printf("    data check, %s (messages not as written) per run:", what);
-	for (i = 0; i < n; i++)
-		printf(" %llu", (unsigned long long)bad[i]);
+	for (i = 0; i < n; i++) {
+		if (bad[i] == BENCH_UNCHECKED)
+			printf(" -");
+		else
+			printf(" %llu", (unsigned long long)bad[i]);
+	}
 	printf("\n");
 }
 
@@ -815,7 +820,7 @@ static void bw_cold(struct bench *b, enum bench_pages pages, struct sample *s, s
 		cr[rep].rnr_naks = st.rnr_naks;
 		cr[rep].pages_faulted = st.pages_faulted;
 		cr[rep].thp = region_thp_bytes(&r);
-		cr[rep].bad = isnan(v) ? 0 : bad_messages(r.addr, r.len);
+		cr[rep].bad = isnan(v) ? BENCH_UNCHECKED : bad_messages(r.addr, r.len);
 		ibv_dereg_mr(mr);
 		region_unmap(&r);
 	}
@@ -836,6 +841,8 @@ static void bench_bandwidth(struct bench *b, enum bench_pages pages)
 	       pages_name[pages], pages == PAGES_THP ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
 	       BENCH_TRAFFIC / MIB, BENCH_DEPTH, BENCH_SIGNAL);
 	memset(cr, 0, sizeof(cr));
+	for (rep = 0; rep < BENCH_REPS; rep++)
+		cr[rep].bad = BENCH_UNCHECKED;
 	memset(&pst, 0, sizeof(pst));
 	memset(&wst, 0, sizeof(wst));
 	memset(&wwu, 0, sizeof(wwu));
@@ -1008,7 +1015,8 @@ static int warm_pinned(struct bench *b, struct region *r, struct ibv_mr **mr, st
 static void bench_no_stall(struct bench *b)
 {
 	struct no_stall alone, beside_pinned, beside_cold;
-	uint64_t faults[BENCH_REPS] = {0}, rnr[BENCH_REPS] = {0}, bad[BENCH_REPS] = {0};
+	uint64_t faults[BENCH_REPS] = {0}, rnr[BENCH_REPS] = {0};
+	uint64_t bad[BENCH_REPS];
 	uint64_t b_done;
 	double win[BENCH_REPS] = {0};
 	struct ibv_mr *amr = NULL, *bpmr = NULL, *bmr;
@@ -1020,6 +1028,8 @@ static void bench_no_stall(struct bench *b)
 	printf("\n4. No stall: pair A into %llu MiB of warm pinned memory; pair B into %llu MiB "
 	       "of cold ODP (4 KiB pages, new per run)\n",
 	       BENCH_WARM_LEN / MIB, BENCH_COLD_B / MIB);
+	for (rep = 0; rep < BENCH_REPS; rep++)
+		bad[rep] = BENCH_UNCHECKED;
 	memset(&alone, 0, sizeof(alone));
 	memset(&beside_pinned, 0, sizeof(beside_pinned));
 	memset(&beside_cold, 0, sizeof(beside_cold));
@@ -1051,14 +1061,14 @@ static void bench_no_stall(struct bench *b)
 		tb.rkey = bmr->rkey;
 		tb.budget = br.len;
 		watch_begin("no stall: A beside B into cold ODP");
-		b_done = 0;
+		b_done = BENCH_UNCHECKED;
 		no_stall_run(b, &ta, &tb, &beside_cold, &win[rep], &b_done);
 		watch_end();
 		mr_stats(bmr, &st);
 		faults[rep] = st.faults;
 		rnr[rep] = st.rnr_naks;
 		/* B's budget is its region: what it completed is a prefix of it */
-		bad[rep] = bad_messages(br.addr, b_done);
+		bad[rep] = b_done == BENCH_UNCHECKED ? b_done : bad_messages(br.addr, b_done);
 		ibv_dereg_mr(bmr);
 		region_unmap(&br);
 	}
