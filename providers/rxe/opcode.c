@@ -56,6 +56,8 @@
 #define M_ACK	      (RXE_AETH_MASK | RXE_ACK_MASK | RXE_ONLY_MASK)
 #define M_ATOMIC_ACK  (M_ACK | RXE_ATMACK_MASK)
 #define M_ATOMIC      (RXE_ATMETH_MASK | RXE_REQ_MASK | RXE_ATOMIC_MASK | RXE_ONLY_MASK)
+#define M_ATOMIC_WRITE \
+	(RXE_RETH_MASK | RXE_PAYLOAD_MASK | RXE_REQ_MASK | RXE_ATOMIC_WRITE_MASK | RXE_ONLY_MASK)
 
 /* The operations UC shares with RC (sends and writes). */
 #define SEND_WRITE_OPS(T, X)                                                                       \
@@ -102,6 +104,7 @@ const struct rxe_opcode_info rxe_opcode[256] = {
 	       M_SEND_LAST | RXE_IETH_MASK),
 	OPCODE(IB_OPCODE_RC_SEND_ONLY_WITH_INVALIDATE, "RC_SEND_ONLY_INV",
 	       M_SEND_ONLY | RXE_IETH_MASK),
+	OPCODE(IB_OPCODE_RC_ATOMIC_WRITE, "RC_ATOMIC_WRITE", M_ATOMIC_WRITE),
 
 	SEND_WRITE_OPS(UC, 0),
 

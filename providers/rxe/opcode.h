@@ -49,6 +49,7 @@ enum {
 	IB_OPCODE_RESYNC = 0x15, /* RD only */
 	IB_OPCODE_SEND_LAST_WITH_INVALIDATE = 0x16,
 	IB_OPCODE_SEND_ONLY_WITH_INVALIDATE = 0x17,
+	IB_OPCODE_ATOMIC_WRITE = 0x1d, /* RC only; IBA 1.5, kernel <rdma/ib_pack.h> */
 };
 
 #define IB_OP(t, o) (IB_OPCODE_##t + IB_OPCODE_##o)
@@ -78,6 +79,7 @@ enum {
 	IB_OPCODE_RC_FETCH_ADD = IB_OP(RC, FETCH_ADD),
 	IB_OPCODE_RC_SEND_LAST_WITH_INVALIDATE = IB_OP(RC, SEND_LAST_WITH_INVALIDATE),
 	IB_OPCODE_RC_SEND_ONLY_WITH_INVALIDATE = IB_OP(RC, SEND_ONLY_WITH_INVALIDATE),
+	IB_OPCODE_RC_ATOMIC_WRITE = IB_OP(RC, ATOMIC_WRITE),
 
 	IB_OPCODE_UC_SEND_FIRST = IB_OP(UC, SEND_FIRST),
 	IB_OPCODE_UC_SEND_MIDDLE = IB_OP(UC, SEND_MIDDLE),
@@ -165,6 +167,14 @@ enum rxe_hdr_mask {
 	RXE_MIDDLE_MASK = 1u << 18,
 	RXE_END_MASK = 1u << 19, /* LAST or ONLY */
 	RXE_ONLY_MASK = RXE_START_MASK | RXE_END_MASK,
+
+	/*
+	 * ATOMIC WRITE: RETH and exactly 8 bytes of payload that the
+	 * responder stores as one 64-bit write. It is answered like a READ
+	 * (an RDMA READ response of no data) and, like a READ or an atomic,
+	 * takes a responder resource.
+	 */
+	RXE_ATOMIC_WRITE_MASK = 1u << 20,
 
 	RXE_EXT_HDR_MASK = RXE_RDETH_MASK | RXE_DETH_MASK | RXE_RETH_MASK | RXE_ATMETH_MASK |
 			   RXE_AETH_MASK | RXE_ATMACK_MASK | RXE_IMMDT_MASK | RXE_IETH_MASK,

@@ -199,6 +199,7 @@ static void test_opcode_header_lengths_match_ibta(void)
 		{IB_OPCODE_RC_COMPARE_SWAP, 40},
 		{IB_OPCODE_RC_FETCH_ADD, 40},
 		{IB_OPCODE_RC_SEND_ONLY_WITH_INVALIDATE, 16},
+		{IB_OPCODE_RC_ATOMIC_WRITE, 28},
 		{IB_OPCODE_UC_RDMA_WRITE_ONLY, 28},
 		{IB_OPCODE_RD_SEND_FIRST, 24},
 		{IB_OPCODE_RD_RDMA_WRITE_ONLY_WITH_IMMEDIATE, 44},
@@ -251,8 +252,8 @@ static void test_opcode_reserved_values_are_unknown(void)
 
 	for (int op = 0; op < 256; op++)
 		known += rxe_opcode_get((uint8_t)op) != NULL;
-	/* RC 23, UC 12, RD 22, UD 2. */
-	CU_ASSERT_EQUAL(known, 23 + 12 + 22 + 2);
+	/* RC 24 (with ATOMIC WRITE, 0x1d), UC 12, RD 22, UD 2. */
+	CU_ASSERT_EQUAL(known, 24 + 12 + 22 + 2);
 	CU_ASSERT_PTR_NULL(rxe_opcode_get(0x15)); /* RC: RESYNC is RD only */
 	CU_ASSERT_PTR_NULL(rxe_opcode_get(0x18));
 	CU_ASSERT_PTR_NULL(rxe_opcode_get(0x2c)); /* UC has no READ */
@@ -816,6 +817,83 @@ static void test_icrc_hdr_from_v4_mapped_gid_is_ipv4(void)
 		-EAFNOSUPPORT);
 }
 
+/*
+ * An RC ATOMIC WRITE as the requester builds it (req.c): opcode 0x1d, AckReq,
+ * a RETH whose DMA length is 8, then the 8 bytes as given and no pad, then
+ * the ICRC. The ICRC is checked against one computed here from IBA A17.3.3
+ * with the bitwise CRC, over the masked IPv4/UDP pseudo-header.
+ */
+static void test_atomic_write_packet_has_reth_8_byte_payload_and_icrc(void)
+{
+	static const uint8_t value[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+	static const uint8_t want_hdr[28] = {
+		0x1d, 0x00, 0xff, 0xff,				/* opcode, SE/M/Pad/TVer, P_Key */
+		0x00, 0x00, 0x00, 0x12,				/* resv8a, dest QP */
+		0x80, 0x12, 0x34, 0x56,				/* AckReq, PSN */
+		0x00, 0x00, 0x7f, 0x11, 0x22, 0x33, 0x44, 0x48, /* RETH VA */
+		0x00, 0x00, 0x0a, 0xbc,				/* R_Key */
+		0x00, 0x00, 0x00, 0x08,				/* DMA length */
+	};
+	struct rxe_hdrs h = {
+		.bth = {.opcode = IB_OPCODE_RC_ATOMIC_WRITE,
+			.pkey = RXE_DEFAULT_PKEY,
+			.qpn = 0x12,
+			.ack_req = true,
+			.psn = 0x123456},
+		.reth = {.va = 0x7f1122334448ULL, .rkey = 0xabc, .len = sizeof(value)},
+	};
+	static const uint8_t ip[20] = {
+		0x45, 0xff, 0x00, 20 + 8 + 40, /* version/IHL, TOS masked, total length */
+		0x00, 0x00, 0x40, 0x00,	       /* ID 0, DF */
+		0xff, 17,   0xff, 0xff,	       /* TTL masked, UDP, checksum masked */
+		127,  0,    0,	  1,	       /* source */
+		127,  0,    0,	  2,	       /* destination */
+	};
+	static const uint8_t udp[8] = {
+		0xc0, 0xde,   0x12, 0xb7, /* source port, 4791 */
+		0x00, 8 + 40, 0xff, 0xff, /* length, checksum masked */
+	};
+	uint8_t pkt[64], pseudo[8 + 20 + 8 + 36];
+	struct rxe_icrc_hdr ih;
+	struct rxe_pkt_info pi;
+	uint32_t icrc;
+	int hl, len;
+
+	len = rxe_pkt_len(IB_OPCODE_RC_ATOMIC_WRITE, sizeof(value));
+	CU_ASSERT_EQUAL_FATAL(len, 28 + 8 + 4);
+	hl = rxe_hdr_build(pkt, sizeof(pkt), &h, sizeof(value));
+	CU_ASSERT_EQUAL_FATAL(hl, 28);
+	memcpy(pkt + hl, value, sizeof(value));
+	rxe_pkt_zero_pad(pkt, (unsigned int)hl, sizeof(value));
+	ipv4_hdr(&ih, "127.0.0.1", "127.0.0.2", 0xc0de);
+	rxe_icrc_append(&ih, pkt, (size_t)len - RXE_ICRC_BYTES);
+
+	CU_ASSERT_EQUAL(memcmp(pkt, want_hdr, sizeof(want_hdr)), 0);
+	CU_ASSERT_EQUAL(memcmp(pkt + 28, value, sizeof(value)), 0);
+
+	/* 8 x 0xff, IPv4 with TOS/TTL/checksum all ones, UDP checksum all ones */
+	memset(pseudo, 0xff, 8);
+	memcpy(pseudo + 8, ip, sizeof(ip));
+	memcpy(pseudo + 28, udp, sizeof(udp));
+	memcpy(pseudo + 36, pkt, 36);
+	pseudo[36 + 4] = 0xff; /* BTH resv8a (F/B bits) */
+	icrc = crc32_bitwise(0, pseudo, sizeof(pseudo));
+	CU_ASSERT_EQUAL(pkt[36] | pkt[37] << 8 | pkt[38] << 16 | (uint32_t)pkt[39] << 24, icrc);
+	CU_ASSERT_EQUAL(rxe_icrc_verify(&ih, pkt, (size_t)len), 0);
+
+	CU_ASSERT_EQUAL_FATAL(rxe_pkt_parse(pkt, (size_t)len, &pi), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_ATOMIC_WRITE);
+	CU_ASSERT_EQUAL(pi.mask & (RXE_ATOMIC_WRITE_MASK | RXE_ONLY_MASK | RXE_REQ_MASK),
+			RXE_ATOMIC_WRITE_MASK | RXE_ONLY_MASK | RXE_REQ_MASK);
+	CU_ASSERT_EQUAL(pi.mask & (RXE_WRITE_MASK | RXE_ATOMIC_MASK | RXE_ATMETH_MASK), 0);
+	CU_ASSERT_EQUAL(pi.h.reth.va, 0x7f1122334448ULL);
+	CU_ASSERT_EQUAL(pi.h.reth.rkey, 0xabc);
+	CU_ASSERT_EQUAL(pi.h.reth.len, 8);
+	CU_ASSERT_EQUAL(pi.paylen, 8);
+	CU_ASSERT_EQUAL(pi.pad, 0);
+	CU_ASSERT_STRING_EQUAL(rxe_opcode_name(IB_OPCODE_RC_ATOMIC_WRITE), "RC_ATOMIC_WRITE");
+}
+
 /* --------------------------------------------------------------- captures */
 
 /* One line of NAME.txt (roce-pcap-check.py -v). */
@@ -1277,6 +1355,8 @@ static const struct sodp_test_case icrc_tests[] = {
 	{"test_icrc_ipv6_masks_traffic_class_flow_label_and_hop_limit",
 	 test_icrc_ipv6_masks_traffic_class_flow_label_and_hop_limit},
 	{"test_icrc_hdr_from_v4_mapped_gid_is_ipv4", test_icrc_hdr_from_v4_mapped_gid_is_ipv4},
+	{"test_atomic_write_packet_has_reth_8_byte_payload_and_icrc",
+	 test_atomic_write_packet_has_reth_8_byte_payload_and_icrc},
 	{NULL, NULL},
 };
 
