@@ -694,6 +694,9 @@ static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_
 
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->sq.max_sge)
 		return -EINVAL;
+	/* before the union in wr->wr is read as the opcode's member */
+	if (!rxe_opcode_ok(qp, wr->opcode))
+		return -EINVAL;
 	wqe->wr_id = wr->wr_id;
 	wqe->opcode = wr->opcode;
 	wqe->send_flags = wr->send_flags;
