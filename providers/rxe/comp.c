@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The completer: consumes ACKs, NAKs, READ responses and atomic ACKs, retires
- * send WQEs in order, and runs the retransmission timer.
+ * send WQEs in order, and runs the retransmission timer. An ATOMIC WRITE is
+ * answered, as by kernel rxe, with an RDMA READ response of no data.
  *
  * comp.psn is the oldest PSN not yet acknowledged. An ACK for PSN p
  * acknowledges everything up to p (IBA 9.7.5.1.2). A READ response or an
@@ -192,8 +193,8 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (qp->sq.cons == rxe_sq_prod(qp))
 		return;
 	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
-	if (!rxe_wqe_is_rd(w) || w->opcode == IBV_WR_RDMA_READ || w->first_psn != psn ||
-	    (w->state != WQE_STARTED && w->state != WQE_SENT))
+	if ((w->opcode != IBV_WR_ATOMIC_CMP_AND_SWP && w->opcode != IBV_WR_ATOMIC_FETCH_AND_ADD) ||
+	    w->first_psn != psn || (w->state != WQE_STARTED && w->state != WQE_SENT))
 		return;
 	ret = rxe_sge_copy_inline(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig,
 				  sizeof(orig), true);
@@ -204,6 +205,32 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	qp->comp.read_gap = false;
 	qp->comp.psn = rxe_psn_add(psn, 1);
 	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+}
+
+/*
+ * A READ response of no data that answers the ATOMIC WRITE at the head of
+ * the send queue (kernel rxe's send_read_response_ack()). Returns false
+ * when the head WQE is not an ATOMIC WRITE: the packet is then a READ's.
+ */
+static bool rxe_comp_atomic_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	uint32_t psn = pkt->pi.h.bth.psn;
+	struct rxe_send_wqe *w;
+
+	if (rxe_psn_before(psn, qp->comp.psn))
+		return false; /* stale: rxe_comp_read() ignores it too */
+	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
+	if (qp->sq.cons == rxe_sq_prod(qp))
+		return true;
+	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+	if (w->opcode != IBV_WR_ATOMIC_WRITE)
+		return false;
+	if (w->first_psn != psn || (w->state != WQE_STARTED && w->state != WQE_SENT))
+		return true;
+	qp->comp.read_gap = false;
+	qp->comp.psn = rxe_psn_add(psn, 1);
+	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+	return true;
 }
 
 /* An ACK for @psn: everything up to it is acknowledged. */
@@ -321,10 +348,14 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	case IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE:
 		rxe_comp_atomic(qp, pkt);
 		break;
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
+		if (rxe_comp_atomic_write(qp, pkt))
+			break;
+		rxe_comp_read(qp, pkt);
+		break;
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST:
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE:
 	case IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST:
-	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
 		rxe_comp_read(qp, pkt);
 		break;
 	default:

@@ -7,6 +7,13 @@
 
 #include "rxe.h"
 
+/*
+ * IB_UVERBS_DEVICE_ATOMIC_WRITE: bit 40 of device_cap_flags_ex in the
+ * <rdma/ib_user_verbs.h> of Linux 6.2 and of rdma-core 44's kernel-headers.
+ * The copy bookworm installs (linux-libc-dev 6.1) predates it.
+ */
+#define RXE_DEVICE_ATOMIC_WRITE (1ULL << 40)
+
 static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_ex *ex)
 {
 	struct ibv_device_attr *a = &ex->orig_attr;
@@ -57,7 +64,8 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 		IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_SRQ_RECV;
 	ex->odp_caps.per_transport_caps.uc_odp_caps = 0;
 	ex->completion_timestamp_mask = 0;
-	ex->device_cap_flags_ex = a->device_cap_flags;
+	/* RC ATOMIC WRITE (IBV_WR_ATOMIC_WRITE, ibv_wr_atomic_write), as kernel rxe */
+	ex->device_cap_flags_ex = a->device_cap_flags | RXE_DEVICE_ATOMIC_WRITE;
 	ex->max_dm_size = 0;
 	return 0;
 }

@@ -169,6 +169,8 @@ static enum ibv_wc_opcode rxe_wc_opcode(enum ibv_wr_opcode op)
 		return IBV_WC_COMP_SWAP;
 	case IBV_WR_ATOMIC_FETCH_AND_ADD:
 		return IBV_WC_FETCH_ADD;
+	case IBV_WR_ATOMIC_WRITE:
+		return IBV_WC_ATOMIC_WRITE;
 	default:
 		return IBV_WC_SEND;
 	}
@@ -267,7 +269,7 @@ void rxe_qp_error(struct rxe_qp *qp)
 	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
 	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                              \
 	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |              \
-	 IBV_QP_EX_WITH_SEND_WITH_INV)
+	 IBV_QP_EX_WITH_SEND_WITH_INV | IBV_QP_EX_WITH_ATOMIC_WRITE)
 #define RXE_SEND_OPS_UC                                                                         \
 	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
 	 IBV_QP_EX_WITH_SEND_WITH_IMM)
@@ -658,7 +660,8 @@ static bool rxe_opcode_ok(struct rxe_qp *qp, enum ibv_wr_opcode op)
 		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM ||
 		       op == IBV_WR_SEND_WITH_INV || op == IBV_WR_RDMA_WRITE ||
 		       op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ ||
-		       op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
+		       op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD ||
+		       op == IBV_WR_ATOMIC_WRITE;
 	}
 }
 
@@ -666,6 +669,9 @@ static bool rxe_is_atomic(enum ibv_wr_opcode op)
 {
 	return op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD;
 }
+
+/* Bytes an ATOMIC WRITE stores at the target (IBA 1.5, kernel rxe). */
+#define RXE_ATOMIC_WRITE_LEN 8
 
 /* Checks a filled WQE; 0 or a negative errno for the post path. */
 static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
@@ -677,6 +683,12 @@ static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	if (wqe->inline_data && (wqe->opcode == IBV_WR_RDMA_READ || rxe_is_atomic(wqe->opcode)))
 		return -EINVAL;
 	if (rxe_is_atomic(wqe->opcode) && (wqe->num_sge != 1 || wqe->length < 8))
+		return -EINVAL;
+	/*
+	 * ATOMIC WRITE carries exactly the 8 bytes its scatter list (or
+	 * inline data) describes: the responder NAKs any other length.
+	 */
+	if (wqe->opcode == IBV_WR_ATOMIC_WRITE && wqe->length != RXE_ATOMIC_WRITE_LEN)
 		return -EINVAL;
 	if (wqe->length > (1u << 31))
 		return -EINVAL;
@@ -915,6 +927,21 @@ static void rxe_wr_fetch_add(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr,
 	}
 }
 
+/* The 8 bytes at @atomic_wr are taken now, as inline data would be. */
+static void rxe_wr_atomic_write(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t addr,
+				const void *atomic_wr)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_ATOMIC_WRITE);
+
+	if (w) {
+		w->rkey = rkey;
+		w->remote_addr = addr;
+		memcpy(w->inline_buf, atomic_wr, RXE_ATOMIC_WRITE_LEN);
+		w->inline_data = true;
+		w->length = RXE_ATOMIC_WRITE_LEN;
+	}
+}
+
 static void rxe_wr_set_ud_addr(struct ibv_qp_ex *ex, struct ibv_ah *ah, uint32_t remote_qpn,
 			       uint32_t remote_qkey)
 {
@@ -1048,6 +1075,7 @@ static void rxe_qp_ex_init(struct rxe_qp *qp)
 	ex->wr_rdma_read = rxe_wr_rdma_read;
 	ex->wr_atomic_cmp_swp = rxe_wr_cmp_swp;
 	ex->wr_atomic_fetch_add = rxe_wr_fetch_add;
+	ex->wr_atomic_write = rxe_wr_atomic_write;
 	ex->wr_set_ud_addr = rxe_wr_set_ud_addr;
 	ex->wr_set_sge = rxe_wr_set_sge;
 	ex->wr_set_sge_list = rxe_wr_set_sge_list;

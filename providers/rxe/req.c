@@ -9,9 +9,11 @@
  * and packets are rebuilt from the WQE, so nothing is kept for replay.
  *
  * Limits: at most RXE_MAX_INFLIGHT unacknowledged packets, at most
- * max_rd_atomic outstanding READ/atomic requests, a FENCE waits for earlier
- * READ/atomics. AckReq is set on the last packet of a message and every
- * RXE_MAX_PKT_PER_ACK packets within one, as kernel rxe does.
+ * max_rd_atomic outstanding READ/atomic/ATOMIC WRITE requests (kernel rxe
+ * counts ATOMIC WRITE against the initiator depth too: the responder keeps
+ * a resource for it), a FENCE waits for earlier ones. AckReq is set on the
+ * last packet of a message and every RXE_MAX_PKT_PER_ACK packets within
+ * one, as kernel rxe does.
  */
 #include <errno.h>
 #include <string.h>
@@ -24,10 +26,14 @@ uint64_t rxe_timeout_ns(uint8_t timeout)
 	return timeout ? 4096ULL << timeout : 0;
 }
 
+/*
+ * WQEs answered by a response of their own (READ response, atomic ACK)
+ * rather than by an ACK, and which hold a responder resource.
+ */
 bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe)
 {
 	return wqe->opcode == IBV_WR_RDMA_READ || wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
-	       wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD;
+	       wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD || wqe->opcode == IBV_WR_ATOMIC_WRITE;
 }
 
 static uint8_t rxe_transport(struct rxe_qp *qp)
@@ -82,6 +88,9 @@ static uint8_t rxe_req_opcode(struct rxe_qp *qp, struct rxe_send_wqe *wqe, bool 
 		break;
 	case IBV_WR_ATOMIC_CMP_AND_SWP:
 		op = IB_OPCODE_COMPARE_SWAP;
+		break;
+	case IBV_WR_ATOMIC_WRITE:
+		op = IB_OPCODE_ATOMIC_WRITE;
 		break;
 	default:
 		op = IB_OPCODE_FETCH_ADD;
@@ -325,6 +334,14 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		h.atmeth.swap_add =
 			wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ? wqe->swap : wqe->compare_add;
 		h.atmeth.comp = wqe->compare_add;
+	} else if (wqe->opcode == IBV_WR_ATOMIC_WRITE) {
+		/* one packet, RETH and the 8 bytes; never solicited (kernel rxe) */
+		len = wqe->length;
+		h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
+		h.bth.ack_req = true;
+		h.reth.va = wqe->remote_addr;
+		h.reth.rkey = wqe->rkey;
+		h.reth.len = wqe->length;
 	} else {
 		len = SODP_MIN(qp->mtu, wqe->length - off);
 		last = off + len == wqe->length;

@@ -18,6 +18,9 @@
  * READ and atomic requests are remembered in resp.res (max_dest_rd_atomic
  * entries) so that a duplicate is answered again: READs are re-executed,
  * atomics replay the saved original value instead of executing twice.
+ * ATOMIC WRITE takes an entry too and a duplicate only repeats its response:
+ * the 8 bytes are never stored twice (a later WRITE may have overwritten
+ * them since).
  */
 #include <errno.h>
 #include <string.h>
@@ -201,6 +204,9 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 			break;
 		case RESP_ATOMIC:
 			rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE);
+			break;
+		case RESP_ATOMIC_WRITE:
+			rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY);
 			break;
 		case RESP_READ:
 			done = rxe_send_read_pkt(qp, e);
@@ -659,6 +665,58 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 	return RESP_DONE;
 }
 
+static void rxe_queue_atomic_write(struct rxe_qp *qp, uint32_t psn, uint32_t msn)
+{
+	struct rxe_resp_entry *e = rxe_respq_push(qp);
+
+	if (!e)
+		return;
+	e->kind = RESP_ATOMIC_WRITE;
+	e->psn = psn;
+	e->msn = msn;
+}
+
+/*
+ * ATOMIC WRITE: a RETH and exactly 8 bytes of payload, stored at the target
+ * with one 64-bit write. The checks follow kernel rxe (check_resource(),
+ * check_rkey(), atomic_write_reply()): a responder resource must exist, the
+ * rkey must grant REMOTE_WRITE over the RETH's range (else remote access
+ * error), the RETH length and the payload must both be 8 bytes, and the
+ * target address must be 8-byte aligned (else invalid request). Nothing is
+ * stored unless every check passed.
+ */
+static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	const struct rxe_reth *reth = &pkt->pi.h.reth;
+	uint32_t psn = pkt->pi.h.bth.psn;
+	struct rxe_rd_res *res;
+	uint64_t value;
+	uintptr_t va;
+
+	if (!qp->attr.max_dest_rd_atomic)
+		return RESP_NAK_INV;
+	if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE, &va))
+		return RESP_NAK_ACCESS;
+	if (reth->len != sizeof(value) || pkt->pi.paylen != sizeof(value))
+		return RESP_NAK_INV;
+	if (va & (sizeof(value) - 1))
+		return RESP_NAK_INV;
+	memcpy(&value, pkt->pi.payload, sizeof(value));
+	if (rxe_atomic_write64(qp->dev, va, value))
+		return RESP_NAK_ACCESS;
+	qp->resp.msn++;
+	res = rxe_res_new(qp);
+	if (res) {
+		res->atomic = true;
+		res->atomic_write = true;
+		res->first_psn = res->last_psn = psn;
+		res->msn = qp->resp.msn;
+	}
+	rxe_queue_atomic_write(qp, psn, qp->resp.msn);
+	qp->resp.psn = rxe_psn_add(psn, 1);
+	return RESP_DONE;
+}
+
 /* The remembered READ/atomic whose PSN range holds @psn, or NULL. */
 static struct rxe_rd_res *rxe_res_find(struct rxe_qp *qp, uint32_t psn, bool atomic)
 {
@@ -691,7 +749,8 @@ static bool rxe_respq_room_for_replay(struct rxe_qp *qp)
  *  - READ is served again from the remembered request; a retry may start
  *    inside the original range (the requester got part of the data) but must
  *    stay inside it;
- *  - an atomic replays the saved original value.
+ *  - an atomic replays the saved original value;
+ *  - an ATOMIC WRITE is acknowledged again, without storing.
  * A READ/atomic no longer remembered is dropped, as kernel rxe does.
  */
 static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
@@ -717,9 +776,16 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn);
 		return;
 	}
-	if (pkt->pi.mask & RXE_ATOMIC_MASK) {
+	if (pkt->pi.mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {
+		bool write = pkt->pi.mask & RXE_ATOMIC_WRITE_MASK;
+
 		res = rxe_res_find(qp, psn, true);
-		if (res && res->first_psn == psn && rxe_respq_room_for_replay(qp))
+		if (!res || res->first_psn != psn || res->atomic_write != write ||
+		    !rxe_respq_room_for_replay(qp))
+			return;
+		if (write)
+			rxe_queue_atomic_write(qp, psn, res->msn);
+		else
 			rxe_queue_atomic(qp, psn, res->orig, res->msn);
 		return;
 	}
@@ -788,6 +854,8 @@ void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		res = rxe_do_read(qp, pkt);
 	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_ATOMIC_MASK))
 		res = rxe_do_atomic(qp, pkt);
+	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_ATOMIC_WRITE_MASK))
+		res = rxe_do_atomic_write(qp, pkt);
 	else
 		res = RESP_NAK_INV;
 

@@ -214,6 +214,7 @@ enum rxe_resp_kind {
 	RESP_NAK,
 	RESP_READ,
 	RESP_ATOMIC,
+	RESP_ATOMIC_WRITE, /* an RDMA READ response of no data, as kernel rxe */
 };
 
 /* One queued response of the responder, sent in order. */
@@ -235,6 +236,7 @@ struct rxe_resp_entry {
 struct rxe_rd_res {
 	bool valid;
 	bool atomic;
+	bool atomic_write; /* with atomic: an ATOMIC WRITE, nothing to replay but the ACK */
 	uint32_t first_psn, last_psn;
 	uint64_t orig;
 	uint32_t msn;

@@ -150,6 +150,124 @@ static void test_atomics(void)
 	pair_down();
 }
 
+/* ---- ATOMIC WRITE ---- */
+
+/* Posts an ATOMIC WRITE from A of the 8 bytes at A.buf + @off to @raddr. */
+static int aw_post(struct rt_side *s, uint32_t off, uint64_t raddr, uint32_t rkey,
+		   unsigned int flags)
+{
+	struct ibv_sge sge = {(uintptr_t)s->buf + off, 8, s->mr->lkey};
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = 77;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_ATOMIC_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED | flags;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return ibv_post_send(s->qp, &wr, &bad);
+}
+
+static void test_atomic_write_post_send_stores_8_bytes_and_completes(void)
+{
+	static const uint8_t value[8] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+	uint8_t *target, want[24];
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 1, 2);
+	target = B.buf + 4096;
+	memset(target - 8, 0xee, 24);
+	memcpy(A.buf + 64, value, sizeof(value));
+	CU_ASSERT_EQUAL(aw_post(&A, 64, (uintptr_t)target, B.mr->rkey, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_ATOMIC_WRITE);
+	CU_ASSERT_EQUAL(wc.wr_id, 77);
+	CU_ASSERT_EQUAL(wc.byte_len, 8);
+	/* exactly the 8 bytes, in memory order, and nothing around them */
+	memset(want, 0xee, sizeof(want));
+	memcpy(want + 8, value, sizeof(value));
+	CU_ASSERT_EQUAL(memcmp(target - 8, want, sizeof(want)), 0);
+	pair_down();
+}
+
+static void test_atomic_write_inline_post_send_stores_8_bytes(void)
+{
+	uint64_t value = 0x0123456789abcdefULL, *target;
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 1, 2);
+	target = (uint64_t *)(B.buf + 8192);
+	memcpy(A.buf + 128, &value, sizeof(value));
+	CU_ASSERT_EQUAL(aw_post(&A, 128, (uintptr_t)target, B.mr->rkey, IBV_SEND_INLINE), 0);
+	/* inline: the bytes were taken at post time */
+	memset(A.buf + 128, 0, sizeof(value));
+	CU_ASSERT_EQUAL_FATAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_ATOMIC_WRITE);
+	CU_ASSERT_EQUAL(*target, value);
+	pair_down();
+}
+
+static void test_atomic_write_qp_ex_stores_8_bytes_and_completes(void)
+{
+	static const uint8_t value[8] = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04};
+	uint8_t stack_copy[8];
+	struct ibv_qp_init_attr_ex ia;
+	struct ibv_qp_ex *qx;
+	struct ibv_qp *qp;
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = A.cq;
+	ia.recv_cq = A.cq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 16;
+	ia.cap.max_recv_wr = 16;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	ia.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ia.pd = A.pd;
+	ia.send_ops_flags = IBV_QP_EX_WITH_ATOMIC_WRITE;
+	qp = ibv_create_qp_ex(A.ctx, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	ibv_destroy_qp(A.qp);
+	A.qp = qp;
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 10, 20), 0);
+	qx = ibv_qp_to_qp_ex(qp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qx);
+	memset(B.buf + 512, 0xee, 8);
+	memcpy(stack_copy, value, sizeof(value));
+	ibv_wr_start(qx);
+	qx->wr_id = 31;
+	qx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_atomic_write(qx, B.mr->rkey, (uintptr_t)B.buf + 512, stack_copy);
+	/* the value is taken by ibv_wr_atomic_write itself */
+	memset(stack_copy, 0, sizeof(stack_copy));
+	CU_ASSERT_EQUAL(ibv_wr_complete(qx), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.wr_id, 31);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.opcode, IBV_WC_ATOMIC_WRITE);
+	CU_ASSERT_EQUAL(wc.byte_len, 8);
+	CU_ASSERT_EQUAL(memcmp(B.buf + 512, value, sizeof(value)), 0);
+	pair_down();
+}
+
+static void test_atomic_write_device_reports_capability(void)
+{
+	struct ibv_device_attr_ex ex;
+
+	PAIR_OR_SKIP(rt_default_opts(), 1, 2);
+	CU_ASSERT_EQUAL_FATAL(ibv_query_device_ex(A.ctx, NULL, &ex), 0);
+	/* IB_UVERBS_DEVICE_ATOMIC_WRITE, as kernel rxe reports it */
+	CU_ASSERT_NOT_EQUAL(ex.device_cap_flags_ex & (1ULL << 40), 0);
+	pair_down();
+}
+
 static void test_psn_wrap(void)
 {
 	struct ibv_wc wc;
@@ -240,6 +358,127 @@ static void test_nak_remote_op_error_bad_recv_lkey(void)
 	CU_ASSERT_EQUAL(rt_poll(B.cq, &wc), 1);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_PROT_ERR);
 	pair_down();
+}
+
+static void test_atomic_write_misaligned_target_is_rem_inv_req_err(void)
+{
+	uint64_t value = 0x5555aaaa5555aaaaULL;
+	uint8_t before[16];
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	memcpy(A.buf, &value, sizeof(value));
+	memset(B.buf + 4096, 0x3c, sizeof(before));
+	memcpy(before, B.buf + 4096, sizeof(before));
+	/* kernel rxe: RESPST_ERR_MISALIGNED_ATOMIC, NAK invalid request */
+	CU_ASSERT_EQUAL(aw_post(&A, 0, (uintptr_t)B.buf + 4096 + 4, B.mr->rkey, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
+	CU_ASSERT_EQUAL(memcmp(B.buf + 4096, before, sizeof(before)), 0);
+	pair_down();
+}
+
+static void test_atomic_write_without_remote_write_is_rem_access_err(void)
+{
+	uint64_t value = 0x1234, *target;
+	struct ibv_mr *mr;
+	struct ibv_wc wc;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	target = (uint64_t *)(B.buf + 65536);
+	*target = 7;
+	/* REMOTE_ATOMIC is not enough: ATOMIC WRITE needs REMOTE_WRITE */
+	mr = ibv_reg_mr(B.pd, B.buf + 65536, 4096,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memcpy(A.buf, &value, sizeof(value));
+	CU_ASSERT_EQUAL(aw_post(&A, 0, (uintptr_t)target, mr->rkey, 0), 0);
+	CU_ASSERT_EQUAL(rt_poll(A.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(*target, 7);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
+static void test_atomic_write_of_other_than_8_bytes_is_einval(void)
+{
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+
+	PAIR_OR_SKIP(rt_default_opts(), 10, 20);
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)A.buf;
+	sge.length = 4;
+	sge.lkey = A.mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_ATOMIC_WRITE;
+	wr.wr.rdma.remote_addr = (uintptr_t)B.buf;
+	wr.wr.rdma.rkey = B.mr->rkey;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	sge.length = 16;
+	CU_ASSERT_EQUAL(ibv_post_send(A.qp, &wr, &bad), EINVAL);
+	pair_down();
+}
+
+/* Brings a UC QP to RTS, connected to itself: enough to post on it. */
+static int aw_uc_ready(struct rt_side *s)
+{
+	struct ibv_qp_attr at;
+
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_INIT;
+	at.port_num = 1;
+	at.qp_access_flags = IBV_ACCESS_REMOTE_WRITE;
+	if (ibv_modify_qp(s->qp, &at,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+		return -1;
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_RTR;
+	at.path_mtu = IBV_MTU_1024;
+	at.dest_qp_num = s->qp->qp_num;
+	at.ah_attr.is_global = 1;
+	at.ah_attr.grh.dgid = s->gid;
+	at.ah_attr.grh.hop_limit = 1;
+	at.ah_attr.port_num = 1;
+	if (ibv_modify_qp(s->qp, &at,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				  IBV_QP_RQ_PSN))
+		return -1;
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_RTS;
+	return ibv_modify_qp(s->qp, &at, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
+}
+
+static void test_atomic_write_on_uc_qp_is_einval(void)
+{
+	struct rt_side s;
+	struct ibv_wc wc;
+
+	if (rt_side_init(&s, "srxe0", IBV_QPT_UC, IBV_ACCESS_LOCAL_WRITE, 4)) {
+		rt_side_fini(&s);
+		SODP_SKIP("cannot open srxe0");
+	}
+	CU_ASSERT_EQUAL_FATAL(aw_uc_ready(&s), 0);
+	CU_ASSERT_EQUAL(aw_post(&s, 0, (uintptr_t)s.buf + 64, s.mr->rkey, 0), EINVAL);
+	CU_ASSERT_EQUAL(ibv_poll_cq(s.cq, 1, &wc), 0);
+	rt_side_fini(&s);
+}
+
+static void test_atomic_write_on_ud_qp_is_einval(void)
+{
+	struct rt_side s;
+	struct ibv_wc wc;
+
+	if (rt_side_init(&s, "srxe0", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 4)) {
+		rt_side_fini(&s);
+		SODP_SKIP("cannot open srxe0");
+	}
+	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(s.qp, 1), 0);
+	CU_ASSERT_EQUAL(aw_post(&s, 0, (uintptr_t)s.buf + 64, s.mr->rkey, 0), EINVAL);
+	CU_ASSERT_EQUAL(ibv_poll_cq(s.cq, 1, &wc), 0);
+	rt_side_fini(&s);
 }
 
 static void test_rnr_retry_then_success_and_exhaustion(void)
@@ -726,6 +965,60 @@ static void test_loss_atomics_execute_once(void)
 }
 
 /*
+ * Each round: an ATOMIC WRITE, then an RDMA WRITE over the same 8 bytes. A
+ * duplicate of the ATOMIC WRITE that stored again would undo the RDMA WRITE
+ * (whose own duplicate is only acknowledged), so every target must end with
+ * the RDMA WRITE's bytes. (A READ would not tell: a duplicate READ reads
+ * memory again, by design.)
+ */
+#define LOSS_NAW 16
+
+static bool loss_case_atomic_write(const char *profile, unsigned int seed)
+{
+	uint64_t *target, *aw_src, *w_src, end;
+	int r;
+
+	if (loss_pair_up(profile, seed, 0xfffff0, 0xffffe8, 7, 1))
+		return false;
+	target = (uint64_t *)(B.buf + 1040000);
+	aw_src = (uint64_t *)A.buf;
+	w_src = (uint64_t *)(A.buf + 4096);
+	end = rt_ms() + LOSS_CASE_MS;
+	for (r = 0; r < LOSS_NAW; r++) {
+		aw_src[r] = 0xa000000000000000ULL | ((uint64_t)seed << 16) | (uint64_t)r;
+		w_src[r] = 0xb000000000000000ULL | ((uint64_t)seed << 16) | (uint64_t)r;
+		target[r] = 0;
+	}
+	for (r = 0; r < LOSS_NAW; r++) {
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_ATOMIC_WRITE, 2 * r, (uint32_t)r * 8, 8,
+						(uintptr_t)&target[r], 0, 0, 0),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(loss_post(&A, IBV_WR_RDMA_WRITE, 2 * r + 1,
+						4096 + (uint32_t)r * 8, 8, (uintptr_t)&target[r], 0,
+						0, 0),
+				      0);
+	}
+	for (r = 0; r < LOSS_NAW; r++)
+		if (!loss_expect(&A, end, 2 * r, IBV_WC_ATOMIC_WRITE, 8, -1) ||
+		    !loss_expect(&A, end, 2 * r + 1, IBV_WC_RDMA_WRITE, -1, -1))
+			return false;
+	for (r = 0; r < LOSS_NAW; r++) {
+		if (target[r] != w_src[r]) {
+			printf("\n    round %d: target %#llx, want %#llx\n", r,
+			       (unsigned long long)target[r], (unsigned long long)w_src[r]);
+			CU_FAIL("ATOMIC WRITE stored more than once");
+			return false;
+		}
+	}
+	return loss_expect_idle();
+}
+
+static void test_loss_atomic_write_stores_once(void)
+{
+	loss_run("atomic_write", loss_case_atomic_write);
+}
+
+/*
  * All four kinds pipelined: a READ or an atomic between SENDs and WRITEs is
  * where an ACK coalescing over several messages, an ACK past a missing READ
  * response and a retry resuming inside a message meet.
@@ -1203,6 +1496,14 @@ void sodp_tests_register(void)
 		{"write_read_and_write_imm", test_write_read_and_write_imm},
 		{"atomics", test_atomics},
 		{"psn_wrap", test_psn_wrap},
+		{"atomic_write_post_send_stores_8_bytes_and_completes",
+		 test_atomic_write_post_send_stores_8_bytes_and_completes},
+		{"atomic_write_inline_post_send_stores_8_bytes",
+		 test_atomic_write_inline_post_send_stores_8_bytes},
+		{"atomic_write_qp_ex_stores_8_bytes_and_completes",
+		 test_atomic_write_qp_ex_stores_8_bytes_and_completes},
+		{"atomic_write_device_reports_capability",
+		 test_atomic_write_device_reports_capability},
 		{"qp_ex_post_api", test_qp_ex_post_api},
 		{"cq_ex_poll_and_events", test_cq_ex_poll_and_events},
 		{"srq_receive_and_limit_event", test_srq_receive_and_limit_event},
@@ -1213,6 +1514,14 @@ void sodp_tests_register(void)
 		{"nak_read_without_remote_read_access", test_nak_read_without_remote_read_access},
 		{"nak_invalid_request_recv_too_small", test_nak_invalid_request_recv_too_small},
 		{"nak_remote_op_error_bad_recv_lkey", test_nak_remote_op_error_bad_recv_lkey},
+		{"atomic_write_misaligned_target_is_rem_inv_req_err",
+		 test_atomic_write_misaligned_target_is_rem_inv_req_err},
+		{"atomic_write_without_remote_write_is_rem_access_err",
+		 test_atomic_write_without_remote_write_is_rem_access_err},
+		{"atomic_write_of_other_than_8_bytes_is_einval",
+		 test_atomic_write_of_other_than_8_bytes_is_einval},
+		{"atomic_write_on_uc_qp_is_einval", test_atomic_write_on_uc_qp_is_einval},
+		{"atomic_write_on_ud_qp_is_einval", test_atomic_write_on_ud_qp_is_einval},
 		{"rnr_retry_then_success_and_exhaustion",
 		 test_rnr_retry_then_success_and_exhaustion},
 		{"retry_exceeded_when_peer_is_gone", test_retry_exceeded_when_peer_is_gone},
@@ -1227,6 +1536,7 @@ void sodp_tests_register(void)
 		{"loss_write_multi_packet", test_loss_write_multi_packet},
 		{"loss_read_multi_packet", test_loss_read_multi_packet},
 		{"loss_atomics_execute_once", test_loss_atomics_execute_once},
+		{"loss_atomic_write_stores_once", test_loss_atomic_write_stores_once},
 		{"loss_mixed_pipeline", test_loss_mixed_pipeline},
 		{"loss_rnr_with_late_receives", test_loss_rnr_with_late_receives},
 		{"loss_held_back_packet_leaves_with_its_batch",
