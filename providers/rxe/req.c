@@ -230,8 +230,8 @@ static int rxe_req_payload(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint8_t 
 }
 
 /*
- * A READ or atomic WQE's local buffer must be writable before the request
- * leaves: its responses cannot be paused. 0, -EAGAIN (parked for a fault),
+ * A READ, compare-and-swap or fetch-and-add WQE's local buffer must be
+ * writable before the request leaves: its responses cannot be paused. 0, -EAGAIN (parked for a fault),
  * or a work completion error status. Key and bounds errors are left to the
  * completer, which reports them when the response arrives.
  */
@@ -446,7 +446,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 				break;
 			if ((wqe->send_flags & IBV_SEND_FENCE) && rxe_rd_outstanding(qp))
 				break;
-			if (rxe_wqe_is_rd(wqe) && !wqe->inline_data) {
+			if (rxe_wqe_is_rd(wqe) && wqe->opcode != IBV_WR_ATOMIC_WRITE &&
+			    !wqe->inline_data) {
 				ret = rxe_req_local_ready(qp, wqe);
 				if (ret == -EAGAIN)
 					return sent || !rxe_qp_fault_pending(&qp->req_fault);

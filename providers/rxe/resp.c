@@ -617,27 +617,24 @@ static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uin
 	e->orig = orig;
 }
 
-static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/*
+ * Runs an 8-byte atomic at @va through the MR of @rkey (already checked):
+ * RESP_DONE, RESP_RNR (its page is being faulted) or RESP_NAK_ACCESS.
+ */
+static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t rkey, uintptr_t va,
+					    enum sodp_atomic_op op, uint64_t cmp_add,
+					    uint64_t swap, uint64_t *orig)
 {
-	const struct rxe_atmeth *a = &pkt->pi.h.atmeth;
-	struct rxe_rd_res *res;
-	uintptr_t va;
-	uint64_t orig;
-
+	struct rxe_mr *mr = rxe_mr_lookup(qp->dev, rkey);
 	struct rxe_miss miss;
-	int i, ret = -EAGAIN;
+	int i, ret;
 
-	if (a->va & 7)
-		return RESP_NAK_INV;
-	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
-		return RESP_NAK_ACCESS;
-	for (i = 0; i < RXE_MISS_TRIES && ret == -EAGAIN; i++) {
-		ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, a->rkey), va,
-				    pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP ? SODP_ATOMIC_CMP_SWAP
-										: SODP_ATOMIC_FETCH_ADD,
-				    a->comp, a->swap_add, &orig, &miss);
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = rxe_mr_atomic(mr, va, op, cmp_add, swap, orig, &miss);
+		if (!ret)
+			return RESP_DONE;
 		if (ret != -EAGAIN)
-			break;
+			return RESP_NAK_ACCESS;
 		switch (rxe_resp_miss(qp, &miss)) {
 		case RXE_MISS_RETRY:
 			continue;
@@ -648,10 +645,27 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 			return RESP_NAK_ACCESS;
 		}
 	}
-	if (ret == -EAGAIN)
-		return RESP_RNR;
-	if (ret)
+	return RESP_RNR;
+}
+
+static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	const struct rxe_atmeth *a = &pkt->pi.h.atmeth;
+	enum rxe_resp_result ret;
+	struct rxe_rd_res *res;
+	uintptr_t va;
+	uint64_t orig;
+
+	if (a->va & 7)
+		return RESP_NAK_INV;
+	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
 		return RESP_NAK_ACCESS;
+	ret = rxe_resp_atomic(qp, a->rkey, va,
+			      pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP ? SODP_ATOMIC_CMP_SWAP
+									  : SODP_ATOMIC_FETCH_ADD,
+			      a->comp, a->swap_add, &orig);
+	if (ret != RESP_DONE)
+		return ret;
 	qp->resp.msn++;
 	res = rxe_res_new(qp);
 	if (res) {
@@ -689,8 +703,9 @@ static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pk
 {
 	const struct rxe_reth *reth = &pkt->pi.h.reth;
 	uint32_t psn = pkt->pi.h.bth.psn;
+	enum rxe_resp_result ret;
 	struct rxe_rd_res *res;
-	uint64_t value;
+	uint64_t value, orig;
 	uintptr_t va;
 
 	if (!qp->attr.max_dest_rd_atomic)
@@ -702,8 +717,9 @@ static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pk
 	if (va & (sizeof(value) - 1))
 		return RESP_NAK_INV;
 	memcpy(&value, pkt->pi.payload, sizeof(value));
-	if (rxe_atomic_write64(qp->dev, va, value))
-		return RESP_NAK_ACCESS;
+	ret = rxe_resp_atomic(qp, reth->rkey, va, SODP_ATOMIC_WRITE, value, 0, &orig);
+	if (ret != RESP_DONE)
+		return ret;
 	qp->resp.msn++;
 	res = rxe_res_new(qp);
 	if (res) {

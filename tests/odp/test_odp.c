@@ -278,7 +278,8 @@ static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
 }
 
 /*
- * Every RC opcode into and out of ODP buffers on both sides, 100 times,
+ * Every RC opcode (SEND, WRITE, READ, both atomics, ATOMIC WRITE) into and
+ * out of ODP buffers on both sides, 100 times,
  * with MADV_DONTNEED on both before each round (rdma-core test_odp.py).
  */
 static void test_every_rc_opcode_100_times_after_dontneed(void)
@@ -322,6 +323,12 @@ static void test_every_rc_opcode_100_times_after_dontneed(void)
 		bad |= a_do(IBV_WR_ATOMIC_CMP_AND_SWP, lmr->lkey, la + 9 * PG, 8, (uintptr_t)ctr,
 			    rmr->rkey, 5, 99) != IBV_WC_SUCCESS;
 		bad |= *(uint64_t *)(la + 9 * PG) != 77 || *ctr != 77;
+		/* ATOMIC WRITE from a dropped source into a dropped target */
+		*(uint64_t *)(la + 10 * PG) = 0x1122334455667788ULL + i;
+		bad |= a_do(IBV_WR_ATOMIC_WRITE, lmr->lkey, la + 10 * PG, 8,
+			    (uintptr_t)rb + 5 * PG, rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
+		bad |= *(uint64_t *)(rb + 5 * PG) != 0x1122334455667788ULL + i;
+		bad |= !all_bytes(rb + 5 * PG + 8, PG - 8, 0);
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT_EQUAL(i, 100);
