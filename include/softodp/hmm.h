@@ -142,6 +142,14 @@ unsigned int sodp_hmm_pfn_to_map_order(uint64_t hmm_pfn);
  */
 int sodp_hmm_page_shift(uintptr_t start, uintptr_t end, unsigned int *shift);
 
+/*
+ * The mirror's pthread_atfork handlers are installed with the first
+ * notifier. A layer that takes lib/hmm's locks under locks of its own calls
+ * this before installing its own handlers, so that its prepare handler runs
+ * first (prepare handlers run in reverse order of installation).
+ */
+void sodp_hmm_fork_init(void);
+
 /* Which event and information sources the mirror is using. */
 #define SODP_HMM_SRC_HOOKS	   (1U << 0) /* libc interposition (munmap, madvise, ...) */
 #define SODP_HMM_SRC_UFFD	   (1U << 1) /* userfaultfd event channel */

@@ -183,6 +183,14 @@ void sodp_fault_cancel(struct sodp_fault *f);
 int sodp_umem_prefetch(struct sodp_umem *u, uintptr_t va, size_t len, bool write, bool no_fault,
 		       bool sync);
 
+/*
+ * Installs lib/odp's and lib/hmm's fork handlers. A layer that calls into
+ * lib/odp under a lock of its own calls this before pthread_atfork(): its
+ * prepare handler then runs before theirs (and takes its lock before any
+ * of theirs), its child handler after theirs.
+ */
+void sodp_odp_fork_init(void);
+
 /* ---- counters ---- */
 
 /* The umem's counters and MTT census (see struct sodp_mr_stats). */

@@ -50,6 +50,12 @@ static void odp_init(void)
 	pthread_atfork(NULL, NULL, odp_fork_child);
 }
 
+void sodp_odp_fork_init(void)
+{
+	pthread_once(&odp_once, odp_init);
+	sodp_hmm_fork_init();
+}
+
 /* ---- the MTT ---- */
 
 static inline struct odp_blk *odp_blk_of(struct sodp_umem *u, uintptr_t va)

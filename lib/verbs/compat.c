@@ -11,9 +11,17 @@
 #include "verbs.h"
 
 /*
- * The NIC reaches memory through the process's own virtual addresses, so a
- * fork can never leave it writing to pages the parent no longer owns: there
- * is nothing to initialise, and MADV_DONTFORK is never needed.
+ * rdma-core answers IBV_FORK_UNNEEDED when the kernel copies DMA pages on
+ * fork, so that a registered page never leaves the parent; the answer then
+ * holds whether or not ibv_fork_init() was called. It is the true answer
+ * here too: there are no DMA pages. The NIC reaches memory through the
+ * process's own virtual addresses, so after a fork the parent's engine works
+ * on whatever pages the parent's mappings hold, copy-on-write breaks
+ * included, and MADV_DONTFORK is never needed. What a fork does need, a
+ * child that neither hangs on the provider's locks nor runs the parent's
+ * device, is done by the provider's atfork handlers
+ * (providers/rxe/fork.c), installed with the first device, with or without
+ * ibv_fork_init(). So ibv_fork_init() succeeds with nothing to do.
  */
 SODP_EXPORT int ibv_fork_init(void)
 {

@@ -281,6 +281,9 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 		cq->ibcq.read_completion_ts = rxe_read_completion_ts;
 	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
 		cq->ibcq.read_completion_wallclock_ns = rxe_read_completion_ts;
+	pthread_mutex_lock(&cq->dev->lock);
+	list_add_tail(&cq->node, &cq->dev->cqs);
+	pthread_mutex_unlock(&cq->dev->lock);
 	return &cq->ibcq;
 err:
 	errno = -ret;
@@ -329,6 +332,7 @@ int rxe_destroy_cq(struct ibv_cq *ibcq)
 		pthread_mutex_unlock(&dev->lock);
 		return -EBUSY;
 	}
+	list_del_init(&cq->node);
 	pthread_mutex_unlock(&dev->lock);
 	pthread_mutex_destroy(&cq->lock);
 	free(cq->ring);

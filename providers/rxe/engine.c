@@ -19,11 +19,18 @@
  * SOFTODP_BUSY_POLL=1 makes the engine spin instead of sleeping (lower
  * latency at the cost of a core per device).
  *
+ * While it has work the engine goes from one round to the next without
+ * sleeping, and re-takes dev->lock as soon as it drops it; a pthread mutex
+ * gives no waiter a turn, so a thread in rxe_dev_lock() raises
+ * dev->lock_waiters and the engine, at the top of every round, releases the
+ * lock and yields until no waiter is left, i.e. until each has taken it.
+ *
  * SOFTODP_IMPAIR="drop=N%,dup=N%,reorder=N%,seed=S" impairs transmitted
  * packets, deterministically for a given seed (tests of the loss paths).
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +42,8 @@
 #include "rxe.h"
 #include "log.h"
 
-static pthread_mutex_t rxe_devs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct list_head rxe_devs = LIST_HEAD_INIT(rxe_devs);
+pthread_mutex_t rxe_devs_lock = PTHREAD_MUTEX_INITIALIZER;
+struct list_head rxe_devs = LIST_HEAD_INIT(rxe_devs);
 
 uint64_t rxe_now(void)
 {
@@ -147,6 +154,34 @@ bool rxe_impair_reorder(struct rxe_dev *dev)
 
 /* ---- the thread ---- */
 
+/**
+ * rxe_dev_lock() - take dev->lock ahead of a busy engine
+ * @dev: the device
+ *
+ * For a caller that must get the lock within bounded time even while the
+ * engine has work every round or spins (SOFTODP_BUSY_POLL): the fork prepare
+ * handler and device stop. The waiter count is raised before blocking and
+ * dropped once the lock is held; rxe_engine_step_aside() waits for it to
+ * reach zero with the lock released.
+ */
+void rxe_dev_lock(struct rxe_dev *dev)
+{
+	__atomic_add_fetch(&dev->lock_waiters, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&dev->lock);
+	__atomic_sub_fetch(&dev->lock_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The engine, holding dev->lock: let every rxe_dev_lock() waiter have it. */
+static void rxe_engine_step_aside(struct rxe_dev *dev)
+{
+	if (!__atomic_load_n(&dev->lock_waiters, __ATOMIC_SEQ_CST))
+		return;
+	pthread_mutex_unlock(&dev->lock);
+	while (__atomic_load_n(&dev->lock_waiters, __ATOMIC_SEQ_CST))
+		sched_yield();
+	pthread_mutex_lock(&dev->lock);
+}
+
 static uint64_t rxe_next_deadline(struct rxe_dev *dev)
 {
 	uint64_t next = UINT64_MAX;
@@ -201,6 +236,7 @@ static void *rxe_engine_thread(void *arg)
 		struct timespec ts, *tsp = NULL;
 		uint32_t g;
 
+		rxe_engine_step_aside(dev);
 		if (rxe_round(dev, &deadline))
 			continue;
 		g = __atomic_load_n(&dev->req_gen, __ATOMIC_SEQ_CST);
@@ -306,6 +342,8 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	dev->active_mtu = rxe_mtu_of(cfg->if_mtu);
 	dev->next_qpn = RXE_QPN_FIRST;
 	list_init(&dev->qps);
+	list_init(&dev->cqs);
+	list_init(&dev->srqs);
 	pthread_mutex_init(&dev->lock, NULL);
 
 	env = getenv("SOFTODP_BUSY_POLL");
@@ -343,7 +381,8 @@ err:
  * Binds the device's UDP port and starts its engine thread, once, when the
  * first QP needs them. Opening a device does neither, so that ibv_devinfo
  * and friends work while another process serves RoCE on the same address,
- * as they do with a kernel device.
+ * as they do with a kernel device. A device inherited through fork never
+ * starts: -EIO, as a disassociated kernel device answers (fork.c).
  */
 int rxe_dev_start(struct rxe_dev *dev)
 {
@@ -351,6 +390,9 @@ int rxe_dev_start(struct rxe_dev *dev)
 
 	pthread_mutex_lock(&rxe_devs_lock);
 	if (dev->thread_started)
+		goto out;
+	ret = -EIO;
+	if (dev->orphan)
 		goto out;
 	ret = rxe_net_open(dev);
 	if (ret)
@@ -371,6 +413,9 @@ int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out)
 	struct rxe_dev *dev;
 	int ret = 0;
 
+	/* not under rxe_devs_lock: fork() holds libc's atfork lock while prepare
+	 * takes rxe_devs_lock, and pthread_atfork() takes that lock too */
+	rxe_fork_install();
 	pthread_mutex_lock(&rxe_devs_lock);
 	list_for_each_entry (dev, &rxe_devs, node) {
 		if (rxe_same_addr(&dev->addr, &ctx->cfg->addr)) {
@@ -393,7 +438,7 @@ static void rxe_dev_stop(struct rxe_dev *dev)
 {
 	if (!dev->thread_started)
 		return;
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	dev->stop = true;
 	pthread_mutex_unlock(&dev->lock);
 	rxe_doorbell(dev);

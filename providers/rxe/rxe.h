@@ -7,11 +7,17 @@
  * progress thread, and is shared by every context opened on that device.
  *
  * Locking:
+ *  - rxe_devs_lock (engine.c) protects the device list, each device's
+ *    refcount and the start of its engine thread. It is taken before any
+ *    dev->lock, never under one.
  *  - dev->lock protects all protocol state (requester, responder, completer of
- *    every QP), the QPN and key tables and the object lists. The progress
- *    thread holds it while it processes a batch; control verbs (create,
- *    modify, destroy, reg/dereg) take it too, so an object is never freed
- *    under the engine.
+ *    every QP), the QPN and key tables and the object lists (qps, cqs, srqs).
+ *    The progress thread holds it while it processes a batch; control verbs
+ *    (create, modify, destroy, reg/dereg) take it too, so an object is never
+ *    freed under the engine. Between rounds the engine re-takes it at once, so
+ *    a thread that must not wait behind a busy engine (fork's prepare handler,
+ *    device stop) takes it with rxe_dev_lock(), which makes the engine step
+ *    aside until the waiter holds it: a pthread mutex is not fair.
  *  - The data-path verbs do not take dev->lock. Work queues are rings with one
  *    producer and one consumer: post_send/post_recv/post_srq_recv serialise
  *    producers with the queue's own lock and publish `prod` with a release
@@ -21,9 +27,15 @@
  *  - Application memory is reached only through an MR's umem, under the
  *    umem's lock (lib/odp/odp.h), taken inside dev->lock and never the other
  *    way: invalidations take the umem lock alone. Faults run on lib/odp's
- *    worker, whose completion callbacks (odp.c) take no lock at all.
- *  Lock order: dev->lock, then qp/srq queue locks, then cq->lock; dev->lock,
- *  then umem locks.
+ *    worker, whose completion callbacks (odp.c) take no lock at all; but the
+ *    engine snapshots, and faults in line where the wire cannot wait, under
+ *    dev->lock, so lib/hmm's locks nest inside dev->lock. Fork's prepare
+ *    handlers must therefore take dev->lock before lib/hmm's locks (fork.c).
+ *  Lock order: rxe_devs_lock, then dev->lock (devices in list order), then
+ *  qp/srq queue locks, then cq->lock; dev->lock, then umem locks, then
+ *  lib/hmm's locks.
+ *
+ * Fork: a child keeps none of the parent's devices (fork.c has the rule).
  */
 #ifndef SODP_RXE_H
 #define SODP_RXE_H
@@ -119,6 +131,7 @@ struct rxe_cqe {
 struct rxe_cq {
 	struct ibv_cq_ex ibcq;
 	struct rxe_dev *dev;
+	struct list_head node; /* dev->cqs */
 	pthread_mutex_t lock;
 	struct rxe_cqe *ring;
 	uint32_t size; /* power of two */
@@ -197,6 +210,7 @@ static inline void *rxe_wq_slot(struct rxe_wq *wq, uint32_t idx)
 struct rxe_srq {
 	struct ibv_srq ibsrq;
 	struct rxe_dev *dev;
+	struct list_head node; /* dev->srqs */
 	struct rxe_wq rq;
 	uint32_t limit; /* armed limit, 0 = disarmed */
 	int users;
@@ -378,11 +392,15 @@ struct rxe_dev {
 	bool stop;
 	int sleeping; /* engine waits in poll() */
 	bool busy_poll;
+	bool orphan; /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;
+	int lock_waiters; /* threads in rxe_dev_lock(); the engine steps aside */
 	struct rxe_qp *qp_tbl[RXE_QP_TBL];
 	uint32_t next_qpn;
 	struct list_head qps;
+	struct list_head cqs;
+	struct list_head srqs;
 	struct rxe_mr **mr_tbl;
 	uint32_t nr_mr;
 	uint32_t next_mr;
@@ -422,6 +440,9 @@ static inline struct sodp_context *ibctx_to_sctx(struct ibv_context *c)
 }
 
 /* ---- engine.c ---- */
+extern pthread_mutex_t rxe_devs_lock;
+extern struct list_head rxe_devs;
+void rxe_dev_lock(struct rxe_dev *dev);
 int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out);
 void rxe_dev_put(struct rxe_dev *dev);
 void rxe_doorbell(struct rxe_dev *dev);
@@ -431,6 +452,9 @@ void rxe_ctx_close(struct sodp_context *ctx);
 bool rxe_impair_tx(struct rxe_dev *dev, bool *dup);
 bool rxe_impair_reorder(struct rxe_dev *dev);
 int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec);
+
+/* ---- fork.c ---- */
+void rxe_fork_install(void);
 
 /* ---- net.c ---- */
 int rxe_net_open(struct rxe_dev *dev);

@@ -111,6 +111,9 @@ struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *a
 	srq->ibsrq.srq_context = attr->srq_context;
 	pthread_mutex_init(&srq->ibsrq.mutex, NULL);
 	pthread_cond_init(&srq->ibsrq.cond, NULL);
+	pthread_mutex_lock(&srq->dev->lock);
+	list_add_tail(&srq->node, &srq->dev->srqs);
+	pthread_mutex_unlock(&srq->dev->lock);
 	return &srq->ibsrq;
 err:
 	errno = -ret;
@@ -185,6 +188,7 @@ int rxe_destroy_srq(struct ibv_srq *ibsrq)
 		pthread_mutex_unlock(&dev->lock);
 		return -EBUSY;
 	}
+	list_del_init(&srq->node);
 	pthread_mutex_unlock(&dev->lock);
 	rxe_wq_fini(&srq->rq);
 	free(srq);
