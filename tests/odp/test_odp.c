@@ -8,9 +8,12 @@
  * mprotect) the way real programs do.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -659,6 +662,376 @@ static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(voi
 	pair_down();
 }
 
+/* A thread of A writing 64 KiB messages into @t until told to stop. */
+struct streamer {
+	uint8_t *t;
+	size_t len;
+	uint32_t rkey;
+	int stop;
+	int done, errors;
+};
+
+static void *stream_writes(void *arg)
+{
+	struct streamer *st = arg;
+	uint64_t end = rt_ms() + 20000;
+	size_t off = 0;
+
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE) && rt_ms() < end) {
+		int ret = a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 65536, (uintptr_t)st->t + off,
+			       st->rkey, 0, 0);
+
+		if (ret)
+			st->errors++;
+		else
+			st->done++;
+		if (ret)
+			break;
+		off = (off + 65536) % st->len;
+	}
+	return NULL;
+}
+
+/* fork() while the responder faults cold memory: no hang, no lost write. */
+static void test_fork_during_cold_fault_traffic_does_not_hang(void)
+{
+	size_t len = 64UL << 20;
+	uint8_t *t = map_anon(len);
+	struct streamer st = {.t = t, .len = len};
+	struct ibv_mr *mr;
+	pthread_t th;
+	int i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, len, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	st.rkey = mr->rkey;
+	memset(A.buf, 0x3c, 65536);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, stream_writes, &st), 0);
+	for (i = 0; i < 10; i++) {
+		pid_t pid = fork();
+		int status = -1;
+		uint64_t end = rt_ms() + 10000;
+
+		if (!pid)
+			_exit(0);
+		while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0 && rt_ms() < end)
+			usleep(1000);
+		if (!WIFEXITED(status)) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			bad++;
+		}
+		madvise(t, len / 2, MADV_DONTNEED);
+	}
+	__atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(st.errors, 0);
+	CU_ASSERT_TRUE(st.done > 0);
+	ibv_dereg_mr(mr);
+	munmap(t, len);
+	pair_down();
+}
+
+/* A thread keeps unmapping and remapping the target under traffic. */
+struct churner {
+	uint8_t *t;
+	size_t len;
+	int stop;
+	int rounds;
+};
+
+static void *churn_mappings(void *arg)
+{
+	struct churner *c = arg;
+	uint64_t end = rt_ms() + 20000;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && rt_ms() < end) {
+		munmap(c->t, c->len);
+		if (mmap(c->t, c->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != c->t)
+			break;
+		c->rounds++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * WRITEs race a thread that munmaps and mmaps the target: every WRITE
+ * either lands in a mapping that existed or fails with a remote access
+ * error; the process neither deadlocks nor dies, and once the churn stops a
+ * WRITE lands in the final mapping.
+ */
+static void test_writes_against_munmap_mmap_churn(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct churner c = {.t = t, .len = LEN};
+	struct ibv_mr *mr;
+	pthread_t th;
+	int i, ok = 0, other = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 0x42, PG);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, churn_mappings, &c), 0);
+	for (i = 0; i < 200; i++) {
+		int ret = a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG,
+			       (uintptr_t)t + (i % (LEN / PG)) * PG, mr->rkey, 0, 0);
+
+		if (ret == IBV_WC_SUCCESS) {
+			ok++;
+			continue;
+		}
+		if (ret != IBV_WC_REM_ACCESS_ERR) {
+			other++;
+			break;
+		}
+		/* the QPs are in error: connect them again */
+		if (rt_rc_connect(&A, &B, rt_default_opts(), 500 + i, 900 + i)) {
+			other++;
+			break;
+		}
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(other, 0);
+	CU_ASSERT_TRUE(c.rounds > 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 2000, 3000), 0);
+	memset(A.buf, 0x43, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 0x43));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+/* UD: a datagram sent from and received into never-touched ODP memory. */
+static void test_ud_send_and_receive_with_odp(void)
+{
+	struct rt_side U, V;
+	uint8_t *src = map_anon(LEN), *dst = map_anon(LEN);
+	struct ibv_mr *smr, *dmr;
+	struct ibv_ah_attr aa;
+	struct ibv_ah *ah;
+	struct ibv_sge sge;
+	struct ibv_recv_wr rwr, *rbad;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc wc;
+	int i;
+
+	CU_ASSERT_EQUAL_FATAL(rt_side_init(&U, "srxe0", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_side_init(&V, "srxe1", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16), 0);
+	CU_ASSERT_EQUAL(rt_ud_ready(U.qp, 1), 0);
+	CU_ASSERT_EQUAL(rt_ud_ready(V.qp, 1), 0);
+	smr = ibv_reg_mr(U.pd, src, LEN, ODP);
+	dmr = ibv_reg_mr(V.pd, dst, LEN, ODP);
+	CU_ASSERT_FATAL(smr && dmr);
+	memset(&aa, 0, sizeof(aa));
+	aa.is_global = 1;
+	aa.grh.dgid = V.gid;
+	aa.grh.hop_limit = 1;
+	aa.port_num = 1;
+	ah = ibv_create_ah(U.pd, &aa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
+	for (i = 0; i < 10; i++) {
+		madvise(src, LEN, MADV_DONTNEED);
+		madvise(dst, LEN, MADV_DONTNEED);
+		rt_fill(src + 3 * PG, 1000, i);
+		sge = (struct ibv_sge){(uintptr_t)dst + 5 * PG, 40 + 1024, dmr->lkey};
+		memset(&rwr, 0, sizeof(rwr));
+		rwr.sg_list = &sge;
+		rwr.num_sge = 1;
+		CU_ASSERT_EQUAL_FATAL(ibv_post_recv(V.qp, &rwr, &rbad), 0);
+		sge = (struct ibv_sge){(uintptr_t)src + 3 * PG, 1000, smr->lkey};
+		memset(&wr, 0, sizeof(wr));
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = IBV_WR_SEND;
+		wr.send_flags = IBV_SEND_SIGNALED;
+		wr.wr.ud.ah = ah;
+		wr.wr.ud.remote_qpn = V.qp->qp_num;
+		wr.wr.ud.remote_qkey = 0x11111111;
+		CU_ASSERT_EQUAL_FATAL(ibv_post_send(U.qp, &wr, &bad), 0);
+		CU_ASSERT_EQUAL_FATAL(rt_poll(U.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL_FATAL(rt_poll(V.cq, &wc), 1);
+		CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+		CU_ASSERT_EQUAL(wc.byte_len, 1040);
+		CU_ASSERT_EQUAL(memcmp(dst + 5 * PG + 40, src + 3 * PG, 1000), 0);
+	}
+	ibv_destroy_ah(ah);
+	ibv_dereg_mr(smr);
+	ibv_dereg_mr(dmr);
+	rt_side_fini(&U);
+	rt_side_fini(&V);
+	munmap(src, LEN);
+	munmap(dst, LEN);
+}
+
+/* An SRQ's receive WQE pointing into never-touched ODP memory. */
+static void test_srq_receive_into_odp(void)
+{
+	const struct rt_conn_opts *o = rt_default_opts();
+	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 16, .max_sge = 1}};
+	struct ibv_qp_init_attr ia;
+	struct ibv_srq *srq;
+	struct ibv_qp *qp;
+	uint8_t *dst = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct ibv_sge sge;
+	struct ibv_recv_wr rwr, *rbad;
+	struct ibv_wc wc;
+	struct ibv_qp_attr at;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	srq = ibv_create_srq(B.pd, &sa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srq);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = B.cq;
+	ia.recv_cq = B.cq;
+	ia.srq = srq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_send_sge = 1;
+	qp = ibv_create_qp(B.pd, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	/* A's QP now talks to the SRQ-backed QP */
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_RESET;
+	CU_ASSERT_EQUAL(ibv_modify_qp(A.qp, &at, IBV_QP_STATE), 0);
+	CU_ASSERT_EQUAL(rt_rc_connect_qp(A.qp, qp->qp_num, &B.gid, 10, 20, o), 0);
+	CU_ASSERT_EQUAL(rt_rc_connect_qp(qp, A.qp->qp_num, &A.gid, 20, 10, o), 0);
+	mr = ibv_reg_mr(B.pd, dst, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	sge = (struct ibv_sge){(uintptr_t)dst + 7 * PG, 8192, mr->lkey};
+	memset(&rwr, 0, sizeof(rwr));
+	rwr.wr_id = 33;
+	rwr.sg_list = &sge;
+	rwr.num_sge = 1;
+	CU_ASSERT_EQUAL_FATAL(ibv_post_srq_recv(srq, &rwr, &rbad), 0);
+	rt_fill(A.buf, 6000, 9);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_SEND, A.mr->lkey, A.buf, 6000, 0, 0, 0, 0), IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL_FATAL(b_wait(&wc), 0);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.wr_id, 33);
+	CU_ASSERT_EQUAL(wc.byte_len, 6000);
+	CU_ASSERT_EQUAL(memcmp(dst + 7 * PG, A.buf, 6000), 0);
+	ibv_destroy_qp(qp);
+	ibv_destroy_srq(srq);
+	ibv_dereg_mr(mr);
+	munmap(dst, LEN);
+	pair_down();
+}
+
+static size_t anon_huge_kb(const void *p)
+{
+	char line[256];
+	unsigned long lo, hi;
+	size_t kb = 0;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in && sscanf(line, "AnonHugePages: %zu kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return in ? kb : 0;
+}
+
+/* A cold THP region faults in as 2 MiB entries, and a WRITE lands. */
+static void test_thp_backed_odp_region_takes_order9_entries(void)
+{
+	size_t len = 8UL << 20;
+	uint8_t *raw = map_anon(len + (2UL << 20)), *t;
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+	t = (uint8_t *)(((uintptr_t)raw + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	if (madvise(t, len, MADV_HUGEPAGE)) {
+		munmap(raw, len + (2UL << 20));
+		SODP_SKIP("no MADV_HUGEPAGE");
+	}
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, len, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	rt_fill(A.buf, 65536, 2);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 65536, (uintptr_t)t + 4096,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(t + 4096, A.buf, 65536), 0);
+	if (anon_huge_kb(t) < 2048) {
+		ibv_dereg_mr(mr);
+		munmap(raw, len + (2UL << 20));
+		pair_down();
+		SODP_SKIP("the kernel gave no transparent huge page");
+	}
+	st = stats(mr);
+	CU_ASSERT_TRUE(st.entries_by_order[9] >= 1);
+	CU_ASSERT_EQUAL(st.entries_by_order[0], 0);
+	ibv_dereg_mr(mr);
+	munmap(raw, len + (2UL << 20));
+	pair_down();
+}
+
+/* IBV_ACCESS_HUGETLB over hugetlb memory: accepted, order-9 entries. */
+static void test_hugetlb_region_with_hugetlb_access(void)
+{
+	size_t len = 4UL << 20;
+	uint8_t *t = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	struct ibv_mr *mr;
+
+	if (t == MAP_FAILED)
+		SODP_SKIP("no 2 MiB hugetlb pages (vm.nr_hugepages)");
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, len, ODP | IBV_ACCESS_HUGETLB);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(A.buf, 5, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + 3 * PG,
+			     mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t + 3 * PG, PG, 5));
+	CU_ASSERT_TRUE(stats(mr).entries_by_order[9] >= 1);
+	CU_ASSERT_EQUAL(stats(mr).entries_by_order[0], 0);
+	ibv_dereg_mr(mr);
+	munmap(t, len);
+	pair_down();
+}
+
+static void test_counters_sum_per_device_including_deregistered(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats before, after;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(B.ctx, &before), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(B.ctx, &after), 0);
+	CU_ASSERT_TRUE(after.faults > before.faults);
+	CU_ASSERT_TRUE(after.pages_faulted > before.pages_faulted);
+	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(NULL, &after), -EINVAL);
+	CU_ASSERT_EQUAL(sodp_mr_get_stats(NULL, &after), -EINVAL);
+	munmap(t, LEN);
+	pair_down();
+}
+
 /* ---- implicit ODP ---- */
 
 static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children(void)
@@ -857,6 +1230,16 @@ void sodp_tests_register(void)
 		 test_dontneed_in_the_middle_keeps_both_ends_and_refaults},
 		{"fork_keeps_parent_memory_registered_and_child_writes_unseen",
 		 test_fork_keeps_parent_memory_registered_and_child_writes_unseen},
+		{"fork_during_cold_fault_traffic_does_not_hang",
+		 test_fork_during_cold_fault_traffic_does_not_hang},
+		{"writes_against_munmap_mmap_churn", test_writes_against_munmap_mmap_churn},
+		{"ud_send_and_receive_with_odp", test_ud_send_and_receive_with_odp},
+		{"srq_receive_into_odp", test_srq_receive_into_odp},
+		{"thp_backed_odp_region_takes_order9_entries",
+		 test_thp_backed_odp_region_takes_order9_entries},
+		{"hugetlb_region_with_hugetlb_access", test_hugetlb_region_with_hugetlb_access},
+		{"counters_sum_per_device_including_deregistered",
+		 test_counters_sum_per_device_including_deregistered},
 		{"implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children",
 		 test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children},
 		{"prefetch_sync_async_and_no_fault", test_prefetch_sync_async_and_no_fault},
