@@ -83,8 +83,10 @@ int odp_implicit_map_lock(struct sodp_umem *p, uintptr_t va, size_t len, bool wr
 	slot = odp_child_slot(p, va, false);
 	c = slot ? *slot : NULL;
 	if (!c) {
+		int ret = p->dead ? -EFAULT : -EAGAIN;
+
 		pthread_mutex_unlock(&p->lock);
-		return p->dead ? -EFAULT : -EAGAIN;
+		return ret;
 	}
 	pthread_mutex_lock(&c->lock);
 	pthread_mutex_unlock(&p->lock);
