@@ -106,6 +106,20 @@ static void test_ibv_devinfo_shows_active_ethernet_port_and_gid(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_qp:"));
 }
 
+static void test_ibv_devinfo_lists_odp_caps(void)
+{
+	const char *rc;
+
+	if (!have("ibv_devinfo"))
+		SODP_SKIP("ibv_devinfo is not installed (Debian package ibverbs-utils)");
+	CU_ASSERT_EQUAL(run("SOFTODP_DEVICES=srxe0=127.0.0.1 " RUN " ibv_devinfo -v"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ODP_SUPPORT_IMPLICIT"));
+	rc = strstr(out, "rc_odp_caps:");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rc, "SUPPORT_ATOMIC"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(rc, "SUPPORT_SRQ"));
+}
+
 static void test_bad_configuration_is_one_line_naming_entry(void)
 {
 	char *first_nl;
@@ -163,6 +177,7 @@ void sodp_tests_register(void)
 		{"ibv_devices_lists_configured_devices", test_ibv_devices_lists_configured_devices},
 		{"ibv_devinfo_shows_active_ethernet_port_and_gid",
 		 test_ibv_devinfo_shows_active_ethernet_port_and_gid},
+		{"ibv_devinfo_lists_odp_caps", test_ibv_devinfo_lists_odp_caps},
 		{"bad_configuration_is_one_line_naming_entry",
 		 test_bad_configuration_is_one_line_naming_entry},
 		{"pkg_config_program_links_and_runs", test_pkg_config_program_links_and_runs},
