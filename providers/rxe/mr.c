@@ -89,20 +89,35 @@ static void rxe_miss_set(struct rxe_miss *miss, struct rxe_mr *mr, uintptr_t va,
 	miss->write = write;
 }
 
-/*
- * Copies @len bytes between @buf and process address @va of @mr (checked
- * with rxe_mr_check()). Returns 0, -EAGAIN (*miss says what to fault) or
- * -EFAULT (the memory went away behind the mirror's back).
- */
-int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
-		struct rxe_miss *miss)
+struct rxe_mr_op {
+	struct rxe_mr *mr;
+	uintptr_t va;
+	void *buf;
+	size_t len;
+	bool to_mr;
+	/* atomics */
+	enum sodp_atomic_op op;
+	uint64_t cmp_add, swap, *orig;
+};
+
+static int rxe_mr_copy_once(void *arg, struct rxe_miss *miss)
 {
-	uintptr_t at = va;
-	int ret = sodp_umem_copy(mr->umem, va, buf, len, to_mr, &at);
+	struct rxe_mr_op *o = arg;
+	uintptr_t at = o->va;
+	int ret = sodp_umem_copy(o->mr->umem, o->va, o->buf, o->len, o->to_mr, &at);
 
 	if (ret == -EAGAIN)
-		rxe_miss_set(miss, mr, at, len - (at - va), to_mr);
+		rxe_miss_set(miss, o->mr, at, o->len - (at - o->va), o->to_mr);
 	return ret == -EINVAL ? -EFAULT : ret;
+}
+
+/* Copies @len bytes between @buf and process address @va of @mr (checked). */
+int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
+		struct rxe_qp_fault *qf, struct rxe_miss *miss)
+{
+	struct rxe_mr_op o = {.mr = mr, .va = va, .buf = buf, .len = len, .to_mr = to_mr};
+
+	return rxe_access(qf, rxe_mr_copy_once, &o, miss);
 }
 
 /* Whether [va, va + len) of @mr is mapped (for writing) right now. */
@@ -121,56 +136,83 @@ bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write)
 	return true;
 }
 
+static int rxe_mr_atomic_once(void *arg, struct rxe_miss *miss)
+{
+	struct rxe_mr_op *o = arg;
+	struct sodp_umem_map m;
+	int ret = sodp_umem_map_lock(o->mr->umem, o->va, sizeof(uint64_t), true, &m);
+
+	if (ret == -EAGAIN)
+		rxe_miss_set(miss, o->mr, o->va, sizeof(uint64_t), true);
+	if (ret)
+		return ret == -EINVAL ? -EFAULT : ret;
+	ret = sodp_umem_atomic_locked(&m, o->va, o->op, o->cmp_add, o->swap, o->orig);
+	sodp_umem_unlock(&m);
+	return ret;
+}
+
 /*
  * An 8-byte atomic at @va of @mr, on memory write-valid in the MTT, under
  * the umem's lock: a write-protected or unmapped target is a miss to fault,
  * never a signal.
  */
 int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,
-		  uint64_t swap, uint64_t *orig, struct rxe_miss *miss)
+		  uint64_t swap, uint64_t *orig, struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
-	struct sodp_umem_map m;
-	int ret = sodp_umem_map_lock(mr->umem, va, sizeof(uint64_t), true, &m);
+	struct rxe_mr_op o = {
+		.mr = mr, .va = va, .op = op, .cmp_add = cmp_add, .swap = swap, .orig = orig,
+	};
 
-	if (ret == -EAGAIN)
-		rxe_miss_set(miss, mr, va, sizeof(uint64_t), true);
-	if (ret)
-		return ret == -EINVAL ? -EFAULT : ret;
-	ret = sodp_umem_atomic_locked(&m, va, op, cmp_add, swap, orig);
-	sodp_umem_unlock(&m);
-	return ret;
+	return rxe_access(qf, rxe_mr_atomic_once, &o, miss);
 }
 
-/*
- * Walks the part of scatter list @sge from @offset for @len bytes, checking
- * each element against its MR (PD, bounds, LOCAL_WRITE when @write), and
- * calls @fn on each piece. Returns 0, -EACCES (key or bounds), -ENOSPC
- * (list too short), or what @fn returned.
- */
-static int rxe_sge_walk(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge,
-			uint32_t nsge, uint32_t offset, uint32_t len, bool write,
-			int (*fn)(struct rxe_mr *mr, uintptr_t va, uint32_t off, uint32_t n,
-				  void *arg),
-			void *arg)
-{
-	uint32_t i, left = len, done = 0;
+/* A scatter list access: a copy to or from @buf, or a probe (@buf NULL). */
+struct rxe_sge_op {
+	struct rxe_dev *dev;
+	struct ibv_pd *pd;
+	const struct ibv_sge *sge;
+	uint32_t nsge, offset, len;
+	char *buf;
+	bool write; /* into the scatter list */
+};
 
-	for (i = 0; i < nsge && left; i++) {
+/*
+ * Walks the part of the scatter list from offset for len bytes, checking
+ * each element against its MR (PD, bounds, LOCAL_WRITE when writing), and
+ * copies or probes each piece. 0, -EACCES, -ENOSPC, -EAGAIN or -EFAULT.
+ */
+static int rxe_sge_once(void *arg, struct rxe_miss *miss)
+{
+	struct rxe_sge_op *o = arg;
+	uint32_t i, left = o->len, done = 0, offset = o->offset;
+
+	for (i = 0; i < o->nsge && left; i++) {
+		const struct ibv_sge *sge = &o->sge[i];
 		struct rxe_mr *mr;
 		uint32_t take;
 		uintptr_t va;
 		int err;
 
-		if (offset >= sge[i].length) {
-			offset -= sge[i].length;
+		if (offset >= sge->length) {
+			offset -= sge->length;
 			continue;
 		}
-		take = SODP_MIN(sge[i].length - offset, left);
-		mr = rxe_mr_lookup(dev, sge[i].lkey);
-		err = rxe_mr_check(mr, pd, sge[i].addr + offset, take,
-				   write ? IBV_ACCESS_LOCAL_WRITE : 0, &va);
-		if (!err)
-			err = fn(mr, va, done, take, arg);
+		take = SODP_MIN(sge->length - offset, left);
+		mr = rxe_mr_lookup(o->dev, sge->lkey);
+		err = rxe_mr_check(mr, o->pd, sge->addr + offset, take,
+				   o->write ? IBV_ACCESS_LOCAL_WRITE : 0, &va);
+		if (err)
+			return err;
+		if (o->buf) {
+			struct rxe_mr_op c = {
+				.mr = mr, .va = va, .buf = o->buf + done, .len = take, .to_mr = o->write,
+			};
+
+			err = rxe_mr_copy_once(&c, miss);
+		} else if (!rxe_mr_mapped(mr, va, take, o->write)) {
+			rxe_miss_set(miss, mr, va, take, o->write);
+			err = -EAGAIN;
+		}
 		if (err)
 			return err;
 		left -= take;
@@ -180,54 +222,30 @@ static int rxe_sge_walk(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv
 	return left ? -ENOSPC : 0;
 }
 
-struct rxe_sge_copy_arg {
-	char *buf;
-	bool to_sge;
-	struct rxe_miss *miss;
-};
-
-static int rxe_sge_copy_one(struct rxe_mr *mr, uintptr_t va, uint32_t off, uint32_t n, void *arg)
-{
-	struct rxe_sge_copy_arg *a = arg;
-
-	return rxe_mr_copy(mr, va, a->buf + off, n, a->to_sge, a->miss);
-}
-
-/*
- * Copies @len bytes between @buf and the scatter list @sge starting @offset
- * bytes into it. Returns 0, -EACCES (key or bounds), -ENOSPC (list too
- * short), -EAGAIN (*miss says what to fault), -EFAULT.
- */
+/* Copies @len bytes between @buf and the scatter list @sge from @offset on. */
 int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
-		 uint32_t offset, void *buf, uint32_t len, bool to_sge, struct rxe_miss *miss)
+		 uint32_t offset, void *buf, uint32_t len, bool to_sge, struct rxe_qp_fault *qf,
+		 struct rxe_miss *miss)
 {
-	struct rxe_sge_copy_arg a = {.buf = buf, .to_sge = to_sge, .miss = miss};
+	struct rxe_sge_op o = {
+		.dev = dev, .pd = pd, .sge = sge, .nsge = nsge, .offset = offset,
+		.len = len, .buf = buf, .write = to_sge,
+	};
+	struct rxe_miss unused;
 
-	return rxe_sge_walk(dev, pd, sge, nsge, offset, len, to_sge, rxe_sge_copy_one, &a);
-}
-
-struct rxe_sge_probe_arg {
-	bool write;
-	struct rxe_miss *miss;
-};
-
-static int rxe_sge_probe_one(struct rxe_mr *mr, uintptr_t va, uint32_t off, uint32_t n, void *arg)
-{
-	struct rxe_sge_probe_arg *a = arg;
-
-	if (rxe_mr_mapped(mr, va, n, a->write))
+	if (!len)
 		return 0;
-	rxe_miss_set(a->miss, mr, va, n, a->write);
-	return -EAGAIN;
+	return rxe_access(qf, rxe_sge_once, &o, miss ? miss : &unused);
 }
 
-/* Whether the first @len bytes of @sge are mapped; rxe_sge_copy()'s errors. */
 int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
-		  uint32_t len, bool write, struct rxe_miss *miss)
+		  uint32_t len, bool write, struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
-	struct rxe_sge_probe_arg a = {.write = write, .miss = miss};
+	struct rxe_sge_op o = {
+		.dev = dev, .pd = pd, .sge = sge, .nsge = nsge, .len = len, .write = write,
+	};
 
-	return rxe_sge_walk(dev, pd, sge, nsge, 0, len, write, rxe_sge_probe_one, &a);
+	return rxe_access(qf, rxe_sge_once, &o, miss);
 }
 
 /* ---- PD ---- */

@@ -71,6 +71,12 @@ bool rxe_qp_fault_pending(struct rxe_qp_fault *qf)
 	return __atomic_load_n(&qf->pending, __ATOMIC_ACQUIRE);
 }
 
+enum rxe_miss_action {
+	RXE_MISS_RETRY, /* the page is mapped now: access again */
+	RXE_MISS_WAIT,	/* a fault is on its way: park (requester) or RNR NAK (responder) */
+	RXE_MISS_ERROR, /* the memory cannot be made accessible */
+};
+
 static unsigned int rxe_miss_flags(const struct rxe_miss *miss)
 {
 	return (miss->write ? SODP_FAULT_WRITE : 0) | SODP_FAULT_AHEAD;
@@ -90,7 +96,7 @@ static bool rxe_miss_snapshot(struct rxe_miss *miss)
 }
 
 /* Resolves @miss in the calling (engine) thread. */
-enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss)
+static enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss)
 {
 	if (rxe_miss_snapshot(miss))
 		return RXE_MISS_RETRY;
@@ -100,7 +106,7 @@ enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss)
 }
 
 /* Resolves @miss for one side of a QP, off the engine's path if need be. */
-enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss)
+static enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
 	if (rxe_qp_fault_pending(qf))
 		return RXE_MISS_WAIT;
@@ -114,6 +120,38 @@ enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *mi
 		return rxe_miss_inline(miss);
 	}
 	return RXE_MISS_WAIT;
+}
+
+/**
+ * rxe_access() - run an access to registered memory until it stops missing
+ * @qf: the side of the QP that waits for a fault, or NULL to fault in line
+ * @fn: the access; 0, an error, or -EAGAIN with *miss filled in
+ * @arg: its argument
+ * @miss: where the last miss is left
+ *
+ * Return: what @fn returned; -EAGAIN when the access must wait for @qf's
+ * fault (or lost too many races with invalidations: try again later);
+ * -EFAULT when the missing memory cannot be made accessible.
+ */
+int rxe_access(struct rxe_qp_fault *qf, int (*fn)(void *arg, struct rxe_miss *miss), void *arg,
+	       struct rxe_miss *miss)
+{
+	int i, ret = -EAGAIN;
+
+	for (i = 0; i < RXE_MISS_TRIES; i++) {
+		ret = fn(arg, miss);
+		if (ret != -EAGAIN)
+			return ret;
+		switch (qf ? rxe_miss_async(qf, miss) : rxe_miss_inline(miss)) {
+		case RXE_MISS_RETRY:
+			continue;
+		case RXE_MISS_WAIT:
+			return -EAGAIN;
+		case RXE_MISS_ERROR:
+			return -EFAULT;
+		}
+	}
+	return -EAGAIN;
 }
 
 /*
@@ -138,21 +176,4 @@ void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size
 			      SODP_MIN(room, (uint64_t)SODP_ODP_PREFETCH_MAX),
 			      SODP_FAULT_WRITE | SODP_FAULT_AHEAD))
 		__atomic_store_n(&qp->ahead_fault.pending, 0, __ATOMIC_RELEASE);
-}
-
-/* rxe_sge_copy(), resolving misses in line; 0 or its errors (-EFAULT for a miss). */
-int rxe_sge_copy_inline(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge,
-			uint32_t nsge, uint32_t offset, void *buf, uint32_t len, bool to_sge)
-{
-	struct rxe_miss miss;
-	int i, ret = -EFAULT;
-
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		ret = rxe_sge_copy(dev, pd, sge, nsge, offset, buf, len, to_sge, &miss);
-		if (ret != -EAGAIN)
-			return ret;
-		if (rxe_miss_inline(&miss) != RXE_MISS_RETRY)
-			return -EFAULT;
-	}
-	return -EFAULT;
 }

@@ -201,60 +201,36 @@ static uint32_t rxe_wqe_npkts(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 static int rxe_req_payload(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint8_t *dst,
 			   uint32_t offset, uint32_t len)
 {
-	struct rxe_miss miss;
-	int i, ret = -EAGAIN;
+	int ret;
 
 	if (wqe->inline_data) {
 		memcpy(dst, wqe->inline_buf + offset, len);
 		return IBV_WC_SUCCESS;
 	}
-	for (i = 0; i < RXE_MISS_TRIES && ret == -EAGAIN; i++) {
-		ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, offset,
-				   dst, len, false, &miss);
-		if (ret != -EAGAIN)
-			break;
-		switch (rxe_miss_async(&qp->req_fault, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			return -EAGAIN;
-		case RXE_MISS_ERROR:
-			return IBV_WC_LOC_PROT_ERR;
-		}
-	}
-	if (!ret)
-		return IBV_WC_SUCCESS;
-	if (ret == -EAGAIN)
-		return -EAGAIN;
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, offset, dst, len,
+			   false, &qp->req_fault, NULL);
+	if (!ret || ret == -EAGAIN)
+		return ret;
 	return ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR;
 }
 
 /*
  * A READ, compare-and-swap or fetch-and-add WQE's local buffer must be
- * writable before the request leaves: its responses cannot be paused. 0, -EAGAIN (parked for a fault),
- * or a work completion error status. Key and bounds errors are left to the
- * completer, which reports them when the response arrives.
+ * writable before the request leaves: its responses cannot be paused.
+ * 0, -EAGAIN (parked for a fault), or a work completion error status. Key
+ * and bounds errors are left to the completer, which reports them when the
+ * response arrives.
  */
 static int rxe_req_local_ready(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 {
 	uint32_t len = wqe->opcode == IBV_WR_RDMA_READ ? wqe->length : sizeof(uint64_t);
 	struct rxe_miss miss;
-	int i;
+	int ret = rxe_sge_probe(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, len, true,
+				&qp->req_fault, &miss);
 
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		if (rxe_sge_probe(qp->dev, qp->ibqp.qp_base.pd, wqe->sge, wqe->num_sge, len, true,
-				  &miss) != -EAGAIN)
-			return 0;
-		switch (rxe_miss_async(&qp->req_fault, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			return -EAGAIN;
-		case RXE_MISS_ERROR:
-			return IBV_WC_LOC_PROT_ERR;
-		}
-	}
-	return -EAGAIN;
+	if (ret == -EAGAIN)
+		return ret;
+	return ret == -EFAULT ? IBV_WC_LOC_PROT_ERR : 0;
 }
 
 /* A local error on a WQE: the QP goes to error; the flush reports @st for it. */

@@ -102,14 +102,12 @@ static void rxe_send_ack_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e, uint8_
 }
 
 /*
- * What a miss means for the responder: RC waits for the fault worker (RNR
- * NAK, or a paused READ response), UC and UD fault in line.
+ * Where the responder waits for a fault: RC answers RNR NAK (or pauses a
+ * READ response) while the fault worker runs; UC and UD fault in line.
  */
-static enum rxe_miss_action rxe_resp_miss(struct rxe_qp *qp, struct rxe_miss *miss)
+static struct rxe_qp_fault *rxe_resp_fault(struct rxe_qp *qp)
 {
-	if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
-		return rxe_miss_inline(miss);
-	return rxe_miss_async(&qp->resp_fault, miss);
+	return qp->ibqp.qp_base.qp_type == IBV_QPT_RC ? &qp->resp_fault : NULL;
 }
 
 /* Copies a READ response's payload: 0, -EAGAIN (wait for a fault), -EFAULT. */
@@ -117,24 +115,12 @@ static int rxe_read_payload(struct rxe_qp *qp, struct rxe_resp_entry *e, void *b
 {
 	struct rxe_mr *mr = rxe_mr_lookup(qp->dev, e->rkey);
 	struct rxe_miss miss;
-	int i, ret = -EFAULT;
+	int ret;
 
 	if (!mr) /* deregistered while the response was queued */
 		return -EFAULT;
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		ret = rxe_mr_copy(mr, e->va, buf, len, false, &miss);
-		if (ret != -EAGAIN)
-			return ret;
-		switch (rxe_resp_miss(qp, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			return -EAGAIN;
-		case RXE_MISS_ERROR:
-			return -EFAULT;
-		}
-	}
-	return -EAGAIN;
+	ret = rxe_mr_copy(mr, e->va, buf, len, false, rxe_resp_fault(qp), &miss);
+	return ret == -EAGAIN ? ret : ret ? -EFAULT : 0;
 }
 
 /*
@@ -351,10 +337,10 @@ static void rxe_resp_ud(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	}
 	rxe_build_grh(pkt, grh);
 	/* a datagram cannot wait: UD faults in line */
-	ret = rxe_sge_copy_inline(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true);
+	ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true, NULL, NULL);
 	if (!ret)
-		ret = rxe_sge_copy_inline(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
-					  (void *)pkt->pi.payload, pkt->pi.paylen, true);
+		ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
+				   (void *)pkt->pi.payload, pkt->pi.paylen, true, NULL, NULL);
 	if (ret) {
 		rxe_recv_complete(qp, IBV_WC_LOC_PROT_ERR, IBV_WC_RECV, 0, NULL, 0,
 				  pkt->pi.h.deth.sqp);
@@ -416,33 +402,33 @@ static enum ibv_wc_status rxe_recv_copy_status(int err)
 	}
 }
 
+/*
+ * The result of an access to the requester's target memory: done, an RNR
+ * NAK while its fault is resolved (counted on the MR that missed), or a
+ * remote access error.
+ */
+static enum rxe_resp_result rxe_resp_access(int ret, const struct rxe_miss *miss)
+{
+	if (!ret)
+		return RESP_DONE;
+	if (ret != -EAGAIN)
+		return RESP_NAK_ACCESS;
+	sodp_umem_count_rnr(miss->umem);
+	return RESP_RNR;
+}
+
 static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	struct rxe_resp_state *r = &qp->resp;
 	struct rxe_miss miss;
-	int i, ret = -EFAULT;
+	int ret;
 
 	if (!rxe_get_recv_wqe(qp))
 		return RESP_RNR;
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge,
-				   r->offset, (void *)pkt->pi.payload, pkt->pi.paylen, true, &miss);
-		if (ret != -EAGAIN)
-			break;
-		switch (rxe_resp_miss(qp, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			sodp_umem_count_rnr(miss.umem);
-			return RESP_RNR;
-		case RXE_MISS_ERROR:
-			ret = -EFAULT;
-			break;
-		}
-		break;
-	}
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
+			   (void *)pkt->pi.payload, pkt->pi.paylen, true, rxe_resp_fault(qp), &miss);
 	if (ret == -EAGAIN)
-		return RESP_RNR;
+		return rxe_resp_access(ret, &miss);
 	if (ret) {
 		rxe_recv_complete(qp, rxe_recv_copy_status(ret), IBV_WC_RECV, 0, NULL, 0,
 				  qp->attr.dest_qp_num);
@@ -464,35 +450,6 @@ static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_
 		return -EACCES;
 	return rxe_mr_check(rxe_mr_lookup(qp->dev, rkey), qp->ibqp.qp_base.pd, va, len, access,
 			    out);
-}
-
-/*
- * Copies a WRITE payload into @mr at @va: RESP_DONE, RESP_RNR (a fault is
- * on its way) or RESP_NAK_ACCESS.
- */
-static enum rxe_resp_result rxe_write_payload(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va,
-					      const void *buf, uint32_t len)
-{
-	struct rxe_miss miss;
-	int i, ret;
-
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		ret = rxe_mr_copy(mr, va, (void *)buf, len, true, &miss);
-		if (!ret)
-			return RESP_DONE;
-		if (ret != -EAGAIN)
-			return RESP_NAK_ACCESS;
-		switch (rxe_resp_miss(qp, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			sodp_umem_count_rnr(miss.umem);
-			return RESP_RNR;
-		case RXE_MISS_ERROR:
-			return RESP_NAK_ACCESS;
-		}
-	}
-	return RESP_RNR;
 }
 
 static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
@@ -526,10 +483,13 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (pkt->pi.paylen) {
 		struct rxe_mr *mr = rxe_mr_lookup(qp->dev, r->write_rkey);
 		enum rxe_resp_result res;
+		struct rxe_miss miss;
 
 		if (!mr) /* deregistered in the middle of the message */
 			return RESP_NAK_ACCESS;
-		res = rxe_write_payload(qp, mr, r->write_va, pkt->pi.payload, pkt->pi.paylen);
+		res = rxe_resp_access(rxe_mr_copy(mr, r->write_va, (void *)pkt->pi.payload,
+						  pkt->pi.paylen, true, rxe_resp_fault(qp), &miss),
+				      &miss);
 		if (res != RESP_DONE)
 			return res;
 		if (m & RXE_START_MASK)
@@ -617,35 +577,16 @@ static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uin
 	e->orig = orig;
 }
 
-/*
- * Runs an 8-byte atomic at @va through the MR of @rkey (already checked):
- * RESP_DONE, RESP_RNR (its page is being faulted) or RESP_NAK_ACCESS.
- */
+/* An 8-byte atomic at @va through the MR of @rkey (already checked). */
 static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t rkey, uintptr_t va,
 					    enum sodp_atomic_op op, uint64_t cmp_add,
 					    uint64_t swap, uint64_t *orig)
 {
-	struct rxe_mr *mr = rxe_mr_lookup(qp->dev, rkey);
 	struct rxe_miss miss;
-	int i, ret;
+	int ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, rkey), va, op, cmp_add, swap, orig,
+				rxe_resp_fault(qp), &miss);
 
-	for (i = 0; i < RXE_MISS_TRIES; i++) {
-		ret = rxe_mr_atomic(mr, va, op, cmp_add, swap, orig, &miss);
-		if (!ret)
-			return RESP_DONE;
-		if (ret != -EAGAIN)
-			return RESP_NAK_ACCESS;
-		switch (rxe_resp_miss(qp, &miss)) {
-		case RXE_MISS_RETRY:
-			continue;
-		case RXE_MISS_WAIT:
-			sodp_umem_count_rnr(miss.umem);
-			return RESP_RNR;
-		case RXE_MISS_ERROR:
-			return RESP_NAK_ACCESS;
-		}
-	}
-	return RESP_RNR;
+	return rxe_resp_access(ret, &miss);
 }
 
 static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)

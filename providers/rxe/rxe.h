@@ -475,15 +475,24 @@ void rxe_mr_table_fini(struct rxe_dev *dev);
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key);
 int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t len,
 		 unsigned int access, uintptr_t *va);
+/*
+ * Accesses to registered memory: misses are resolved through @qf (one side
+ * of a QP: off the engine's path, odp.c) or, with @qf NULL, in line. They
+ * return 0; -EAGAIN when the access must wait for @qf's fault (*miss says
+ * what missed); -EFAULT when the memory cannot be made accessible; and
+ * -EACCES (key, PD, rights or bounds), -ENOSPC (scatter list too short).
+ */
 int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
-		struct rxe_miss *miss);
+		struct rxe_qp_fault *qf, struct rxe_miss *miss);
 int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,
-		  uint64_t swap, uint64_t *orig, struct rxe_miss *miss);
-bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write);
+		  uint64_t swap, uint64_t *orig, struct rxe_qp_fault *qf, struct rxe_miss *miss);
 int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
-		 uint32_t offset, void *buf, uint32_t len, bool to_sge, struct rxe_miss *miss);
+		 uint32_t offset, void *buf, uint32_t len, bool to_sge, struct rxe_qp_fault *qf,
+		 struct rxe_miss *miss);
+/* Whether the first @len bytes of @sge are mapped (for writing), faulting them if not. */
 int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
-		  uint32_t len, bool write, struct rxe_miss *miss);
+		  uint32_t len, bool write, struct rxe_qp_fault *qf, struct rxe_miss *miss);
+bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write);
 struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
 			  unsigned int access);
 int rxe_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
@@ -497,18 +506,11 @@ void rxe_dealloc_pd(struct ibv_pd *pd);
 /* ---- odp.c: what a miss means for each side of a QP ---- */
 /* Misses one access may resolve in a row: one per scatter element, twice. */
 #define RXE_MISS_TRIES (2 * RXE_MAX_SGE + 2)
-enum rxe_miss_action {
-	RXE_MISS_RETRY, /* the page is mapped now: access again */
-	RXE_MISS_WAIT,	/* a fault is on its way: park (requester) or RNR NAK (responder) */
-	RXE_MISS_ERROR, /* the memory cannot be made accessible */
-};
 void rxe_qp_fault_init(struct rxe_qp *qp);
 void rxe_qp_fault_cancel(struct rxe_qp *qp);
 bool rxe_qp_fault_pending(struct rxe_qp_fault *qf);
-enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss);
-enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss);
-int rxe_sge_copy_inline(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge,
-			uint32_t nsge, uint32_t offset, void *buf, uint32_t len, bool to_sge);
+int rxe_access(struct rxe_qp_fault *qf, int (*fn)(void *arg, struct rxe_miss *miss), void *arg,
+	       struct rxe_miss *miss);
 void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len);
 
 /* ---- cq.c ---- */
