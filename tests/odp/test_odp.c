@@ -214,6 +214,35 @@ static void test_bad_registrations_are_einval(void)
 
 /* ---- data movement ---- */
 
+/* An ODP MR whose iova is not its address, up to the last byte below 2^64. */
+static void test_write_and_read_through_iova_unlike_address_near_2_64(void)
+{
+	uint8_t *t = map_anon(LEN);
+	uint64_t iova = UINT64_MAX - LEN + 1;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr_iova(B.pd, t, LEN, iova, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	rt_fill(A.buf, PG, 4);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(t + LEN - PG, A.buf, PG), 0);
+	memset(A.buf, 0, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey,
+			     0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(t + LEN - PG, A.buf, PG), 0);
+	/* one byte past the end wraps to 0: a remote access error */
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2, UINT64_MAX, mr->rkey, 0, 0),
+			IBV_WC_REM_ACCESS_ERR);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+
 static void test_write_into_never_touched_memory_lands(void)
 {
 	uint8_t *t = map_anon(LEN);
@@ -1197,6 +1226,8 @@ void sodp_tests_register(void)
 		{"odp_registration_faults_nothing", test_odp_registration_faults_nothing},
 		{"1000_registrations_of_1gib_odp", test_1000_registrations_of_1gib_odp},
 		{"bad_registrations_are_einval", test_bad_registrations_are_einval},
+		{"write_and_read_through_iova_unlike_address_near_2_64",
+		 test_write_and_read_through_iova_unlike_address_near_2_64},
 		{"write_into_never_touched_memory_lands",
 		 test_write_into_never_touched_memory_lands},
 		{"read_from_never_touched_memory_returns_zeros",
