@@ -295,6 +295,7 @@ static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
 	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	for (i = 0; i < LEN; i += PG)
 		sink += t[i]; /* the zero page, mapped read-only */
+	CU_ASSERT_EQUAL(sink, 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 0x5c, 8);
