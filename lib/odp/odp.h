@@ -46,6 +46,9 @@
  * is never held while calling out. Nothing in lib/odp takes a provider lock,
  * so the provider may cancel a fault (which waits for its completion
  * callback) while holding dev->lock, provided the callback takes no lock.
+ * A layer that calls in here under a lock of its own installs its fork
+ * handlers after sodp_odp_fork_init(), so that its prepare handler takes
+ * that lock before lib/hmm's prepare takes lib/hmm's.
  *
  * Copies under the lock use process_vm_readv/writev on the process itself:
  * memory unmapped behind every event source's back (a raw munmap system
