@@ -83,10 +83,12 @@ int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int 
 		/* child by child; the window stays inside the first one */
 		do {
 			size_t n = sodp_umem_chunk(u, va, SODP_MAX(len, (size_t)1));
-			struct sodp_umem *c = odp_implicit_child_get(u, va);
+			/* a snapshot finds nothing where no child was made yet */
+			struct sodp_umem *c = odp_implicit_child_get(u, va,
+								     !(flags & SODP_FAULT_SNAPSHOT));
 
 			if (!c) {
-				ret = -EFAULT;
+				ret = flags & SODP_FAULT_SNAPSHOT ? 0 : -EFAULT;
 				break;
 			}
 			ret = odp_fault_one(c, va, n, flags);

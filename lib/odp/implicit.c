@@ -93,8 +93,8 @@ int odp_implicit_map_lock(struct sodp_umem *p, uintptr_t va, size_t len, bool wr
 	return odp_map_locked_child(c, va, len, write, m);
 }
 
-/* The child holding @va, created if need be, pinned for a fault. */
-struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va)
+/* The child holding @va, created if need be (@create), pinned for a fault. */
+struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va, bool create)
 {
 	struct sodp_umem **slot, *c = NULL;
 	uintptr_t start = va & ~(ODP_GIANT_SIZE - 1);
@@ -102,11 +102,11 @@ struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va)
 	pthread_mutex_lock(&p->lock);
 	if (p->dead)
 		goto out;
-	slot = odp_child_slot(p, va, true);
+	slot = odp_child_slot(p, va, create);
 	if (!slot)
 		goto out;
 	c = *slot;
-	if (!c) {
+	if (!c && create) {
 		c = odp_umem_alloc(start, start + ODP_GIANT_SIZE, SODP_UMEM_ODP);
 		if (!c)
 			goto out;
@@ -121,31 +121,11 @@ struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va)
 		p->nr_children++;
 		odp_count(p, children_created, 1);
 	}
-	c->busy++;
+	if (c)
+		c->busy++;
 out:
 	pthread_mutex_unlock(&p->lock);
 	return c;
-}
-
-void odp_implicit_child_put(struct sodp_umem *c)
-{
-	struct sodp_umem *p = c->parent;
-
-	pthread_mutex_lock(&p->lock);
-	c->busy--;
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* From @c's invalidate callback, no lock held. */
-void odp_implicit_child_emptied(struct sodp_umem *c)
-{
-	struct sodp_umem *p = c->parent;
-
-	__atomic_store_n(&c->emptied, true, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&p->reap_lock);
-	if (!p->dead)
-		odp_schedule_reap(p);
-	pthread_mutex_unlock(&p->reap_lock);
 }
 
 static void odp_child_free(struct sodp_umem *p, struct sodp_umem *c)
@@ -160,6 +140,55 @@ static void odp_child_free(struct sodp_umem *p, struct sodp_umem *c)
 	odp_umem_free(c);
 }
 
+/* Unlinks @c from @p if it is idle and empty; under p->lock. */
+static bool odp_child_unlink_if_empty(struct sodp_umem *p, struct sodp_umem *c)
+{
+	bool empty;
+
+	if (c->busy)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	empty = odp_mtt_is_empty(c);
+	pthread_mutex_unlock(&c->lock);
+	if (!empty)
+		return false;
+	*odp_child_slot(p, c->start, false) = NULL;
+	list_del_init(&c->child_node);
+	p->nr_children--;
+	odp_count(p, children_freed, 1);
+	return true;
+}
+
+/*
+ * Ends a fault's use of @c. A child the fault left empty (the peer asked
+ * for an address nothing maps) goes at once: a remote peer must not be able
+ * to make the parent keep a child for every GiB it names.
+ */
+void odp_implicit_child_put(struct sodp_umem *c)
+{
+	struct sodp_umem *p = c->parent;
+	bool gone;
+
+	pthread_mutex_lock(&p->lock);
+	c->busy--;
+	gone = odp_child_unlink_if_empty(p, c);
+	pthread_mutex_unlock(&p->lock);
+	if (gone)
+		odp_child_free(p, c);
+}
+
+/* From @c's invalidate callback, no lock held. */
+void odp_implicit_child_emptied(struct sodp_umem *c)
+{
+	struct sodp_umem *p = c->parent;
+
+	__atomic_store_n(&c->emptied, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&p->reap_lock);
+	if (!p->dead)
+		odp_schedule_reap(p);
+	pthread_mutex_unlock(&p->reap_lock);
+}
+
 /* Fault worker: frees the children that invalidation left empty. */
 void odp_implicit_reap(struct sodp_umem *p)
 {
@@ -168,21 +197,10 @@ void odp_implicit_reap(struct sodp_umem *p)
 
 	pthread_mutex_lock(&p->lock);
 	list_for_each_entry_safe (c, tmp, &p->child_list, child_node) {
-		bool empty;
-
-		if (!__atomic_load_n(&c->emptied, __ATOMIC_ACQUIRE) || c->busy)
+		if (!__atomic_exchange_n(&c->emptied, false, __ATOMIC_ACQ_REL))
 			continue;
-		pthread_mutex_lock(&c->lock);
-		__atomic_store_n(&c->emptied, false, __ATOMIC_RELAXED);
-		empty = odp_mtt_is_empty(c);
-		pthread_mutex_unlock(&c->lock);
-		if (!empty)
-			continue;
-		*odp_child_slot(p, c->start, false) = NULL;
-		list_del_init(&c->child_node);
-		list_add_tail(&c->child_node, &dead);
-		p->nr_children--;
-		odp_count(p, children_freed, 1);
+		if (odp_child_unlink_if_empty(p, c))
+			list_add_tail(&c->child_node, &dead);
 	}
 	pthread_mutex_unlock(&p->lock);
 	list_for_each_entry_safe (c, tmp, &dead, child_node) {

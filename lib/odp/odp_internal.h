@@ -110,7 +110,7 @@ int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int fl
 /* implicit.c */
 int odp_implicit_map_lock(struct sodp_umem *p, uintptr_t va, size_t len, bool write,
 			  struct sodp_umem_map *m);
-struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va);
+struct sodp_umem *odp_implicit_child_get(struct sodp_umem *p, uintptr_t va, bool create);
 void odp_implicit_child_put(struct sodp_umem *c);
 void odp_implicit_child_emptied(struct sodp_umem *c);
 void odp_implicit_release(struct sodp_umem *p);

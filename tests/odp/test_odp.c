@@ -1117,6 +1117,34 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 	pair_down();
 }
 
+/* A peer naming unmapped addresses through an implicit MR leaves nothing behind. */
+static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
+{
+	uint8_t *r = mmap(NULL, 4 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+	int i, bad = 0;
+
+	CU_ASSERT_FATAL(r != MAP_FAILED);
+	CU_ASSERT_EQUAL_FATAL(munmap(r, 4 * GIB), 0); /* a hole nothing maps */
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, NULL, SIZE_MAX, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	for (i = 0; i < 4; i++) {
+		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 64, (uintptr_t)r + i * GIB,
+			    mr->rkey, 0, 0) != IBV_WC_REM_ACCESS_ERR;
+		bad |= rt_rc_connect(&A, &B, rt_default_opts(), 40 + i, 80 + i);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	st = stats(mr);
+	CU_ASSERT_EQUAL(st.children_live, 0);
+	CU_ASSERT_EQUAL(st.children_created, st.children_freed);
+	CU_ASSERT_TRUE(st.fault_errors >= 4);
+	ibv_dereg_mr(mr);
+	pair_down();
+}
+
 /* ---- prefetch ---- */
 
 static void test_prefetch_sync_async_and_no_fault(void)
@@ -1274,6 +1302,8 @@ void sodp_tests_register(void)
 		 test_counters_sum_per_device_including_deregistered},
 		{"implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children",
 		 test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children},
+		{"implicit_mr_keeps_no_child_for_unmapped_addresses",
+		 test_implicit_mr_keeps_no_child_for_unmapped_addresses},
 		{"prefetch_sync_async_and_no_fault", test_prefetch_sync_async_and_no_fault},
 		{"advise_mr_errors", test_advise_mr_errors},
 		{"dereg_while_a_fault_is_in_flight", test_dereg_while_a_fault_is_in_flight},
