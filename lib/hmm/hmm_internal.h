@@ -167,15 +167,15 @@ void hmm_pagemap_reload_env(void);
 
 int hmm_uffd_start(void);
 bool hmm_uffd_active(void);
+/* Registers the VMAs that overlap [start, end), each whole, if not yet registered. */
 void hmm_uffd_register(uintptr_t start, uintptr_t end);
-/* Drops the registration of parts of [start, end) no notifier covers. */
-void hmm_uffd_unregister_uncovered(uintptr_t start, uintptr_t end);
-/* Registers what of [start, end) is mapped but not registered yet. */
-void hmm_uffd_ensure(uintptr_t start, uintptr_t end);
+/* Unregisters the registered VMAs around [start, end) that no notifier overlaps. */
+void hmm_uffd_unregister_idle(uintptr_t start, uintptr_t end);
 /* The kernel dropped these VMAs (unmapped): forget their registration. */
 void hmm_uffd_forget(uintptr_t start, uintptr_t end);
-bool hmm_uffd_lift(uintptr_t start, uintptr_t end);
-void hmm_uffd_relift(uintptr_t start, uintptr_t end);
+/* Lifts the registration of [*ls, *le) inside [start, end) around a hooked call. */
+bool hmm_uffd_lift(uintptr_t start, uintptr_t end, uintptr_t *ls, uintptr_t *le);
+void hmm_uffd_relift(uintptr_t ls, uintptr_t le);
 /* The hooks announce what they deliver so the reader can deduplicate. */
 int hmm_uffd_expect(uintptr_t start, uintptr_t end);
 void hmm_uffd_expect_done(int slot);

@@ -130,10 +130,14 @@ static int real_mprotect(void *addr, size_t len, int prot)
 	return (int)syscall(SYS_mprotect, addr, len, prot);
 }
 
-/* One hooked call: the bracket and, if the uffd channel runs, its dedup slot. */
+/*
+ * One hooked call: the bracket and, if the uffd channel runs, its dedup slot
+ * and the registration it lifted for the call, [lift_start, lift_end).
+ */
 struct hook {
 	struct hmm_inv inv;
 	uintptr_t start, end;
+	uintptr_t lift_start, lift_end;
 	enum sodp_event event;
 	int slot;
 	bool lifted;
@@ -154,9 +158,17 @@ static bool hook_range(const void *addr, size_t len, uintptr_t *s, uintptr_t *e)
 	return true;
 }
 
-static void hook_begin(struct hook *h, uintptr_t s, uintptr_t e, enum sodp_event event)
+/*
+ * @lift: the kernel sends a userfaultfd event for this call on registered
+ * memory (unmaps, and the madvise advice that zaps pages). Registration is
+ * by whole VMAs, so the range may be registered with no notifier in it; it
+ * is lifted all the same, as the call would otherwise wait for the reader
+ * only to have its event ignored.
+ */
+static void hook_begin(struct hook *h, uintptr_t s, uintptr_t e, enum sodp_event event, bool lift)
 {
 	uint64_t t0 = hmm_now_ns();
+	bool mirrored;
 
 	h->start = s;
 	h->end = e;
@@ -164,13 +176,13 @@ static void hook_begin(struct hook *h, uintptr_t s, uintptr_t e, enum sodp_event
 	h->slot = -1;
 	h->lifted = false;
 	hmm_maps_invalidate();
-	if (!hmm_inv_begin(&h->inv, s, e, event, SODP_HMM_FROM_HOOK, t0))
-		return;
+	mirrored = hmm_inv_begin(&h->inv, s, e, event, SODP_HMM_FROM_HOOK, t0);
 	if (!hmm_uffd_active())
 		return;
-	h->slot = hmm_uffd_expect(s, e);
-	if (event == SODP_EVENT_UNMAP || event == SODP_EVENT_CLEAR)
-		h->lifted = hmm_uffd_lift(s, e);
+	if (mirrored)
+		h->slot = hmm_uffd_expect(s, e);
+	if (lift)
+		h->lifted = hmm_uffd_lift(s, e, &h->lift_start, &h->lift_end);
 }
 
 static void hook_end(struct hook *h, bool ok)
@@ -182,7 +194,7 @@ static void hook_end(struct hook *h, bool ok)
 	if (ok && h->event == SODP_EVENT_UNMAP)
 		hmm_uffd_forget(h->start, h->end);
 	else if (h->lifted)
-		hmm_uffd_relift(h->start, h->end);
+		hmm_uffd_relift(h->lift_start, h->lift_end);
 	hmm_inv_close(&h->inv);
 	hmm_maps_invalidate();
 	errno = err;
@@ -196,7 +208,7 @@ SODP_EXPORT int munmap(void *addr, size_t len)
 
 	if (!armed() || !hook_range(addr, len, &s, &e))
 		return real_munmap(addr, len);
-	hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+	hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 	ret = real_munmap(addr, len);
 	hook_end(&h, ret == 0);
 	return ret;
@@ -216,7 +228,7 @@ static void *do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 		hmm_maps_invalidate();
 		return real_mmap(addr, len, prot, flags, fd, off);
 	}
-	hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+	hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 	ret = real_mmap(addr, len, prot, flags, fd, off);
 	hook_end(&h, ret != MAP_FAILED);
 	return ret;
@@ -262,9 +274,9 @@ SODP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
 		else
 			return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	}
-	hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+	hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 	if ((flags & MREMAP_FIXED) && hook_range(new_addr, new_len, &ds, &de)) {
-		hook_begin(&hdst, ds, de, SODP_EVENT_UNMAP);
+		hook_begin(&hdst, ds, de, SODP_EVENT_UNMAP, true);
 		dst = true;
 	}
 	ret = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
@@ -272,6 +284,20 @@ SODP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, .
 		hook_end(&hdst, ret != MAP_FAILED);
 	hook_end(&h, ret != MAP_FAILED && !(flags & MREMAP_DONTUNMAP));
 	return ret;
+}
+
+/* madvise advice after which userfaultfd sends REMOVE (before the zap). */
+static bool advice_notifies(int advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* madvise advice that drops pages from the page tables. */
@@ -301,7 +327,7 @@ SODP_EXPORT int madvise(void *addr, size_t len, int advice)
 
 	if (!armed() || !advice_clears(advice) || !hook_range(addr, len, &s, &e))
 		return (int)syscall(SYS_madvise, addr, len, advice);
-	hook_begin(&h, s, e, SODP_EVENT_CLEAR);
+	hook_begin(&h, s, e, SODP_EVENT_CLEAR, advice_notifies(advice));
 	ret = (int)syscall(SYS_madvise, addr, len, advice);
 	hook_end(&h, ret == 0);
 	return ret;
@@ -344,7 +370,7 @@ SODP_EXPORT int mprotect(void *addr, size_t len, int prot)
 		hmm_maps_invalidate();
 		return ret;
 	}
-	hook_begin(&h, s, e, SODP_EVENT_PROTECTION);
+	hook_begin(&h, s, e, SODP_EVENT_PROTECTION, false);
 	ret = real_mprotect(addr, len, prot);
 	hook_end(&h, ret == 0);
 	return ret;
@@ -362,7 +388,7 @@ SODP_EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
 		hmm_maps_invalidate();
 		return ret;
 	}
-	hook_begin(&h, s, e, SODP_EVENT_PROTECTION);
+	hook_begin(&h, s, e, SODP_EVENT_PROTECTION, false);
 	ret = (int)syscall(SYS_pkey_mprotect, addr, len, prot, pkey);
 	hook_end(&h, ret == 0);
 	return ret;
@@ -417,7 +443,7 @@ SODP_EXPORT int brk(void *addr)
 
 	resolve_brk();
 	if (armed() && shrink_range((uintptr_t)addr, current_break(), &s, &e)) {
-		hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+		hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 		hooked = true;
 	}
 	ret = next_brk ? next_brk(addr) : raw_brk(addr);
@@ -437,7 +463,7 @@ SODP_EXPORT void *sbrk(intptr_t increment)
 	if (armed() && increment < 0) {
 		cur = current_break();
 		if (shrink_range(cur + (uintptr_t)increment, cur, &s, &e)) {
-			hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+			hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 			hooked = true;
 		}
 	}
@@ -475,7 +501,7 @@ SODP_EXPORT int shmdt(const void *addr)
 
 	if (!armed() || !shm_extent((uintptr_t)addr, &s, &e))
 		return (int)syscall(SYS_shmdt, addr);
-	hook_begin(&h, s, e, SODP_EVENT_UNMAP);
+	hook_begin(&h, s, e, SODP_EVENT_UNMAP, true);
 	ret = (int)syscall(SYS_shmdt, addr);
 	hook_end(&h, ret == 0);
 	return ret;

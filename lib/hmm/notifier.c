@@ -202,7 +202,7 @@ SODP_EXPORT void sodp_interval_notifier_remove(struct sodp_interval_notifier *n)
 
 	s = hmm_page_down(hn->start);
 	e = hmm_page_up(hn->it.last + 1);
-	hmm_uffd_unregister_uncovered(s, e);
+	hmm_uffd_unregister_idle(s, e);
 }
 
 SODP_EXPORT unsigned long sodp_interval_read_begin(struct sodp_interval_notifier *n)

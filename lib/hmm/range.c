@@ -444,7 +444,7 @@ SODP_EXPORT int sodp_hmm_range_fault(struct sodp_hmm_range *range)
 	if (!ret && seq_moved(range))
 		ret = -EBUSY;
 	if (!ret)
-		hmm_uffd_ensure(range->start, range->end);
+		hmm_uffd_register(range->start, range->end);
 
 	hmm_count(w->faulted ? HMM_C_FAULTS : HMM_C_SNAPSHOTS, 1);
 	if (ret == -EBUSY)

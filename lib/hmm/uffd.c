@@ -3,12 +3,13 @@
  * The userfaultfd event channel: the mirror's view of what the hooks cannot
  * see (munmap inside libc, raw system calls, a fork without atfork).
  *
- * Mirrored ranges are registered with UFFDIO_REGISTER_MODE_WP and never
- * write-protected: no page fault is ever intercepted and THP stays on, but
- * the context receives the non-cooperative events it asked for: UNMAP (after
- * the memory is gone), REMOVE (madvise DONTNEED/FREE/REMOVE, before the
- * zap), REMAP (mremap move) and FORK. Each event blocks the thread that
- * caused it until our reader thread read() it, so:
+ * The VMAs that hold mirrored intervals are registered with
+ * UFFDIO_REGISTER_MODE_WP and never write-protected: no page fault is ever
+ * intercepted and THP stays on, but the context receives the
+ * non-cooperative events it asked for: UNMAP (after the memory is gone),
+ * REMOVE (madvise DONTNEED/FREE/REMOVE, before the zap), REMAP (mremap move)
+ * and FORK. Each event blocks the thread that caused it until our reader
+ * thread read() it, so:
  *
  *  - the reader thread must never unmap registered memory itself (it would
  *    wait for itself); callbacks it runs must not either;
@@ -20,6 +21,27 @@
  *    descriptor the reader receives in the FORK event; closing it at once
  *    unregisters the child and releases anything the child blocked on. The
  *    child opens its own channel lazily (hmm_uffd_child_restart()).
+ *
+ * Registration is by whole VMAs. Registering part of one splits it at the
+ * edges, and the kernel splits a transparent huge page that straddles an
+ * unaligned edge into PTEs for good; a small mirror would cost its
+ * neighbours their huge pages. So every VMA that overlaps a notifier is
+ * registered from its start to its end, and events are filtered by the
+ * interval tree on delivery: an event over memory no notifier covers runs
+ * no callback. The extents record what we registered: whole VMAs when
+ * registered, still registered after a split (mprotect, a partial munmap
+ * keep the context on every piece); the kernel skips a VMA already
+ * registered to us, so a later mirror inside one changes nothing. A VMA
+ * that grows in place (stack, mremap) is registered in full and may extend
+ * past its extent; that only makes a later registration a no-op call.
+ * When the last notifier in a registered VMA goes away, each piece of it is
+ * unregistered, again whole: a registered VMA merges only with neighbours
+ * registered to the same context, so keeping it would fragment the mappings
+ * around it for nothing. VMAs userfaultfd refuses are left to the hooks.
+ * The price: an unmap or zap elsewhere in a registered VMA, libc's own
+ * included, also waits for the reader, whose event then finds no notifier.
+ * Hooked calls lift the registration of their own range instead
+ * (hmm_uffd_lift()).
  *
  * Deduplication: a hook announces [start, end) (hmm_uffd_expect()) before the
  * real call and marks it done after; the reader announces what it delivered
@@ -229,6 +251,21 @@ static void ext_add(uintptr_t s, uintptr_t e)
 	}
 }
 
+/* Does one extent hold all of [s, e)? (Extents touching each other are merged.) */
+static bool ext_covers(uintptr_t s, uintptr_t e)
+{
+	size_t i = ext_find(s);
+
+	return i < uf.next && uf.ext[i].s <= s && uf.ext[i].e >= e;
+}
+
+static bool ext_overlaps(uintptr_t s, uintptr_t e)
+{
+	size_t i = ext_find(s);
+
+	return i < uf.next && uf.ext[i].s < e;
+}
+
 /* ---- registration ---- */
 
 static int ioctl_register(uintptr_t s, uintptr_t e)
@@ -249,53 +286,34 @@ static void ioctl_unregister(uintptr_t s, uintptr_t e)
 }
 
 /*
- * Registers what is mapped in [s, e): one call when the range is one
- * registrable stretch, else VMA by VMA (holes and VMAs userfaultfd refuses,
- * such as VM_PFNMAP, are skipped). Called with uf.lock held.
+ * Registers, each as a whole, the VMAs that overlap [s, e) and are not
+ * registered yet. A VMA userfaultfd refuses (VM_PFNMAP, a read-only shared
+ * file, a memory type the negotiated features do not cover) is left out:
+ * the hooks still cover it. Returns 0, or the last error, -EBUSY first (a
+ * fork child whose inherited context is not released yet). The first lookup
+ * is fresh: a stale parsed-maps cache would name a range that is no longer
+ * one VMA, and registering that would split one. Called with uf.lock held.
  */
-static int register_locked(uintptr_t s, uintptr_t e)
+static int register_vmas_locked(uintptr_t s, uintptr_t e)
 {
-	struct hmm_vma vma;
+	struct hmm_vma v;
 	uintptr_t a = s;
-	int ret = ioctl_register(s, e), last = 0;
+	bool fresh = true;
+	int ret = 0, err;
 
-	if (!ret) {
-		ext_add(s, e);
-		return 0;
-	}
-	if (ret == -EBUSY)
-		return ret;
-	while (a < e && !hmm_vma_find(a, &vma, false) && vma.start < e) {
-		uintptr_t ps = SODP_MAX(a, vma.start), pe = SODP_MIN(e, vma.end);
-
-		ret = ioctl_register(ps, pe);
-		if (!ret)
-			ext_add(ps, pe);
-		else
-			last = ret;
-		a = vma.end;
-	}
-	return last;
-}
-
-static void register_missing_locked(uintptr_t s, uintptr_t e)
-{
-	size_t i = ext_find(s);
-	uintptr_t a = s;
-
-	while (a < e) {
-		uintptr_t stop;
-
-		if (i < uf.next && uf.ext[i].s <= a) {
-			a = uf.ext[i].e;
-			i++;
+	/* Bounded: every turn moves @a past one VMA, towards @e. */
+	while (a < e && !hmm_vma_find(a, &v, fresh) && v.start < e && v.end > a) {
+		fresh = false;
+		a = v.end;
+		if (ext_covers(v.start, v.end))
 			continue;
-		}
-		stop = i < uf.next ? SODP_MIN(uf.ext[i].s, e) : e;
-		register_locked(a, stop);
-		a = stop;
-		i = ext_find(a);
+		err = ioctl_register(v.start, v.end);
+		if (!err)
+			ext_add(v.start, v.end);
+		else if (ret != -EBUSY)
+			ret = err;
 	}
+	return ret;
 }
 
 void hmm_uffd_register(uintptr_t start, uintptr_t end)
@@ -303,21 +321,8 @@ void hmm_uffd_register(uintptr_t start, uintptr_t end)
 	if (!hmm_uffd_active() || end <= start)
 		return;
 	hmm_lock(&uf.lock);
-	if (uf.fd >= 0)
-		register_missing_locked(start, end);
-	hmm_unlock(&uf.lock);
-}
-
-void hmm_uffd_ensure(uintptr_t start, uintptr_t end)
-{
-	size_t i;
-
-	if (!hmm_uffd_active())
-		return;
-	hmm_lock(&uf.lock);
-	i = ext_find(start);
-	if (uf.fd >= 0 && !(i < uf.next && uf.ext[i].s <= start && uf.ext[i].e >= end))
-		register_missing_locked(start, end);
+	if (uf.fd >= 0 && !ext_covers(start, end))
+		register_vmas_locked(start, end);
 	hmm_unlock(&uf.lock);
 }
 
@@ -332,13 +337,20 @@ void hmm_uffd_forget(uintptr_t start, uintptr_t end)
 
 /*
  * A hook that delivers an UNMAP or CLEAR itself lifts the registration of
- * exactly [start, end) for the duration of the call: the kernel then has no
- * event to send, and the call does not wait 30-50 us for our reader. What
- * the window could hide (a raw unmap of the same pages by another thread)
- * is inside the hook's open bracket and already invalidated. Returns true
- * if something was lifted (re-register it with hmm_uffd_relift()).
+ * the registered part of [start, end) for the duration of the call: the
+ * kernel then has no event to send, and the call does not wait 30-50 us for
+ * our reader. What the window could hide (a raw unmap of the same pages by
+ * another thread) is inside the hook's open bracket and already invalidated.
+ *
+ * Only one registered piece is lifted, exactly [*ls, *le), so that
+ * hmm_uffd_relift() can put back exactly that: lifting splits the VMA at the
+ * piece's edges (the call itself splits it there for an unmap; for a clear
+ * the relift merges the pieces again), and registering anything wider could
+ * take in VMAs we never registered. A range over several pieces is not
+ * lifted; its events come and are deduplicated. Returns true if something
+ * was lifted.
  */
-bool hmm_uffd_lift(uintptr_t start, uintptr_t end)
+bool hmm_uffd_lift(uintptr_t start, uintptr_t end, uintptr_t *ls, uintptr_t *le)
 {
 	size_t i;
 	bool lifted = false;
@@ -347,50 +359,95 @@ bool hmm_uffd_lift(uintptr_t start, uintptr_t end)
 		return false;
 	hmm_lock(&uf.lock);
 	i = ext_find(start);
-	if (uf.fd >= 0 && i < uf.next && uf.ext[i].s < end) {
-		ioctl_unregister(start, end);
-		ext_remove(start, end);
+	if (uf.fd >= 0 && i < uf.next && uf.ext[i].s < end &&
+	    !(i + 1 < uf.next && uf.ext[i + 1].s < end)) {
+		*ls = SODP_MAX(start, uf.ext[i].s);
+		*le = SODP_MIN(end, uf.ext[i].e);
+		ioctl_unregister(*ls, *le);
+		ext_remove(*ls, *le);
 		lifted = true;
 	}
 	hmm_unlock(&uf.lock);
 	return lifted;
 }
 
-void hmm_uffd_relift(uintptr_t start, uintptr_t end)
+/*
+ * Puts back exactly what hmm_uffd_lift() took; the kernel merges the piece
+ * with the registered VMAs around it again, as it was before the call.
+ */
+void hmm_uffd_relift(uintptr_t ls, uintptr_t le)
 {
-	hmm_uffd_register(start, end);
-}
-
-struct gap_walk {
-	uintptr_t pos;
-};
-
-static void unregister_gap(uintptr_t s, uintptr_t e)
-{
-	if (e <= s)
+	if (!hmm_uffd_active())
 		return;
-	ioctl_unregister(s, e);
-	ext_remove(s, e);
+	hmm_lock(&uf.lock);
+	if (uf.fd >= 0 && !ioctl_register(ls, le))
+		ext_add(ls, le);
+	hmm_unlock(&uf.lock);
 }
 
-static void covered_piece(uintptr_t s, uintptr_t e, void *arg)
+/*
+ * Unregisters, each as a whole, the VMAs in the registered span around
+ * [s, e) that no notifier overlaps any more, and forgets the parts of that
+ * span nothing is mapped at. The span is the extents that overlap [s, e):
+ * a VMA registered whole and split since (mprotect, a partial munmap) has
+ * its pieces there even where they lie outside [s, e). Unregistering gives
+ * the VMA back to the kernel's merging: a registered VMA merges only with
+ * neighbours registered to the same context. Called with uf.lock held.
+ */
+static void unregister_idle_locked(uintptr_t s, uintptr_t e)
 {
-	struct gap_walk *g = arg;
+	size_t i = ext_find(s);
+	struct hmm_vma v;
+	uintptr_t a;
+	bool fresh = true;
+	int ret;
 
-	unregister_gap(g->pos, s);
-	g->pos = e;
+	if (i == uf.next || uf.ext[i].s >= e)
+		return;
+	s = SODP_MIN(s, uf.ext[i].s);
+	i = ext_find(e - 1);
+	if (i < uf.next && uf.ext[i].s < e)
+		e = SODP_MAX(e, uf.ext[i].e);
+
+	/* Bounded: every turn moves @a past one VMA or hole, towards @e. */
+	for (a = s; a < e; fresh = false) {
+		ret = hmm_vma_find(a, &v, fresh);
+		if (ret == -ENOENT || (!ret && v.start >= e)) {
+			ext_remove(a, e);
+			break;
+		}
+		if (ret || v.end <= a)
+			break;
+		if (v.start > a)
+			ext_remove(a, v.start);
+		if (ext_overlaps(v.start, v.end) && !hmm_tree_overlaps(v.start, v.end)) {
+			ioctl_unregister(v.start, v.end);
+			ext_remove(v.start, v.end);
+		}
+		a = v.end;
+	}
 }
 
-void hmm_uffd_unregister_uncovered(uintptr_t start, uintptr_t end)
+void hmm_uffd_unregister_idle(uintptr_t start, uintptr_t end)
 {
-	struct gap_walk g = {.pos = start};
-
 	if (!hmm_uffd_active() || end <= start)
 		return;
 	hmm_lock(&uf.lock);
+	if (uf.fd >= 0)
+		unregister_idle_locked(start, end);
+	hmm_unlock(&uf.lock);
+}
+
+/*
+ * A mremap move took a registered VMA to [s, e) with its registration:
+ * it is ours there, and stays registered only if a notifier is in it.
+ */
+static void remap_arrived(uintptr_t s, uintptr_t e)
+{
+	hmm_lock(&uf.lock);
 	if (uf.fd >= 0) {
-		hmm_tree_covered(start, end, covered_piece, &g);
-		unregister_gap(g.pos, end);
+		ext_add(s, e);
+		unregister_idle_locked(s, e);
 	}
 	hmm_unlock(&uf.lock);
 }
@@ -559,8 +616,7 @@ static void process(const struct qmsg *q)
 		hmm_maps_invalidate();
 		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
 		hmm_uffd_forget(s, e);
-		/* The moved VMA keeps its registration; drop it if unmirrored. */
-		hmm_uffd_unregister_uncovered(m->arg.remap.to, m->arg.remap.to + m->arg.remap.len);
+		remap_arrived(m->arg.remap.to, m->arg.remap.to + m->arg.remap.len);
 		break;
 	case FORK_MISS:
 		/* A fork that bypassed pthread_atfork: every notifier is told. */
@@ -802,7 +858,7 @@ void hmm_uffd_child_restart(void)
 	}
 	hmm_tree_covered(0, UINTPTR_MAX, collect_piece, &l);
 	for (i = 0; i < l.n; i++)
-		for (tries = 0; tries < 200 && register_locked(l.v[i].s, l.v[i].e) == -EBUSY;
+		for (tries = 0; tries < 200 && register_vmas_locked(l.v[i].s, l.v[i].e) == -EBUSY;
 		     tries++)
 			usleep(500);
 	hmm_unlock(&uf.lock);

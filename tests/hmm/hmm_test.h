@@ -23,6 +23,15 @@ bool wait_until(bool (*pred)(void *), void *arg, int ms);
 uint64_t now_ns(void);
 /* A temporary file of @len bytes filled with @byte; returns the fd. */
 int temp_file(size_t len, int byte);
+bool thp_available(void);
+
+/* What /proc/self/smaps says about the VMAs overlapping [addr, addr + len). */
+struct vma_stats {
+	unsigned int vmas;
+	unsigned long anon_huge_kb; /* AnonHugePages, summed */
+	unsigned int uffd_wp;	    /* VMAs whose VmFlags hold "uw" (userfaultfd WP) */
+};
+int vma_stats(const void *addr, size_t len, struct vma_stats *st);
 
 void hmm_register_range_tests(void);
 void hmm_register_notifier_tests(void);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,59 @@ int temp_file(size_t len, int byte)
 			return -1;
 		}
 	return fd;
+}
+
+bool thp_available(void)
+{
+	char buf[64] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return !strstr(buf, "[never]");
+}
+
+/* Does the VmFlags line @line hold the two-letter flag @flag? */
+static bool has_vmflag(const char *line, const char *flag)
+{
+	const char *f = strchr(line, ':');
+	size_t n = f ? strlen(f) : 0, i;
+
+	/* Flags are two letters, each followed by a space or the newline. */
+	for (i = 1; i + 2 <= n; i++)
+		if (f[i - 1] == ' ' && f[i] == flag[0] && f[i + 1] == flag[1] &&
+		    (f[i + 2] == ' ' || f[i + 2] == '\n' || !f[i + 2]))
+			return true;
+	return false;
+}
+
+int vma_stats(const void *addr, size_t len, struct vma_stats *st)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + len, vs, ve;
+	bool in = false;
+	char line[512];
+	long kb;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	memset(st, 0, sizeof(*st));
+	if (!f)
+		return -errno;
+	/* Bounded by the file, which ends. */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &vs, &ve) == 2) {
+			in = vs < e && ve > s;
+			st->vmas += in;
+		} else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) {
+			st->anon_huge_kb += (unsigned long)kb;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			st->uffd_wp += has_vmflag(line, "uw");
+		}
+	}
+	fclose(f);
+	return 0;
 }
 
 void sodp_tests_register(void)

@@ -182,19 +182,6 @@ static void test_write_succeeds_after_mprotect_upgrade(void)
 	munmap(p, len);
 }
 
-static bool thp_available(void)
-{
-	char buf[64] = "";
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
-
-	if (fd < 0)
-		return false;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
-	close(fd);
-	return !strstr(buf, "[never]");
-}
-
 /* Populated, THP-backed, 2 MiB aligned: every entry order 9, same flags per block. */
 static void check_thp(size_t len)
 {
@@ -245,9 +232,8 @@ static void test_thp_1gib_snapshot_is_512_blocks_of_order_9(void)
 /*
  * A mirror of a few pages in the middle of huge pages sees them as the
  * order-9 mappings they are, and mirroring them splits nothing: the pages
- * around, mirrored later, are still huge. Only without the userfaultfd
- * channel: its registration splits the VMA at the mirror's edges, and the
- * kernel then splits a huge page that straddles an edge into PTEs.
+ * around, mirrored later, are still huge. With the userfaultfd channel too,
+ * which registers the whole VMA rather than the mirror's unaligned edges.
  */
 static void test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing(void)
 {
@@ -255,11 +241,12 @@ static void test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing(void
 	char *p = map_anon_aligned(len, 2 * MB, PROT_READ | PROT_WRITE);
 	uint64_t out[4], whole[2];
 	struct dmirror d, all;
+	struct vma_stats st;
 
-	if (!thp_available() || !getenv("SOFTODP_HMM_NO_UFFD")) {
+	if (!thp_available()) {
 		if (p)
 			munmap(p, len);
-		SODP_SKIP("needs THP and the mirror without userfaultfd (test_hmm_fallbacks)");
+		SODP_SKIP("transparent hugepages disabled");
 	}
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL_FATAL(madvise(p, len, MADV_HUGEPAGE), 0);
@@ -270,6 +257,9 @@ static void test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing(void
 	CU_ASSERT_EQUAL(dmirror_snapshot(&d, (uintptr_t)p + 2 * MB - 2 * PAGE, 4 * PAGE, out), 0);
 	for (int i = 0; i < 4; i++)
 		CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(out[i]), 9);
+	CU_ASSERT_EQUAL(vma_stats(p, len, &st), 0);
+	CU_ASSERT_EQUAL(st.vmas, 1);
+	CU_ASSERT_EQUAL(st.anon_huge_kb, len / 1024);
 	dmirror_fini(&d);
 
 	CU_ASSERT_EQUAL_FATAL(dmirror_init(&all, p, len), 0);
@@ -277,6 +267,8 @@ static void test_unaligned_mirror_of_thp_reports_order_9_and_splits_nothing(void
 	CU_ASSERT_EQUAL(dmirror_snapshot(&all, (uintptr_t)p + len - PAGE, PAGE, &whole[1]), 0);
 	CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(whole[0]), 9);
 	CU_ASSERT_EQUAL(sodp_hmm_pfn_to_map_order(whole[1]), 9);
+	CU_ASSERT_EQUAL(vma_stats(p, len, &st), 0);
+	CU_ASSERT_EQUAL(st.anon_huge_kb, len / 1024);
 	dmirror_fini(&all);
 	munmap(p, len);
 }
