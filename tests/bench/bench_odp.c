@@ -19,10 +19,24 @@
  *  3. MTT entries of 1 GiB with 4 KiB pages and with THP, pinned and ODP
  *     after a synchronous ibv_advise_mr(PREFETCH_WRITE);
  *  4. no stall: QP pair A streaming into a warm pinned region alone, and
- *     while QP pair B (same two devices) writes into 1 GiB of cold ODP
- *     memory, over the same window. A second baseline, A while B writes
- *     warm pinned memory, separates sharing the devices from stalling on
- *     B's faults; A's longest wait for a completion shows a stall as such.
+ *     beside QP pair B on the same two devices, A's longest wait for a
+ *     completion showing a stall as such:
+ *     a. B streams into 1 GiB of cold ODP memory, over the same window. A
+ *        second baseline, A while B streams into warm pinned memory,
+ *        separates sharing the devices from stalling on B's faults; here B
+ *        faults once per fault window and takes half the engine, so this
+ *        mostly measures the sharing;
+ *     b. B writes one 4 KiB message, one at a time, at the start of each
+ *        4 MiB slot of a fresh 1 GiB cold ODP region (256 slots), so that
+ *        every message lands on memory never faulted and the fault worker
+ *        allocates and zeroes about 4 MiB per message (the block a message
+ *        missed, or the window the responder faults ahead of B's last
+ *        WRITE, which reaches into the next slot), while B's own traffic is
+ *        negligible: A's bandwidth against A alone isolates what B's faults
+ *        cost A. The window closes when B has written every slot, or at
+ *        the same limit as in 4a. B's messages completed, faults, RNR NAKs
+ *        (a message that found its page missing) and pages faulted are
+ *        printed.
  *
  * Pinned and warm targets are BENCH_WARM_LEN, cycled through, after one
  * untimed pass; a cold target is as large as one run's traffic, so every
@@ -94,6 +108,15 @@
 #define BENCH_RETRY	  7
 #define BENCH_RNR_RETRY	  7 /* infinite */
 #define BENCH_MIN_RNR	  1 /* 0.01 ms */
+
+/*
+ * 4b: pair B's cold target, BENCH_COLD_B, in slots of BENCH_SLOT_LEN (lib/odp's
+ * SODP_ODP_PREFETCH_MAX, the most a fault window reaches ahead), with one
+ * BENCH_SPARSE_MSG WRITE at the start of each.
+ */
+#define BENCH_SPARSE_MSG (4 * KIB)
+#define BENCH_SLOT_LEN	 (4 * MIB)
+#define BENCH_SLOTS	 (BENCH_COLD_B / BENCH_SLOT_LEN)
 
 #define BENCH_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
 
@@ -458,16 +481,34 @@ static int pair_ready(struct bench *b, struct bench_pair *p)
 	return pair_create(b, p);
 }
 
-/* ---- streams of 64 KiB WRITEs ---- */
+/* ---- streams of WRITEs ---- */
 
 /*
- * One QP pair writing BENCH_MSG messages into [raddr, raddr + rlen),
- * cycling through it, BENCH_DEPTH in flight, posted in chains of
- * BENCH_SIGNAL whose last one is signalled (an RC completion retires the
- * unsignalled WRs before it).
+ * How a stream writes: messages of @msg bytes, @stride apart in the target,
+ * posted in chains of @chain WRs whose last one is signalled (an RC
+ * completion retires the unsignalled WRs before it), at most @depth in
+ * flight. @chain is at most BENCH_SIGNAL and divides @depth.
+ */
+struct stream_shape {
+	uint32_t msg;
+	size_t stride;
+	unsigned int chain;
+	unsigned int depth;
+};
+
+/* Back to back 64 KiB WRITEs: the bandwidth streams. */
+static const struct stream_shape shape_dense = {BENCH_MSG, BENCH_MSG, BENCH_SIGNAL, BENCH_DEPTH};
+
+/* One small WRITE per BENCH_SLOT_LEN, one at a time: fresh memory for each. */
+static const struct stream_shape shape_sparse = {BENCH_SPARSE_MSG, BENCH_SLOT_LEN, 1, 1};
+
+/*
+ * One QP pair writing messages of @shape into [raddr, raddr + rlen),
+ * cycling through it.
  */
 struct stream {
 	struct bench_pair *p;
+	const struct stream_shape *shape;
 	uint64_t raddr;
 	size_t rlen;
 	uint32_t rkey;
@@ -484,11 +525,12 @@ struct stream {
 	const char *fail;
 };
 
-static void stream_init(struct stream *s, struct bench_pair *p, const void *addr, size_t len,
-			uint32_t rkey, uint64_t budget)
+static void stream_init(struct stream *s, struct bench_pair *p, const struct stream_shape *shape,
+			const void *addr, size_t len, uint32_t rkey, uint64_t budget)
 {
 	memset(s, 0, sizeof(*s));
 	s->p = p;
+	s->shape = shape;
 	s->raddr = (uintptr_t)addr;
 	s->rlen = len;
 	s->rkey = rkey;
@@ -502,14 +544,15 @@ static bool stream_complete(const struct stream *s)
 
 static int stream_post_chain(struct stream *s)
 {
+	const struct stream_shape *sh = s->shape;
 	struct ibv_send_wr wr[BENCH_SIGNAL], *bad;
 	struct ibv_sge sge[BENCH_SIGNAL];
-	int i;
+	unsigned int i;
 
 	memset(wr, 0, sizeof(wr));
-	for (i = 0; i < BENCH_SIGNAL; i++) {
+	for (i = 0; i < sh->chain; i++) {
 		sge[i].addr = (uintptr_t)s->p->src + (uint64_t)s->slot * BENCH_MSG;
-		sge[i].length = BENCH_MSG;
+		sge[i].length = sh->msg;
 		sge[i].lkey = s->p->src_mr->lkey;
 		s->slot = (s->slot + 1) % BENCH_DEPTH;
 		wr[i].sg_list = &sge[i];
@@ -517,16 +560,16 @@ static int stream_post_chain(struct stream *s)
 		wr[i].opcode = IBV_WR_RDMA_WRITE;
 		wr[i].wr.rdma.remote_addr = s->raddr + s->off;
 		wr[i].wr.rdma.rkey = s->rkey;
-		wr[i].next = i + 1 < BENCH_SIGNAL ? &wr[i + 1] : NULL;
-		wr[i].send_flags = i + 1 < BENCH_SIGNAL ? 0 : IBV_SEND_SIGNALED;
-		s->off += BENCH_MSG;
-		if (s->off + BENCH_MSG > s->rlen)
+		wr[i].next = i + 1 < sh->chain ? &wr[i + 1] : NULL;
+		wr[i].send_flags = i + 1 < sh->chain ? 0 : IBV_SEND_SIGNALED;
+		s->off += sh->stride;
+		if (s->off + sh->msg > s->rlen)
 			s->off = 0;
 	}
 	if (ibv_post_send(s->p->qp[0], wr, &bad))
 		return -1;
-	s->inflight += BENCH_SIGNAL;
-	s->posted += BENCH_SIGNAL * BENCH_MSG;
+	s->inflight += sh->chain;
+	s->posted += (uint64_t)sh->chain * sh->msg;
 	return 0;
 }
 
@@ -537,7 +580,7 @@ static int stream_step(struct stream *s)
 	int i, n, work = 0;
 
 	while (!s->stopped && !s->fail && s->posted < s->budget &&
-	       s->inflight + BENCH_SIGNAL <= BENCH_DEPTH) {
+	       s->inflight + s->shape->chain <= s->shape->depth) {
 		if (stream_post_chain(s)) {
 			s->fail = "ibv_post_send failed";
 			break;
@@ -559,8 +602,8 @@ static int stream_step(struct stream *s)
 	for (i = 0; i < n; i++) {
 		if (wc[i].status != IBV_WC_SUCCESS && !s->fail)
 			s->fail = ibv_wc_status_str(wc[i].status);
-		s->inflight -= BENCH_SIGNAL;
-		s->done += BENCH_SIGNAL * BENCH_MSG;
+		s->inflight -= s->shape->chain;
+		s->done += (uint64_t)s->shape->chain * s->shape->msg;
 	}
 	return work + n;
 }
@@ -643,7 +686,7 @@ static double stream_gbps(struct bench *b, struct bench_pair *p, const void *add
 		*fail = "no QP pair";
 		return NAN;
 	}
-	stream_init(&s, p, addr, len, rkey, budget);
+	stream_init(&s, p, &shape_dense, addr, len, rkey, budget);
 	secs = streams_run(&sp, 1, 0, NULL);
 	if (secs < 0) {
 		*fail = s.fail;
@@ -945,39 +988,52 @@ static void bench_mtt(struct bench *b)
 	mtt_one(b, PAGES_THP, true);
 }
 
-/* ---- 4. no stall ---- */
+/* ---- 4. no stall: 4a, B streaming ---- */
 
-/* Where one QP pair writes: a region, its rkey and how much to write. */
+/* Where and how one QP pair writes: a region, its rkey, the shape, how much to write. */
 struct target {
 	const void *addr;
 	size_t len;
 	uint32_t rkey;
-	uint64_t budget; /* BENCH_ENDLESS: for the whole window */
+	const struct stream_shape *shape;
+	uint64_t budget; /* bytes; BENCH_ENDLESS: for the whole window */
 };
 
 struct no_stall {
 	struct sample a_bw, a_gap_ms, b_bw;
 };
 
+/* One run's window: how long it lasted, and the bytes B completed in it and in all. */
+struct no_stall_window {
+	double secs;
+	uint64_t b_in_window;
+	uint64_t b_done; /* after the drain; BENCH_UNCHECKED if the run failed */
+};
+
 /*
  * Pair A into @ta for BENCH_WINDOW_MS, alone or beside pair B into @tb; the
  * window closes early when B has written its budget. A's bandwidth and
- * longest wait for a completion, and B's bandwidth, over the window.
+ * longest wait for a completion, and B's bandwidth, over the window; the
+ * window itself in @w (may be NULL).
  */
 static void no_stall_run(struct bench *b, const struct target *ta, const struct target *tb,
-			 struct no_stall *ns, double *window, uint64_t *b_done)
+			 struct no_stall *ns, struct no_stall_window *w)
 {
 	struct stream sa, sb, *s[2] = {&sa, &sb};
 	double secs;
 
 	memset(&sb, 0, sizeof(sb));
+	if (w) {
+		memset(w, 0, sizeof(*w));
+		w->b_done = BENCH_UNCHECKED;
+	}
 	if (pair_ready(b, &b->a) || (tb && pair_ready(b, &b->b))) {
 		ns->a_bw.fail = ns->a_gap_ms.fail = ns->b_bw.fail = "no QP pair";
 		return;
 	}
-	stream_init(&sa, &b->a, ta->addr, ta->len, ta->rkey, ta->budget);
+	stream_init(&sa, &b->a, ta->shape, ta->addr, ta->len, ta->rkey, ta->budget);
 	if (tb)
-		stream_init(&sb, &b->b, tb->addr, tb->len, tb->rkey, tb->budget);
+		stream_init(&sb, &b->b, tb->shape, tb->addr, tb->len, tb->rkey, tb->budget);
 	secs = streams_run(s, tb ? 2 : 1, BENCH_WINDOW_MS,
 			   tb && tb->budget != BENCH_ENDLESS ? &sb : NULL);
 	if (secs < 0) {
@@ -989,10 +1045,11 @@ static void no_stall_run(struct bench *b, const struct target *ta, const struct 
 	sample_add(&ns->a_gap_ms, sa.max_gap / 1e6);
 	if (tb)
 		sample_add(&ns->b_bw, sb.done_in_window / secs / 1e9);
-	if (window)
-		*window = secs;
-	if (b_done)
-		*b_done = sb.done;
+	if (w) {
+		w->secs = secs;
+		w->b_in_window = sb.done_in_window;
+		w->b_done = sb.done;
+	}
 }
 
 /* A resident target of BENCH_WARM_LEN: touched, then registered pinned. */
@@ -1008,8 +1065,39 @@ static int warm_pinned(struct bench *b, struct region *r, struct ibv_mr **mr, st
 	t->addr = r->addr;
 	t->len = r->len;
 	t->rkey = (*mr)->rkey;
+	t->shape = &shape_dense;
 	t->budget = BENCH_ENDLESS;
 	return 0;
+}
+
+/*
+ * Pair B's cold target: @r fresh, 4 KiB pages, never touched, registered
+ * ODP; B writes it in @shape, @budget bytes. NULL (and why in @fail) if it
+ * cannot be had.
+ */
+static struct ibv_mr *cold_target(struct bench *b, struct region *r,
+				  const struct stream_shape *shape, uint64_t budget,
+				  struct target *t, const char **fail)
+{
+	struct ibv_mr *mr;
+
+	if (region_map(r, BENCH_COLD_B, PAGES_4K, false)) {
+		*fail = "mmap failed";
+		region_unmap(r);
+		return NULL;
+	}
+	mr = reg_target(b, r->addr, r->len, true);
+	if (!mr) {
+		*fail = "ibv_reg_mr failed";
+		region_unmap(r);
+		return NULL;
+	}
+	t->addr = r->addr;
+	t->len = r->len;
+	t->rkey = mr->rkey;
+	t->shape = shape;
+	t->budget = budget;
+	return mr;
 }
 
 static void bench_no_stall(struct bench *b)
@@ -1017,19 +1105,19 @@ static void bench_no_stall(struct bench *b)
 	struct no_stall alone, beside_pinned, beside_cold;
 	uint64_t faults[BENCH_REPS] = {0}, rnr[BENCH_REPS] = {0};
 	uint64_t bad[BENCH_REPS];
-	uint64_t b_done;
-	double win[BENCH_REPS] = {0};
+	struct no_stall_window win[BENCH_REPS];
 	struct ibv_mr *amr = NULL, *bpmr = NULL, *bmr;
 	struct region ar, bpr, br;
 	struct target ta, tbp, tb;
 	struct sodp_mr_stats st;
 	int rep;
 
-	printf("\n4. No stall: pair A into %llu MiB of warm pinned memory; pair B into %llu MiB "
-	       "of cold ODP (4 KiB pages, new per run)\n",
+	printf("\n4a. No stall, B streaming: pair A into %llu MiB of warm pinned memory; pair B "
+	       "streams into %llu MiB of cold ODP (4 KiB pages, new per run)\n",
 	       BENCH_WARM_LEN / MIB, BENCH_COLD_B / MIB);
 	for (rep = 0; rep < BENCH_REPS; rep++)
 		bad[rep] = BENCH_UNCHECKED;
+	memset(win, 0, sizeof(win));
 	memset(&alone, 0, sizeof(alone));
 	memset(&beside_pinned, 0, sizeof(beside_pinned));
 	memset(&beside_cold, 0, sizeof(beside_cold));
@@ -1040,53 +1128,42 @@ static void bench_no_stall(struct bench *b)
 	}
 	for (rep = 0; rep < BENCH_REPS; rep++) {
 		watch_begin("no stall: A alone");
-		no_stall_run(b, &ta, NULL, &alone, NULL, NULL);
+		no_stall_run(b, &ta, NULL, &alone, NULL);
 		watch_begin("no stall: A beside B into pinned");
-		no_stall_run(b, &ta, &tbp, &beside_pinned, NULL, NULL);
+		no_stall_run(b, &ta, &tbp, &beside_pinned, NULL);
 		watch_end();
 
-		if (region_map(&br, BENCH_COLD_B, PAGES_4K, false)) {
-			beside_cold.a_bw.fail = "mmap failed";
-			region_unmap(&br);
+		bmr = cold_target(b, &br, &shape_dense, BENCH_COLD_B, &tb, &beside_cold.a_bw.fail);
+		if (!bmr)
 			continue;
-		}
-		bmr = reg_target(b, br.addr, br.len, true);
-		if (!bmr) {
-			beside_cold.a_bw.fail = "ibv_reg_mr failed";
-			region_unmap(&br);
-			continue;
-		}
-		tb.addr = br.addr;
-		tb.len = br.len;
-		tb.rkey = bmr->rkey;
-		tb.budget = br.len;
 		watch_begin("no stall: A beside B into cold ODP");
-		b_done = BENCH_UNCHECKED;
-		no_stall_run(b, &ta, &tb, &beside_cold, &win[rep], &b_done);
+		no_stall_run(b, &ta, &tb, &beside_cold, &win[rep]);
 		watch_end();
 		mr_stats(bmr, &st);
 		faults[rep] = st.faults;
 		rnr[rep] = st.rnr_naks;
 		/* B's budget is its region: what it completed is a prefix of it */
-		bad[rep] = b_done == BENCH_UNCHECKED ? b_done : bad_messages(br.addr, b_done);
+		bad[rep] = win[rep].b_done == BENCH_UNCHECKED
+				   ? BENCH_UNCHECKED
+				   : bad_messages(br.addr, win[rep].b_done);
 		ibv_dereg_mr(bmr);
 		region_unmap(&br);
 	}
 	print_sample("A alone", &alone.a_bw, "GB/s");
-	print_sample("A while B writes warm pinned memory", &beside_pinned.a_bw, "GB/s");
-	print_sample("A while B faults cold ODP memory", &beside_cold.a_bw, "GB/s");
+	print_sample("A while B streams into warm pinned", &beside_pinned.a_bw, "GB/s");
+	print_sample("A while B streams into cold ODP", &beside_cold.a_bw, "GB/s");
 	print_sample("  B into warm pinned, same window", &beside_pinned.b_bw, "GB/s");
 	print_sample("  B into cold ODP, same window", &beside_cold.b_bw, "GB/s");
 	print_sample("A's longest completion wait, alone", &alone.a_gap_ms, "ms");
 	print_sample("  beside B into warm pinned", &beside_pinned.a_gap_ms, "ms");
 	print_sample("  beside B into cold ODP", &beside_cold.a_gap_ms, "ms");
-	print_ratio("A while B faults / A alone", sample_median(&beside_cold.a_bw),
+	print_ratio("A while B streams cold ODP / A alone", sample_median(&beside_cold.a_bw),
 		    sample_median(&alone.a_bw));
-	print_ratio("A while B faults / A while B writes pinned", sample_median(&beside_cold.a_bw),
+	print_ratio("A: B into cold ODP / B into warm pinned", sample_median(&beside_cold.a_bw),
 		    sample_median(&beside_pinned.a_bw));
 	printf("    cold window per run (s, until B wrote 1 GiB or %d ms):", BENCH_WINDOW_MS);
 	for (rep = 0; rep < BENCH_REPS; rep++)
-		printf(" %.3f", win[rep]);
+		printf(" %.3f", win[rep].secs);
 	printf("\n    B's cold target per run:");
 	for (rep = 0; rep < BENCH_REPS; rep++)
 		printf("%s faults %llu, rnr_naks %llu", rep ? ";" : "",
@@ -1099,6 +1176,129 @@ out:
 	if (amr)
 		ibv_dereg_mr(amr);
 	region_unmap(&bpr);
+	region_unmap(&ar);
+}
+
+/* ---- 4b. no stall: B faulting slot by slot ---- */
+
+/*
+ * Of the first @messages slots of B's sparse target, those whose message
+ * does not hold what B wrote, or whose next byte (zeroed by the fault, never
+ * written) is not 0.
+ */
+static uint64_t sparse_bad(const uint8_t *addr, uint64_t messages)
+{
+	uint64_t bad = 0, k;
+	size_t i;
+
+	for (k = 0; k < messages; k++) {
+		const uint8_t *m = addr + k * BENCH_SLOT_LEN;
+
+		for (i = 0; i < BENCH_SPARSE_MSG && m[i] == BENCH_PATTERN; i++)
+			;
+		bad += i < BENCH_SPARSE_MSG || m[BENCH_SPARSE_MSG];
+	}
+	return bad;
+}
+
+static void print_per_run(const char *what, const uint64_t *v)
+{
+	int rep;
+
+	printf("    %s per run:", what);
+	for (rep = 0; rep < BENCH_REPS; rep++) {
+		if (v[rep] == BENCH_UNCHECKED)
+			printf(" -");
+		else
+			printf(" %llu", (unsigned long long)v[rep]);
+	}
+	printf("\n");
+}
+
+/*
+ * Pair A as in 4a; pair B writes one BENCH_SPARSE_MSG message at the start
+ * of each BENCH_SLOT_LEN slot of a fresh cold ODP region, one at a time, so
+ * that every message needs memory faulted for it (by its own miss, or by
+ * the window faulted ahead of the one before) while B's own traffic is
+ * negligible: what A loses here is what the faults cost it. The window
+ * closes when B has written every slot, or at BENCH_WINDOW_MS.
+ */
+static void bench_no_stall_sparse(struct bench *b)
+{
+	struct no_stall alone, beside;
+	uint64_t faults[BENCH_REPS], rnr[BENCH_REPS], pages[BENCH_REPS];
+	uint64_t msgs[BENCH_REPS], bad[BENCH_REPS];
+	struct no_stall_window win[BENCH_REPS];
+	struct ibv_mr *amr = NULL, *bmr;
+	struct sodp_mr_stats st;
+	struct region ar, br;
+	struct target ta, tb;
+	int rep;
+
+	printf("\n4b. No stall, sparse faults: pair A into %llu MiB of warm pinned memory; pair B "
+	       "writes one %llu KiB message at a time into each %llu MiB slot of %llu MiB of cold "
+	       "ODP (%llu slots, 4 KiB pages, new per run)\n",
+	       BENCH_WARM_LEN / MIB, BENCH_SPARSE_MSG / KIB, BENCH_SLOT_LEN / MIB,
+	       BENCH_COLD_B / MIB, BENCH_SLOTS);
+	for (rep = 0; rep < BENCH_REPS; rep++)
+		faults[rep] = rnr[rep] = pages[rep] = msgs[rep] = bad[rep] = BENCH_UNCHECKED;
+	memset(win, 0, sizeof(win));
+	memset(&alone, 0, sizeof(alone));
+	memset(&beside, 0, sizeof(beside));
+	if (warm_pinned(b, &ar, &amr, &ta)) {
+		printf("  FAILED: no pinned target\n");
+		goto out;
+	}
+	for (rep = 0; rep < BENCH_REPS; rep++) {
+		watch_begin("no stall, sparse: A alone");
+		no_stall_run(b, &ta, NULL, &alone, NULL);
+		watch_end();
+
+		bmr = cold_target(b, &br, &shape_sparse, BENCH_SLOTS * BENCH_SPARSE_MSG, &tb,
+				  &beside.a_bw.fail);
+		if (!bmr)
+			continue;
+		watch_begin("no stall, sparse: A beside B faulting slot by slot");
+		no_stall_run(b, &ta, &tb, &beside, &win[rep]);
+		watch_end();
+		mr_stats(bmr, &st);
+		faults[rep] = st.faults;
+		rnr[rep] = st.rnr_naks;
+		pages[rep] = st.pages_faulted;
+		if (win[rep].b_done != BENCH_UNCHECKED) {
+			msgs[rep] = win[rep].b_in_window / BENCH_SPARSE_MSG;
+			/* one at a time, slot after slot: what completed is a prefix */
+			bad[rep] = sparse_bad(br.addr, win[rep].b_done / BENCH_SPARSE_MSG);
+		}
+		ibv_dereg_mr(bmr);
+		region_unmap(&br);
+	}
+	print_sample("A alone", &alone.a_bw, "GB/s");
+	print_sample("A while B faults slot by slot", &beside.a_bw, "GB/s");
+	print_sample("A's longest completion wait, alone", &alone.a_gap_ms, "ms");
+	print_sample("  beside B faulting slot by slot", &beside.a_gap_ms, "ms");
+	print_ratio("A while B faults slot by slot / A alone", sample_median(&beside.a_bw),
+		    sample_median(&alone.a_bw));
+	printf("    sparse window per run (s, until B wrote %llu slots or %d ms):", BENCH_SLOTS,
+	       BENCH_WINDOW_MS);
+	for (rep = 0; rep < BENCH_REPS; rep++)
+		printf(" %.3f", win[rep].secs);
+	printf("\n    B's mean time per message per run (ms):");
+	for (rep = 0; rep < BENCH_REPS; rep++) {
+		if (msgs[rep] == BENCH_UNCHECKED || !msgs[rep])
+			printf(" -");
+		else
+			printf(" %.3f", win[rep].secs * 1e3 / msgs[rep]);
+	}
+	printf("\n");
+	print_per_run("B's messages completed in the window", msgs);
+	print_per_run("B's target: faults", faults);
+	print_per_run("B's target: rnr_naks", rnr);
+	print_per_run("B's target: pages_faulted", pages);
+	print_bad("B's sparse target, completed slots", bad, BENCH_REPS);
+out:
+	if (amr)
+		ibv_dereg_mr(amr);
 	region_unmap(&ar);
 }
 
@@ -1165,6 +1365,7 @@ int main(int argc, char **argv)
 	bench_bandwidth(&b, PAGES_THP);
 	bench_mtt(&b);
 	bench_no_stall(&b);
+	bench_no_stall_sparse(&b);
 	bench_close(&b);
 	return 0;
 }
