@@ -112,24 +112,34 @@ static void *odp_worker(void *arg)
 {
 	pthread_mutex_lock(&worker.lock);
 	for (;;) {
+		void (*done)(struct sodp_fault *f, int result);
 		struct sodp_fault *f;
 		struct sodp_umem *u;
+		unsigned int flags;
+		uintptr_t va;
+		size_t len;
 		int ret = 0;
 
 		while (list_empty(&worker.queue))
 			pthread_cond_wait(&worker.queued, &worker.lock);
 		f = list_first_entry(&worker.queue, struct sodp_fault, node);
 		list_del_init(&f->node);
-		f->state = FAULT_IDLE; /* the callback may submit it again */
+		/* idle again: the job may be submitted anew while it runs, so
+		 * it runs on a copy of what was asked */
+		f->state = FAULT_IDLE;
 		worker.current = f;
 		u = f->umem;
+		va = f->va;
+		len = f->len;
+		flags = f->flags;
+		done = f->done;
 		pthread_mutex_unlock(&worker.lock);
 
-		if (f->flags & ODP_FAULT_REAP)
+		if (flags & ODP_FAULT_REAP)
 			odp_implicit_reap(u);
 		else
-			ret = sodp_umem_fault(u, f->va, f->len, f->flags);
-		f->done(f, ret);
+			ret = sodp_umem_fault(u, va, len, flags);
+		done(f, ret);
 		odp_umem_put(u);
 
 		pthread_mutex_lock(&worker.lock);

@@ -423,7 +423,9 @@ static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mappi
 			     0),
 			IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
-	again = mmap(t, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	/* NOREPLACE: another thread may have taken the hole meanwhile */
+	again = mmap(t, LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	CU_ASSERT_EQUAL_FATAL(again, t);
 	memset(A.buf, 2, PG);
 	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG,
@@ -604,7 +606,7 @@ static void test_registration_over_unmapped_range_works_once_mapped(void)
 			     0),
 			IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
 			      t);
 	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
 	memset(A.buf, 6, PG);
@@ -764,7 +766,13 @@ static void test_fork_during_cold_fault_traffic_does_not_hang(void)
 	pair_down();
 }
 
-/* A thread keeps unmapping and remapping the target under traffic. */
+/*
+ * A thread keeps unmapping and remapping the target under traffic. It maps
+ * over the live mapping with MAP_FIXED (the kernel unmaps, then maps) rather
+ * than munmap() then mmap(): a hole would let another thread's allocation
+ * take the range, and MAP_FIXED would then destroy that allocation. Every
+ * other round maps PROT_NONE, the address range unusable as after munmap().
+ */
 struct churner {
 	uint8_t *t;
 	size_t len;
@@ -778,23 +786,27 @@ static void *churn_mappings(void *arg)
 	uint64_t end = rt_ms() + 20000;
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && rt_ms() < end) {
-		munmap(c->t, c->len);
-		if (mmap(c->t, c->len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != c->t)
+		int prot = c->rounds & 1 ? PROT_READ | PROT_WRITE : PROT_NONE;
+
+		if (mmap(c->t, c->len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != c->t)
 			break;
 		c->rounds++;
 		usleep(200);
 	}
+	/* leave it mapped and writable */
+	if (mmap(c->t, c->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) != c->t)
+		c->rounds = -1;
 	return NULL;
 }
 
 /*
- * WRITEs race a thread that munmaps and mmaps the target: every WRITE
+ * WRITEs race a thread that unmaps and maps the target: every WRITE
  * either lands in a mapping that existed or fails with a remote access
  * error; the process neither deadlocks nor dies, and once the churn stops a
  * WRITE lands in the final mapping.
  */
-static void test_writes_against_munmap_mmap_churn(void)
+static void test_writes_against_unmap_map_churn(void)
 {
 	uint8_t *t = map_anon(LEN);
 	struct churner c = {.t = t, .len = LEN};
@@ -816,11 +828,17 @@ static void test_writes_against_munmap_mmap_churn(void)
 			continue;
 		}
 		if (ret != IBV_WC_REM_ACCESS_ERR) {
+			printf("\n    WRITE %d: %s\n", i,
+			       ret < 0 ? "no completion" : ibv_wc_status_str(ret));
 			other++;
 			break;
 		}
-		/* the QPs are in error: connect them again */
-		if (rt_rc_connect(&A, &B, rt_default_opts(), 500 + i, 900 + i)) {
+		/*
+		 * The QPs are in error: connect them again, with PSNs far from
+		 * the last ones, so that a packet of the old connection still
+		 * in flight is an old duplicate to the new one.
+		 */
+		if (rt_rc_connect(&A, &B, rt_default_opts(), (i + 1) << 16, (i + 1) << 17)) {
 			other++;
 			break;
 		}
@@ -1134,7 +1152,7 @@ static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
 	for (i = 0; i < 4; i++) {
 		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 64, (uintptr_t)r + i * GIB,
 			    mr->rkey, 0, 0) != IBV_WC_REM_ACCESS_ERR;
-		bad |= rt_rc_connect(&A, &B, rt_default_opts(), 40 + i, 80 + i);
+		bad |= rt_rc_connect(&A, &B, rt_default_opts(), (i + 1) << 16, (i + 1) << 17);
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	st = stats(mr);
@@ -1292,7 +1310,7 @@ void sodp_tests_register(void)
 		 test_fork_keeps_parent_memory_registered_and_child_writes_unseen},
 		{"fork_during_cold_fault_traffic_does_not_hang",
 		 test_fork_during_cold_fault_traffic_does_not_hang},
-		{"writes_against_munmap_mmap_churn", test_writes_against_munmap_mmap_churn},
+		{"writes_against_unmap_map_churn", test_writes_against_unmap_map_churn},
 		{"ud_send_and_receive_with_odp", test_ud_send_and_receive_with_odp},
 		{"srq_receive_into_odp", test_srq_receive_into_odp},
 		{"thp_backed_odp_region_takes_order9_entries",
