@@ -3,12 +3,16 @@
  * Faults: the synchronous fault of a window around a miss, the fault worker
  * that resolves misses off the NIC's path, and prefetch.
  *
- * The window: a miss at va faults the order-aligned 2 MiB block around it
- * and ahead up to SODP_ODP_PREFETCH_MAX (as mlx5 prefetches on a page
- * fault), so a cold stream takes one fault per window instead of one per
- * page. The window is best effort: if any of it cannot be faulted (a hole
- * after the buffer, a read-only neighbour), only the page that missed is
- * faulted, and its error is the answer.
+ * The window: a miss faults what the access still needs, up to
+ * SODP_ODP_PREFETCH_MAX from the missing page, so a message takes one fault
+ * rather than one per page; where the CPU maps the memory with huge pages,
+ * faulting one page brings in its whole order-aligned block, which the MTT
+ * then holds as one entry. Streams are faulted further ahead by the NIC's
+ * sequential prefetch (providers/rxe/odp.c), not here: rounding every miss
+ * up to megabytes would make sparse accesses allocate and zero far more
+ * memory than they touch. The window is best effort: if any of it cannot
+ * be faulted (a hole after the buffer, a read-only neighbour), only the
+ * page that missed is faulted, and its error is the answer.
  *
  * The worker: one thread per process, started with the first submission,
  * taking jobs in order. A job is embedded by its user (struct sodp_fault)
@@ -21,9 +25,19 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "odp_internal.h"
 #include "log.h"
+
+/*
+ * The worker runs at a lower priority than the threads that move data: on
+ * a machine with fewer cores than busy threads, zeroing pages for one cold
+ * buffer must not take CPU time from the engines of every other QP.
+ */
+#define ODP_WORKER_NICE 0
 
 #define ODP_FAULT_PREFETCH (1U << 30) /* counted as a prefetch, not a fault */
 #define ODP_FAULT_REAP	   (1U << 31) /* free the emptied children of an implicit umem */
@@ -61,9 +75,8 @@ int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int fl
 		req = SODP_PFN_REQ_FAULT | (flags & SODP_FAULT_WRITE ? SODP_PFN_REQ_WRITE : 0);
 	if (!(flags & SODP_FAULT_AHEAD))
 		return odp_fault_range(u, s, e, req);
-	ws = SODP_MAX(u->start, s & ~(ODP_BLK_SIZE - 1));
-	we = SODP_MIN(u->end, odp_blk_up(SODP_MIN(e, s + SODP_ODP_PREFETCH_MAX)));
-	we = SODP_MAX(we, SODP_MIN(u->end, odp_blk_up(s + 1)));
+	ws = s;
+	we = SODP_MIN(e, s + SODP_ODP_PREFETCH_MAX);
 	ret = odp_fault_range(u, ws, we, req);
 	if (ret != -EFAULT && ret != -EPERM)
 		return ret;
@@ -110,6 +123,8 @@ int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int 
 
 static void *odp_worker(void *arg)
 {
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ODP_WORKER_NICE))
+		sodp_dbg("odp: fault worker keeps its priority: %d\n", errno);
 	pthread_mutex_lock(&worker.lock);
 	for (;;) {
 		void (*done)(struct sodp_fault *f, int result);

@@ -142,12 +142,12 @@ int sodp_umem_copy(struct sodp_umem *u, uintptr_t va, void *buf, size_t len, boo
 
 #define SODP_FAULT_WRITE    (1U << 0) /* fault for writing */
 #define SODP_FAULT_SNAPSHOT (1U << 1) /* only take what is already mapped */
-#define SODP_FAULT_AHEAD    (1U << 2) /* also fault the window ahead, best effort */
+#define SODP_FAULT_AHEAD    (1U << 2) /* [va, va + len) up to PREFETCH_MAX, best effort past va */
 
 /*
  * Faults [va, va + len) of @u in the calling thread and programs the MTT.
- * With AHEAD, the window grows to the order-aligned block around @va and
- * ahead up to SODP_ODP_PREFETCH_MAX, best effort. No lock may be held.
+ * With AHEAD, only the page at @va must fault: the rest of the range (at
+ * most SODP_ODP_PREFETCH_MAX) is best effort. No lock may be held.
  * Returns 0, -EFAULT (no mapping, PROT_NONE), -EPERM (write to read-only
  * memory), -EAGAIN (the mapping kept changing), -EINVAL, -ENOMEM; with
  * SNAPSHOT, 0 even when not everything is present.

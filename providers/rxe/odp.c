@@ -13,7 +13,9 @@
  *    is done, with no NAK;
  *  - the requester parks the QP until the fault is done;
  *  - when the fault fails, the next miss of that side of the QP takes the
- *    error: remote access error NAK, or a local protection error.
+ *    error: remote access error NAK, or a local protection error;
+ *  - a WRITE that continues the previous one on its QP (a stream) faults
+ *    the next SODP_ODP_PREFETCH_MAX ahead of itself.
  * Each QP has one fault in flight per side (qp->req_fault, qp->resp_fault),
  * plus a best-effort prefetch ahead of a WRITE stream (qp->ahead_fault)
  * whose failures are not recorded. Where the wire offers no way to wait (UD
@@ -82,14 +84,19 @@ static unsigned int rxe_miss_flags(const struct rxe_miss *miss)
 	return (miss->write ? SODP_FAULT_WRITE : 0) | SODP_FAULT_AHEAD;
 }
 
-/* Takes what is already mapped around the miss; true if the page is now valid. */
+/*
+ * Takes what is already mapped where the access missed; true if all of
+ * what it needs (in one umem chunk) is valid now. Checking less would retry
+ * an access that still misses further on.
+ */
 static bool rxe_miss_snapshot(struct rxe_miss *miss)
 {
 	struct sodp_umem_map m;
 	size_t len = SODP_MIN(miss->len ? miss->len : 1, SODP_ODP_PREFETCH_MAX);
 
+	len = sodp_umem_chunk(miss->umem, miss->va, len);
 	sodp_umem_fault(miss->umem, miss->va, len, SODP_FAULT_SNAPSHOT);
-	if (sodp_umem_map_lock(miss->umem, miss->va, 1, miss->write, &m))
+	if (sodp_umem_map_lock(miss->umem, miss->va, len, miss->write, &m))
 		return false;
 	sodp_umem_unlock(&m);
 	return true;
@@ -155,15 +162,18 @@ int rxe_access(struct rxe_qp_fault *qf, int (*fn)(void *arg, struct rxe_miss *mi
 }
 
 /*
- * A WRITE stream into @mr reached [va, va + len): if what follows is not
- * mapped yet, fault it now, so that the stream finds it ready.
+ * A WRITE of [va, va + len) into @mr started. If it continues the QP's
+ * previous one (a stream) and what follows is not mapped yet, fault it now,
+ * so that the stream finds it ready; a WRITE elsewhere prefetches nothing.
  */
 void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len)
 {
 	uintptr_t next = va + len, probe;
+	bool stream = va == qp->resp.write_next;
 	uint64_t room;
 
-	if (!sodp_umem_is_odp(mr->umem) || rxe_qp_fault_pending(&qp->ahead_fault))
+	qp->resp.write_next = next;
+	if (!stream || !sodp_umem_is_odp(mr->umem) || rxe_qp_fault_pending(&qp->ahead_fault))
 		return;
 	room = mr->va + mr->length - next;
 	if (next < va || next >= mr->va + mr->length)

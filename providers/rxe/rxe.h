@@ -290,6 +290,7 @@ struct rxe_resp_state {
 	uint32_t offset;
 	/* RDMA WRITE in progress */
 	uint32_t write_rkey;
+	uintptr_t write_next; /* where a WRITE continuing a stream starts */
 	uintptr_t write_va;
 	uint32_t write_resid;
 	uint32_t write_len;
