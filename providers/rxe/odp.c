@@ -15,7 +15,7 @@
  *  - when the fault fails, the next miss of that side of the QP takes the
  *    error: remote access error NAK, or a local protection error;
  *  - a WRITE that continues the previous one on its QP (a stream) faults
- *    the next SODP_ODP_PREFETCH_MAX ahead of itself.
+ *    up to RXE_STREAM_LEAD ahead of itself.
  * Each QP has one fault in flight per side (qp->req_fault, qp->resp_fault),
  * plus a best-effort prefetch ahead of a WRITE stream (qp->ahead_fault)
  * whose failures are not recorded. Where the wire offers no way to wait (UD
@@ -30,6 +30,14 @@
 
 #include "rxe.h"
 #include "log.h"
+
+/*
+ * How far a WRITE stream is faulted ahead of itself: twice the fault
+ * window, so that the worker is done before the stream arrives even when it
+ * had to wait for a CPU. A stream that catches up with its prefetch gets an
+ * RNR NAK, and the requester then sends again everything it had in flight.
+ */
+#define RXE_STREAM_LEAD (2 * SODP_ODP_PREFETCH_MAX)
 
 static void rxe_qp_fault_done(struct sodp_fault *f, int result)
 {
@@ -178,12 +186,11 @@ void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size
 	room = mr->va + mr->length - next;
 	if (next < va || next >= mr->va + mr->length)
 		return;
-	probe = next + SODP_MIN(room - 1, (uint64_t)SODP_ODP_PREFETCH_MAX / 2);
+	probe = next + SODP_MIN(room - 1, (uint64_t)RXE_STREAM_LEAD / 2);
 	if (rxe_mr_mapped(mr, probe, 1, true))
 		return;
 	__atomic_store_n(&qp->ahead_fault.pending, 1, __ATOMIC_RELEASE);
 	if (sodp_fault_submit(&qp->ahead_fault.f, mr->umem, next,
-			      SODP_MIN(room, (uint64_t)SODP_ODP_PREFETCH_MAX),
-			      SODP_FAULT_WRITE | SODP_FAULT_AHEAD))
+			      SODP_MIN(room, (uint64_t)RXE_STREAM_LEAD), SODP_FAULT_WRITE))
 		__atomic_store_n(&qp->ahead_fault.pending, 0, __ATOMIC_RELEASE);
 }
