@@ -15,7 +15,9 @@
  * page that missed is faulted, and its error is the answer.
  *
  * The worker: one thread per process, started with the first submission,
- * taking jobs in order. A job is embedded by its user (struct sodp_fault)
+ * taking jobs in order, those an access waits for before any prefetch
+ * (SODP_FAULT_BACKGROUND), so that a miss never queues behind megabytes
+ * being faulted ahead. A job is embedded by its user (struct sodp_fault)
  * and holds a reference on its umem while queued or running, so a umem can
  * be released with a fault in flight. The worker calls the job's done
  * callback without holding its queue lock; sodp_fault_cancel() waits until
@@ -48,7 +50,8 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;
 	pthread_cond_t finished;
-	struct list_head queue;
+	struct list_head queue;	     /* faults an access waits for */
+	struct list_head background; /* prefetches: only when queue is empty */
 	struct sodp_fault *current; /* running, until its done callback returned */
 	bool started;
 	unsigned int gen; /* bumped in a fork child: older jobs are gone */
@@ -57,6 +60,7 @@ static struct {
 	.queued = PTHREAD_COND_INITIALIZER,
 	.finished = PTHREAD_COND_INITIALIZER,
 	.queue = LIST_HEAD_INIT(worker.queue),
+	.background = LIST_HEAD_INIT(worker.background),
 };
 
 int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
@@ -135,9 +139,10 @@ static void *odp_worker(void *arg)
 		size_t len;
 		int ret = 0;
 
-		while (list_empty(&worker.queue))
+		while (list_empty(&worker.queue) && list_empty(&worker.background))
 			pthread_cond_wait(&worker.queued, &worker.lock);
-		f = list_first_entry(&worker.queue, struct sodp_fault, node);
+		f = list_first_entry(list_empty(&worker.queue) ? &worker.background : &worker.queue,
+				     struct sodp_fault, node);
 		list_del_init(&f->node);
 		/* idle again: the job may be submitted anew while it runs, so
 		 * it runs on a copy of what was asked */
@@ -212,7 +217,7 @@ int sodp_fault_submit(struct sodp_fault *f, struct sodp_umem *u, uintptr_t va, s
 	f->flags = flags;
 	f->gen = worker.gen;
 	f->state = FAULT_QUEUED;
-	list_add_tail(&f->node, &worker.queue);
+	list_add_tail(&f->node, flags & SODP_FAULT_BACKGROUND ? &worker.background : &worker.queue);
 	pthread_cond_signal(&worker.queued);
 	pthread_mutex_unlock(&worker.lock);
 	return 0;
@@ -242,6 +247,7 @@ void odp_worker_fork_child(void)
 	pthread_cond_init(&worker.queued, NULL);
 	pthread_cond_init(&worker.finished, NULL);
 	list_init(&worker.queue);
+	list_init(&worker.background);
 	worker.current = NULL;
 	worker.started = false;
 	worker.gen++;
@@ -264,7 +270,8 @@ int sodp_umem_prefetch(struct sodp_umem *u, uintptr_t va, size_t len, bool write
 		       bool sync)
 {
 	unsigned int flags = ODP_FAULT_PREFETCH | (write ? SODP_FAULT_WRITE : 0) |
-			     (no_fault ? SODP_FAULT_SNAPSHOT : 0);
+			     (no_fault ? SODP_FAULT_SNAPSHOT : 0) |
+			     (sync ? 0 : SODP_FAULT_BACKGROUND);
 	struct sodp_fault *f;
 	int ret;
 

@@ -37,7 +37,7 @@
  * had to wait for a CPU. A stream that catches up with its prefetch gets an
  * RNR NAK, and the requester then sends again everything it had in flight.
  */
-#define RXE_STREAM_LEAD (2 * SODP_ODP_PREFETCH_MAX)
+#define RXE_STREAM_LEAD (4 * SODP_ODP_PREFETCH_MAX)
 
 static void rxe_qp_fault_done(struct sodp_fault *f, int result)
 {
@@ -171,26 +171,30 @@ int rxe_access(struct rxe_qp_fault *qf, int (*fn)(void *arg, struct rxe_miss *mi
 
 /*
  * A WRITE of [va, va + len) into @mr started. If it continues the QP's
- * previous one (a stream) and what follows is not mapped yet, fault it now,
- * so that the stream finds it ready; a WRITE elsewhere prefetches nothing.
+ * previous one (a stream), the first part of the RXE_STREAM_LEAD after it
+ * that is not mapped yet is faulted now, one fault window at a time in the
+ * background, so that the stream finds it ready; a WRITE elsewhere
+ * prefetches nothing.
  */
 void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len)
 {
-	uintptr_t next = va + len, probe;
+	uintptr_t next = va + len, end, at;
 	bool stream = va == qp->resp.write_next;
-	uint64_t room;
 
 	qp->resp.write_next = next;
 	if (!stream || !sodp_umem_is_odp(mr->umem) || rxe_qp_fault_pending(&qp->ahead_fault))
 		return;
-	room = mr->va + mr->length - next;
 	if (next < va || next >= mr->va + mr->length)
 		return;
-	probe = next + SODP_MIN(room - 1, (uint64_t)RXE_STREAM_LEAD / 2);
-	if (rxe_mr_mapped(mr, probe, 1, true))
+	end = next + SODP_MIN(mr->va + mr->length - next, (uint64_t)RXE_STREAM_LEAD);
+	for (at = next; at < end; at += SODP_ODP_PREFETCH_MAX)
+		if (!rxe_mr_mapped(mr, at, 1, true))
+			break;
+	if (at >= end)
 		return;
 	__atomic_store_n(&qp->ahead_fault.pending, 1, __ATOMIC_RELEASE);
-	if (sodp_fault_submit(&qp->ahead_fault.f, mr->umem, next,
-			      SODP_MIN(room, (uint64_t)RXE_STREAM_LEAD), SODP_FAULT_WRITE))
+	if (sodp_fault_submit(&qp->ahead_fault.f, mr->umem, at,
+			      SODP_MIN(end - at, SODP_ODP_PREFETCH_MAX),
+			      SODP_FAULT_WRITE | SODP_FAULT_BACKGROUND))
 		__atomic_store_n(&qp->ahead_fault.pending, 0, __ATOMIC_RELEASE);
 }
