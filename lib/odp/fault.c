@@ -14,10 +14,11 @@
  * be faulted (a hole after the buffer, a read-only neighbour), only the
  * page that missed is faulted, and its error is the answer.
  *
- * The worker: one thread per process, started with the first submission,
- * taking jobs in order, those an access waits for before any prefetch
- * (SODP_FAULT_BACKGROUND), so that a miss never queues behind megabytes
- * being faulted ahead. A job is embedded by its user (struct sodp_fault)
+ * The workers: two threads per process, started with the first submission.
+ * One takes the faults an access waits for, in order; the other the
+ * prefetches (SODP_FAULT_BACKGROUND), so that a miss never waits behind
+ * megabytes being faulted ahead, which the kernel may take tens of
+ * milliseconds to populate. A job is embedded by its user (struct sodp_fault)
  * and holds a reference on its umem while queued or running, so a umem can
  * be released with a fault in flight. The worker calls the job's done
  * callback without holding its queue lock; sodp_fault_cancel() waits until
@@ -45,22 +46,23 @@
 #define ODP_FAULT_REAP	   (1U << 31) /* free the emptied children of an implicit umem */
 
 enum { FAULT_IDLE, FAULT_QUEUED, FAULT_RUNNING };
+enum { WORKER_DEMAND, WORKER_BACKGROUND, WORKER_NR };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;
 	pthread_cond_t finished;
-	struct list_head queue;	     /* faults an access waits for */
-	struct list_head background; /* prefetches: only when queue is empty */
-	struct sodp_fault *current; /* running, until its done callback returned */
-	bool started;
+	struct list_head queue[WORKER_NR]; /* faults an access waits for; prefetches */
+	/* running, until its done callback returned */
+	struct sodp_fault *current[WORKER_NR];
+	bool started[WORKER_NR];
 	unsigned int gen; /* bumped in a fork child: older jobs are gone */
 } worker = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.queued = PTHREAD_COND_INITIALIZER,
 	.finished = PTHREAD_COND_INITIALIZER,
-	.queue = LIST_HEAD_INIT(worker.queue),
-	.background = LIST_HEAD_INIT(worker.background),
+	.queue = {LIST_HEAD_INIT(worker.queue[WORKER_DEMAND]),
+		  LIST_HEAD_INIT(worker.queue[WORKER_BACKGROUND])},
 };
 
 int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
@@ -127,6 +129,9 @@ int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int 
 
 static void *odp_worker(void *arg)
 {
+	int which = (int)(intptr_t)arg;
+	struct list_head *queue = &worker.queue[which];
+
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ODP_WORKER_NICE))
 		sodp_dbg("odp: fault worker keeps its priority: %d\n", errno);
 	pthread_mutex_lock(&worker.lock);
@@ -139,15 +144,14 @@ static void *odp_worker(void *arg)
 		size_t len;
 		int ret = 0;
 
-		while (list_empty(&worker.queue) && list_empty(&worker.background))
+		while (list_empty(queue))
 			pthread_cond_wait(&worker.queued, &worker.lock);
-		f = list_first_entry(list_empty(&worker.queue) ? &worker.background : &worker.queue,
-				     struct sodp_fault, node);
+		f = list_first_entry(queue, struct sodp_fault, node);
 		list_del_init(&f->node);
 		/* idle again: the job may be submitted anew while it runs, so
 		 * it runs on a copy of what was asked */
 		f->state = FAULT_IDLE;
-		worker.current = f;
+		worker.current[which] = f;
 		u = f->umem;
 		va = f->va;
 		len = f->len;
@@ -163,28 +167,30 @@ static void *odp_worker(void *arg)
 		odp_umem_put(u);
 
 		pthread_mutex_lock(&worker.lock);
-		worker.current = NULL;
+		worker.current[which] = NULL;
 		pthread_cond_broadcast(&worker.finished);
 	}
 	return NULL;
 }
 
+/* Starts the workers not running yet; under worker.lock. */
 static int odp_worker_start(void)
 {
 	pthread_attr_t attr;
 	pthread_t t;
-	int ret;
+	int ret = 0;
+	intptr_t i;
 
-	if (worker.started)
-		return 0;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&t, &attr, odp_worker, NULL);
+	for (i = 0; i < WORKER_NR && !ret; i++) {
+		if (worker.started[i])
+			continue;
+		ret = pthread_create(&t, &attr, odp_worker, (void *)i);
+		worker.started[i] = !ret;
+	}
 	pthread_attr_destroy(&attr);
-	if (ret)
-		return -ret;
-	worker.started = true;
-	return 0;
+	return -ret;
 }
 
 void sodp_fault_init(struct sodp_fault *f, void (*done)(struct sodp_fault *f, int result))
@@ -217,8 +223,10 @@ int sodp_fault_submit(struct sodp_fault *f, struct sodp_umem *u, uintptr_t va, s
 	f->flags = flags;
 	f->gen = worker.gen;
 	f->state = FAULT_QUEUED;
-	list_add_tail(&f->node, flags & SODP_FAULT_BACKGROUND ? &worker.background : &worker.queue);
-	pthread_cond_signal(&worker.queued);
+	list_add_tail(&f->node, &worker.queue[flags & (SODP_FAULT_BACKGROUND | ODP_FAULT_REAP)
+						      ? WORKER_BACKGROUND
+						      : WORKER_DEMAND]);
+	pthread_cond_broadcast(&worker.queued);
 	pthread_mutex_unlock(&worker.lock);
 	return 0;
 }
@@ -233,7 +241,7 @@ void sodp_fault_cancel(struct sodp_fault *f)
 		drop = f->umem;
 	}
 	f->state = FAULT_IDLE;
-	while (worker.current == f)
+	while (worker.current[WORKER_DEMAND] == f || worker.current[WORKER_BACKGROUND] == f)
 		pthread_cond_wait(&worker.finished, &worker.lock);
 	pthread_mutex_unlock(&worker.lock);
 	if (drop)
@@ -246,16 +254,16 @@ void odp_worker_fork_child(void)
 	pthread_mutex_init(&worker.lock, NULL);
 	pthread_cond_init(&worker.queued, NULL);
 	pthread_cond_init(&worker.finished, NULL);
-	list_init(&worker.queue);
-	list_init(&worker.background);
-	worker.current = NULL;
-	worker.started = false;
+	list_init(&worker.queue[WORKER_DEMAND]);
+	list_init(&worker.queue[WORKER_BACKGROUND]);
+	worker.current[WORKER_DEMAND] = worker.current[WORKER_BACKGROUND] = NULL;
+	worker.started[WORKER_DEMAND] = worker.started[WORKER_BACKGROUND] = false;
 	worker.gen++;
 }
 
 void odp_schedule_reap(struct sodp_umem *p)
 {
-	if (sodp_fault_submit(&p->reap, p, 0, 0, ODP_FAULT_REAP) && !worker.started)
+	if (sodp_fault_submit(&p->reap, p, 0, 0, ODP_FAULT_REAP) == -EAGAIN)
 		sodp_dbg("odp: cannot start the fault worker to free implicit children\n");
 }
 

@@ -284,6 +284,7 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 	qp->resp.psn = 0;
 	qp->resp.msn = 0;
 	qp->resp.nak_seq_sent = false;
+	qp->resp.fault_rnrs = 0;
 	qp->resp.last_opcode = 0xff;
 	qp->resp.have_wqe = false;
 	qp->resp.q_head = qp->resp.q_tail = 0;

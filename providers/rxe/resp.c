@@ -35,6 +35,7 @@ enum rxe_resp_result {
 	RESP_DONE,	 /* executed, advance the PSN */
 	RESP_DROP,	 /* ignore silently */
 	RESP_RNR,	 /* no receive WQE */
+	RESP_RNR_FAULT,	 /* the memory is being faulted in */
 	RESP_NAK_INV,	 /* invalid request */
 	RESP_NAK_ACCESS, /* remote access error */
 	RESP_NAK_OP,	 /* remote operational error */
@@ -414,7 +415,30 @@ static enum rxe_resp_result rxe_resp_access(int ret, const struct rxe_miss *miss
 	if (ret != -EAGAIN)
 		return RESP_NAK_ACCESS;
 	sodp_umem_count_rnr(miss->umem);
-	return RESP_RNR;
+	return RESP_RNR_FAULT;
+}
+
+/*
+ * The RNR NAK timer while a request waits for a page fault: min_rnr_timer
+ * at first, then longer for every RNR NAK the same wait costs, up to
+ * RXE_FAULT_RNR_MAX (the NAK gives the least time the requester waits; a
+ * responder may ask for more than min_rnr_timer). Every RNR NAK makes the
+ * requester send again all it had in flight, so a fault the kernel is slow
+ * to serve (a huge page took up to 22 ms to populate here) must not cost a
+ * resend of the whole window every 10 us. Code 0 (655 ms) is already the
+ * longest.
+ */
+#define RXE_FAULT_RNR_MAX 14 /* 1.28 ms */
+
+static uint8_t rxe_fault_rnr_timer(struct rxe_qp *qp)
+{
+	unsigned int min = qp->attr.min_rnr_timer, n = qp->resp.fault_rnrs;
+
+	if (qp->resp.fault_rnrs < RXE_FAULT_RNR_MAX)
+		qp->resp.fault_rnrs++;
+	if (!min)
+		return 0;
+	return (uint8_t)SODP_MIN(min + 2 * n, SODP_MAX(min, (unsigned int)RXE_FAULT_RNR_MAX));
 }
 
 static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
@@ -820,6 +844,7 @@ result:
 	/* COMPLETE, or one of the error exits */
 	switch (res) {
 	case RESP_DONE:
+		r->fault_rnrs = 0;
 		if (pkt->pi.mask & (RXE_SEND_MASK | RXE_WRITE_MASK)) {
 			r->last_opcode = (pkt->pi.mask & RXE_END_MASK) ? 0xff : pkt->pi.opcode;
 			r->psn = rxe_psn_add(psn, 1);
@@ -830,9 +855,12 @@ result:
 	case RESP_DROP:
 		break;
 	case RESP_RNR:
+	case RESP_RNR_FAULT:
 		if (type == IBV_QPT_RC)
 			rxe_queue_ack(qp, psn,
-				      rxe_aeth_syn(RXE_AETH_RNR_NAK, qp->attr.min_rnr_timer));
+				      rxe_aeth_syn(RXE_AETH_RNR_NAK,
+						   res == RESP_RNR_FAULT ? rxe_fault_rnr_timer(qp)
+									 : qp->attr.min_rnr_timer));
 		else
 			r->last_opcode = 0xff; /* UC: the message is lost */
 		break;

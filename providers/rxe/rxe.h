@@ -281,6 +281,7 @@ struct rxe_comp_state {
 struct rxe_resp_state {
 	uint32_t psn; /* expected PSN */
 	uint32_t msn;
+	unsigned int fault_rnrs; /* RNR NAKs sent since a request last went through */
 	bool nak_seq_sent;
 	uint8_t last_opcode; /* 0xff: between messages */
 	/* SEND in progress */
