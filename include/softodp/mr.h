@@ -43,7 +43,8 @@ struct sodp_mr_stats {
 	 * asked for it (faults), those resolved (faults_handled) or not
 	 * (fault_errors), and the 4 KiB pages they made valid (pages_faulted,
 	 * a 2 MiB entry counting 512). RNR NAKs the responder sent while a
-	 * fault was being resolved. Prefetches: ibv_advise_mr() ranges.
+	 * fault was being resolved. Prefetches: ibv_advise_mr() ranges, and
+	 * the windows the NIC faults ahead of a stream of WRITEs.
 	 */
 	uint64_t faults;
 	uint64_t faults_handled;

@@ -91,11 +91,13 @@ int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int fl
 
 int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
 {
-	bool counted = !(flags & (SODP_FAULT_SNAPSHOT | ODP_FAULT_PREFETCH));
+	bool counted = !(flags & (SODP_FAULT_SNAPSHOT | ODP_FAULT_PREFETCH | SODP_FAULT_BACKGROUND));
 	int ret = 0;
 
 	if (counted)
 		odp_count(u, faults, 1);
+	else if ((flags & SODP_FAULT_BACKGROUND) && !(flags & ODP_FAULT_PREFETCH))
+		odp_count(u, prefetches, 1); /* the NIC's own, ahead of a stream */
 	if (!u->implicit) {
 		ret = odp_fault_one(u, va, len, flags);
 	} else {

@@ -94,6 +94,7 @@ struct rxe_mr_op {
 	uintptr_t va;
 	void *buf;
 	size_t len;
+	size_t ahead; /* bytes after these that the same message will need */
 	bool to_mr;
 	/* atomics */
 	enum sodp_atomic_op op;
@@ -107,15 +108,21 @@ static int rxe_mr_copy_once(void *arg, struct rxe_miss *miss)
 	int ret = sodp_umem_copy(o->mr->umem, o->va, o->buf, o->len, o->to_mr, &at);
 
 	if (ret == -EAGAIN)
-		rxe_miss_set(miss, o->mr, at, o->len - (at - o->va), o->to_mr);
+		rxe_miss_set(miss, o->mr, at, o->len - (at - o->va) + o->ahead, o->to_mr);
 	return ret == -EINVAL ? -EFAULT : ret;
 }
 
-/* Copies @len bytes between @buf and process address @va of @mr (checked). */
-int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
+/*
+ * Copies @len bytes between @buf and process address @va of @mr (checked).
+ * A miss asks for the @ahead bytes after them too (the rest of the message,
+ * checked with it), so that a message takes one fault, not one per packet.
+ */
+int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t ahead, bool to_mr,
 		struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
-	struct rxe_mr_op o = {.mr = mr, .va = va, .buf = buf, .len = len, .to_mr = to_mr};
+	struct rxe_mr_op o = {
+		.mr = mr, .va = va, .buf = buf, .len = len, .ahead = ahead, .to_mr = to_mr,
+	};
 
 	return rxe_access(qf, rxe_mr_copy_once, &o, miss);
 }
@@ -204,8 +211,10 @@ static int rxe_sge_once(void *arg, struct rxe_miss *miss)
 		if (err)
 			return err;
 		if (o->buf) {
+			/* a miss asks for the rest of this element too */
 			struct rxe_mr_op c = {
-				.mr = mr, .va = va, .buf = o->buf + done, .len = take, .to_mr = o->write,
+				.mr = mr, .va = va, .buf = o->buf + done, .len = take,
+				.ahead = sge->length - offset - take, .to_mr = o->write,
 			};
 
 			err = rxe_mr_copy_once(&c, miss);

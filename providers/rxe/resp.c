@@ -120,7 +120,7 @@ static int rxe_read_payload(struct rxe_qp *qp, struct rxe_resp_entry *e, void *b
 
 	if (!mr) /* deregistered while the response was queued */
 		return -EFAULT;
-	ret = rxe_mr_copy(mr, e->va, buf, len, false, rxe_resp_fault(qp), &miss);
+	ret = rxe_mr_copy(mr, e->va, buf, len, e->resid - len, false, rxe_resp_fault(qp), &miss);
 	return ret == -EAGAIN ? ret : ret ? -EFAULT : 0;
 }
 
@@ -512,7 +512,8 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		if (!mr) /* deregistered in the middle of the message */
 			return RESP_NAK_ACCESS;
 		res = rxe_resp_access(rxe_mr_copy(mr, r->write_va, (void *)pkt->pi.payload,
-						  pkt->pi.paylen, true, rxe_resp_fault(qp), &miss),
+						  pkt->pi.paylen, r->write_resid - pkt->pi.paylen,
+						  true, rxe_resp_fault(qp), &miss),
 				      &miss);
 		if (res != RESP_DONE)
 			return res;

@@ -484,7 +484,7 @@ int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t l
  * what missed); -EFAULT when the memory cannot be made accessible; and
  * -EACCES (key, PD, rights or bounds), -ENOSPC (scatter list too short).
  */
-int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, bool to_mr,
+int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t ahead, bool to_mr,
 		struct rxe_qp_fault *qf, struct rxe_miss *miss);
 int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,
 		  uint64_t swap, uint64_t *orig, struct rxe_qp_fault *qf, struct rxe_miss *miss);

@@ -408,6 +408,67 @@ static void test_mixed_sge_list_of_odp_and_pinned(void)
 	pair_down();
 }
 
+/* A WRITE stream into cold memory is faulted ahead of itself. */
+static void test_sequential_write_stream_is_faulted_ahead(void)
+{
+	size_t len = 64UL << 20;
+	uint8_t *t = map_anon(len);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+	uint64_t t0;
+	int i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	madvise(t, len, MADV_NOHUGEPAGE);
+	mr = ibv_reg_mr(B.pd, t, len, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	for (i = 0; i < 32; i++)
+		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 65536,
+			    (uintptr_t)t + (size_t)i * 65536, mr->rkey, 0, 0) != IBV_WC_SUCCESS;
+	CU_ASSERT_EQUAL(bad, 0);
+	/* 2 MiB written; the prefetch keeps going on the worker */
+	t0 = rt_ms();
+	do {
+		st = stats(mr);
+		if (st.pages_faulted >= 2 * 512)
+			break;
+		usleep(1000);
+	} while (rt_ms() - t0 < 5000);
+	CU_ASSERT_TRUE(st.pages_faulted >= 2 * 512);
+	CU_ASSERT_TRUE(st.prefetches >= 1);
+	/* one fault for the first message, not one per page or per message */
+	CU_ASSERT_TRUE(st.faults < 8);
+	if (st.faults >= 8)
+		printf("\n    faults %llu, RNR NAKs %llu, prefetches %llu\n",
+		       (unsigned long long)st.faults, (unsigned long long)st.rnr_naks,
+		       (unsigned long long)st.prefetches);
+	ibv_dereg_mr(mr);
+	munmap(t, len);
+	pair_down();
+}
+
+/* A writer touching one page per 4 MiB faults those pages, not megabytes. */
+static void test_sparse_writes_fault_only_what_they_touch(void)
+{
+	size_t len = 64UL << 20;
+	uint8_t *t = map_anon(len);
+	struct ibv_mr *mr;
+	int i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	madvise(t, len, MADV_NOHUGEPAGE);
+	mr = ibv_reg_mr(B.pd, t, len, ODP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	for (i = 0; i < 16; i++)
+		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 512,
+			    (uintptr_t)t + (size_t)i * (4UL << 20), mr->rkey, 0, 0) != IBV_WC_SUCCESS;
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(stats(mr).pages_faulted, 16);
+	ibv_dereg_mr(mr);
+	munmap(t, len);
+	pair_down();
+}
+
 /* ---- the application changes its memory ---- */
 
 static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping(void)
@@ -1284,6 +1345,10 @@ void sodp_tests_register(void)
 		{"every_rc_opcode_100_times_after_dontneed",
 		 test_every_rc_opcode_100_times_after_dontneed},
 		{"mixed_sge_list_of_odp_and_pinned", test_mixed_sge_list_of_odp_and_pinned},
+		{"sequential_write_stream_is_faulted_ahead",
+		 test_sequential_write_stream_is_faulted_ahead},
+		{"sparse_writes_fault_only_what_they_touch",
+		 test_sparse_writes_fault_only_what_they_touch},
 		{"munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping",
 		 test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping},
 		{"mremap_moves_the_target_and_a_write_follows_the_address",
