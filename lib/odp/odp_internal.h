@@ -56,6 +56,7 @@ struct sodp_umem {
 	uintptr_t base;	      /* start rounded down to 2 MiB */
 	size_t nblk;
 	struct odp_blk *blk;
+	size_t used_lo, used_hi; /* blocks [lo, hi) ever programmed: what walks visit */
 	size_t locked_len; /* pinned: mlock()ed from start */
 	struct odp_counters ctr;
 

@@ -100,6 +100,17 @@ static bool odp_range_ok(struct sodp_umem *u, uintptr_t va, size_t len, bool wri
 	return true;
 }
 
+/* Notes that block @b holds entries, so that walks over the MTT visit it. */
+static void odp_blk_used(struct sodp_umem *u, const struct odp_blk *b)
+{
+	size_t i = (size_t)(b - u->blk);
+
+	if (i < u->used_lo)
+		u->used_lo = i;
+	if (i + 1 > u->used_hi)
+		u->used_hi = i + 1;
+}
+
 static int odp_blk_small(struct odp_blk *b)
 {
 	if (!b->pg) {
@@ -155,6 +166,7 @@ static uint64_t odp_program(struct sodp_umem *u, uintptr_t s, uintptr_t e, const
 
 				if (!(bb->flags & ODP_BLK_LARGE))
 					added += ODP_BLK_PAGES - bb->nvalid;
+				odp_blk_used(u, bb);
 				bb->flags = ODP_BLK_LARGE | (write ? ODP_BLK_WRITE : 0);
 				bb->order = order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER : ODP_BLK_ORDER;
 				bb->nvalid = 0;
@@ -175,6 +187,7 @@ static uint64_t odp_program(struct sodp_umem *u, uintptr_t s, uintptr_t e, const
 		}
 		if (!odp_bit(b->pg, odp_pg_idx(a)))
 			added++;
+		odp_blk_used(u, b);
 		odp_pg_set(b, odp_pg_idx(a), write);
 		a += ODP_PAGE_SIZE;
 	}
@@ -204,7 +217,8 @@ static void odp_demote_giant(struct sodp_umem *u, uintptr_t x)
  */
 static bool odp_zap(struct sodp_umem *u, uintptr_t s, uintptr_t e, enum sodp_event event)
 {
-	uintptr_t lo = u->base, hi = u->base + u->nblk * ODP_BLK_SIZE, a;
+	uintptr_t lo = u->base + u->used_lo * ODP_BLK_SIZE, hi = u->base + u->used_hi * ODP_BLK_SIZE;
+	uintptr_t a;
 	bool wp_only = event == SODP_EVENT_FORK, hit = false;
 
 	s = SODP_MAX(odp_page_down(s), lo);
@@ -263,7 +277,7 @@ bool odp_mtt_is_empty(struct sodp_umem *u)
 {
 	size_t i;
 
-	for (i = 0; i < u->nblk; i++)
+	for (i = u->used_lo; i < u->used_hi; i++)
 		if ((u->blk[i].flags & ODP_BLK_LARGE) || u->blk[i].nvalid)
 			return false;
 	return true;
@@ -275,7 +289,7 @@ static void odp_mtt_free(struct sodp_umem *u)
 
 	if (!u->blk)
 		return;
-	for (i = 0; i < u->nblk; i++)
+	for (i = u->used_lo; i < u->used_hi; i++)
 		free(u->blk[i].pg);
 	free(u->blk);
 	u->blk = NULL;
@@ -440,6 +454,8 @@ struct sodp_umem *odp_umem_alloc(uintptr_t start, uintptr_t end, unsigned int fl
 	u->end = end;
 	u->base = start & ~(ODP_BLK_SIZE - 1);
 	u->nblk = (odp_blk_up(end) - u->base) >> ODP_BLK_SHIFT;
+	u->used_lo = u->nblk;
+	u->used_hi = 0;
 	pthread_mutex_init(&u->lock, NULL);
 	u->blk = calloc(u->nblk, sizeof(*u->blk));
 	if (!u->blk) {
@@ -707,7 +723,7 @@ void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st)
 {
 	size_t i;
 
-	for (i = 0; i < u->nblk; i++) {
+	for (i = u->used_lo; i < u->used_hi; i++) {
 		const struct odp_blk *b = &u->blk[i];
 		uintptr_t bs = u->base + (i << ODP_BLK_SHIFT);
 
