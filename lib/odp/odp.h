@@ -17,7 +17,7 @@
  *    no-fault snapshot takes what is already present;
  *  - implicit ODP (sodp_umem_get_implicit()): the whole address space,
  *    served by 1 GiB ODP children created on first fault and freed when
- *    invalidation leaves them empty.
+ *    invalidation (or a fault that found nothing mapped) leaves them empty.
  *
  * The protocol (the kernel's ib_umem_odp one):
  *  1. The NIC touches application bytes only between sodp_umem_map_lock()
@@ -75,7 +75,7 @@ struct sodp_umem;
 #define SODP_UMEM_WRITABLE (1U << 1) /* pinned: fault for writing at registration */
 #define SODP_UMEM_HUGETLB  (1U << 2) /* the range must be hugetlb memory */
 
-#define SODP_ODP_PREFETCH_MAX (4UL << 20) /* fault window ahead of a miss */
+#define SODP_ODP_PREFETCH_MAX (4UL << 20) /* the most one fault brings in */
 
 /*
  * Translates [va, va + length). Returns 0 and *out, or -EINVAL (zero length,
