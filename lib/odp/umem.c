@@ -467,9 +467,10 @@ struct sodp_umem *odp_umem_alloc(uintptr_t start, uintptr_t end, unsigned int fl
 }
 
 /*
- * Mirrors the umem's blocks: whole 2 MiB blocks, as its MTT covers them, so
- * that mirroring never makes the kernel split a huge page (or its VMA) at an
- * edge the registration does not share with the block.
+ * Mirrors the umem's blocks: whole 2 MiB blocks, as its MTT covers them. A
+ * large entry speaks for its whole block, so a change to the part of a huge
+ * page outside the registration (an munmap that splits it) must take the
+ * entry down too.
  */
 int odp_umem_mirror(struct sodp_umem *u)
 {
