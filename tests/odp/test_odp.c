@@ -563,7 +563,8 @@ static void test_send_into_unmapped_receive_buffer_errors_both_sides(void)
 	pair_down();
 }
 
-static void test_local_sge_unmapped_gives_local_protection_error(void)
+/* @op with a local buffer of an ODP MR the application unmapped. */
+static void check_unmapped_local_buffer(enum ibv_wr_opcode op)
 {
 	uint8_t *l = map_anon(LEN);
 	struct ibv_mr *mr;
@@ -572,27 +573,20 @@ static void test_local_sge_unmapped_gives_local_protection_error(void)
 	mr = ibv_reg_mr(A.pd, l, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(munmap(l, LEN), 0);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
-			     0),
+	CU_ASSERT_EQUAL(a_do(op, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0, 0),
 			IBV_WC_LOC_PROT_ERR);
 	ibv_dereg_mr(mr);
 	pair_down();
 }
 
+static void test_local_sge_unmapped_gives_local_protection_error(void)
+{
+	check_unmapped_local_buffer(IBV_WR_RDMA_WRITE);
+}
+
 static void test_read_into_unmapped_local_buffer_gives_local_protection_error(void)
 {
-	uint8_t *l = map_anon(LEN);
-	struct ibv_mr *mr;
-
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	mr = ibv_reg_mr(A.pd, l, LEN, ODP);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
-	CU_ASSERT_EQUAL(munmap(l, LEN), 0);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
-			     0),
-			IBV_WC_LOC_PROT_ERR);
-	ibv_dereg_mr(mr);
-	pair_down();
+	check_unmapped_local_buffer(IBV_WR_RDMA_READ);
 }
 
 static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
