@@ -59,6 +59,16 @@ struct sodp_mr_stats {
 	 */
 	uint64_t invalidations[SODP_MR_NR_EVENTS];
 	uint64_t invalidations_handled;
+	/*
+	 * Pinned MRs: memory unmapped under the registration is revoked for
+	 * good (access there fails; a later mapping at the same address was
+	 * never registered). The unmaps that revoked part of the MR, the bytes
+	 * revoked, and 1 for an MR with any part revoked (summed per device:
+	 * how many MRs were revoked).
+	 */
+	uint64_t revocations;
+	uint64_t revoked_bytes;
+	uint64_t revoked;
 	/* Implicit ODP: 1 GiB children alive, created and freed so far. */
 	uint64_t children_live;
 	uint64_t children_created;

@@ -74,6 +74,8 @@ int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int fl
 	if (va < u->start || va >= u->end)
 		return -EFAULT;
 	s = odp_page_down(va);
+	if (odp_is_revoked(u, s, s + ODP_PAGE_SIZE))
+		return -EFAULT; /* a pinned registration whose memory went away */
 	e = SODP_MIN(odp_page_up(va + SODP_MAX(len, (size_t)1)), u->end);
 	if (e <= s)
 		e = u->end;

@@ -11,8 +11,18 @@
  *
  * Kinds:
  *  - pinned: faulted (for writing when WRITABLE) and mlock()ed at
- *    sodp_umem_get(); a later invalidation zaps entries like ODP's and the
- *    next access refaults them;
+ *    sodp_umem_get(). What the application later does to the memory:
+ *      munmap, mremap away, MAP_FIXED over, shmdt, brk shrink (UNMAP): the
+ *        range is revoked for good: its translation goes and is never made
+ *        again, whatever gets mapped there later was never registered (a
+ *        NIC would keep the old pages; softodp cannot, so access fails);
+ *      MADV_DONTNEED/FREE/REMOVE (CLEAR): the translation goes and the next
+ *        access refaults the same mapping, so the NIC sees what the process
+ *        sees (a kernel-pinned MR would keep the dropped pages instead);
+ *      mprotect downgrade (PROTECTION): likewise, so a NIC write to a page
+ *        made read-only fails (the kernel's pin would let it land);
+ *      fork (FORK): write permission goes; the next NIC write breaks the
+ *        copy-on-write in the parent, as the kernel does for pinned pages;
  *  - ODP (SODP_UMEM_ODP): nothing is faulted at registration; a bounded,
  *    no-fault snapshot takes what is already present;
  *  - implicit ODP (sodp_umem_get_implicit()): the whole address space,
@@ -93,6 +103,8 @@ int sodp_umem_get_implicit(struct sodp_umem **out);
  */
 void sodp_umem_release(struct sodp_umem *u);
 bool sodp_umem_is_odp(const struct sodp_umem *u);
+/* Names the registration (its lkey) in lib/odp's messages. */
+void sodp_umem_set_owner(struct sodp_umem *u, uint32_t key);
 /* A reference for use outside the lock that found @u (and its release). */
 struct sodp_umem *sodp_umem_hold(struct sodp_umem *u);
 void sodp_umem_put(struct sodp_umem *u);

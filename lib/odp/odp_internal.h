@@ -39,7 +39,7 @@ struct odp_blk {
 /* Updated with relaxed atomics from any thread. */
 struct odp_counters {
 	uint64_t faults, faults_handled, fault_errors, pages_faulted, rnr, prefetches;
-	uint64_t inval[SODP_MR_NR_EVENTS], inval_handled;
+	uint64_t inval[SODP_MR_NR_EVENTS], inval_handled, revocations;
 	uint64_t children_created, children_freed;
 };
 
@@ -59,6 +59,15 @@ struct sodp_umem {
 	size_t used_lo, used_hi; /* blocks [lo, hi) ever programmed: what walks visit */
 	size_t locked_len; /* pinned: mlock()ed from start */
 	struct odp_counters ctr;
+
+	/* pinned: ranges unmapped since registration, never translated again */
+	struct odp_range {
+		uintptr_t s, e;
+	} *revoked;
+	size_t nr_revoked;
+	uint64_t revoked_bytes;
+	bool revoke_warned;
+	uint32_t owner_key; /* names the MR in messages */
 
 	/* an implicit child */
 	struct sodp_umem *parent;
@@ -97,6 +106,7 @@ void odp_umem_free(struct sodp_umem *u);
 void odp_umem_get_ref(struct sodp_umem *u);
 void odp_umem_put(struct sodp_umem *u);
 int odp_fault_range(struct sodp_umem *u, uintptr_t s, uintptr_t e, uint64_t req);
+bool odp_is_revoked(struct sodp_umem *u, uintptr_t s, uintptr_t e);
 int odp_map_locked_child(struct sodp_umem *c, uintptr_t va, size_t len, bool write,
 			 struct sodp_umem_map *m);
 bool odp_mtt_is_empty(struct sodp_umem *u);

@@ -295,22 +295,100 @@ static void odp_mtt_free(struct sodp_umem *u)
 	u->blk = NULL;
 }
 
+/* Whether any of [s, e) of a pinned umem was revoked. Under lock. */
+static bool odp_revoked_locked(const struct sodp_umem *u, uintptr_t s, uintptr_t e)
+{
+	size_t i;
+
+	for (i = 0; i < u->nr_revoked; i++)
+		if (u->revoked[i].s < e && s < u->revoked[i].e)
+			return true;
+	return false;
+}
+
+bool odp_is_revoked(struct sodp_umem *u, uintptr_t s, uintptr_t e)
+{
+	bool ret;
+
+	if (!u->nr_revoked) /* racy peek: a revocation takes the lock too */
+		return false;
+	pthread_mutex_lock(&u->lock);
+	ret = odp_revoked_locked(u, s, e);
+	pthread_mutex_unlock(&u->lock);
+	return ret;
+}
+
+/*
+ * Revokes [s, e) of a pinned umem: the memory registered there is gone, and
+ * whatever is mapped there later was never registered. Under lock. Returns
+ * the bytes newly revoked. Should the list not grow, the whole umem goes.
+ */
+static uint64_t odp_revoke(struct sodp_umem *u, uintptr_t s, uintptr_t e)
+{
+	struct odp_range *r;
+	uint64_t before = u->revoked_bytes;
+	size_t i, j;
+
+	s = SODP_MAX(odp_page_down(s), u->start);
+	e = SODP_MIN(odp_page_up(e), u->end);
+	if (s >= e)
+		return 0;
+	r = realloc(u->revoked, (u->nr_revoked + 1) * sizeof(*r));
+	if (!r) {
+		u->dead = true;
+		before = u->revoked_bytes;
+		u->revoked_bytes = u->end - u->start;
+		return u->revoked_bytes - before;
+	}
+	u->revoked = r;
+	r[u->nr_revoked++] = (struct odp_range){s, e};
+	/* merge what overlaps or touches, and recount */
+	for (i = 0; i < u->nr_revoked; i++)
+		for (j = i + 1; j < u->nr_revoked;) {
+			if (r[j].s <= r[i].e && r[i].s <= r[j].e) {
+				r[i].s = SODP_MIN(r[i].s, r[j].s);
+				r[i].e = SODP_MAX(r[i].e, r[j].e);
+				r[j] = r[--u->nr_revoked];
+				j = i + 1;
+				continue;
+			}
+			j++;
+		}
+	u->revoked_bytes = 0;
+	for (i = 0; i < u->nr_revoked; i++)
+		u->revoked_bytes += r[i].e - r[i].s;
+	return u->revoked_bytes - before;
+}
+
 static bool odp_invalidate(struct sodp_interval_notifier *n, const struct sodp_notify_range *range,
 			   unsigned long cur_seq)
 {
 	struct sodp_umem *u = container_of(n, struct sodp_umem, notifier);
-	bool hit, empty = false;
+	bool hit, empty = false, warn = false;
+	uint64_t revoked = 0;
 
 	pthread_mutex_lock(&u->lock);
 	sodp_interval_set_seq(n, cur_seq);
 	hit = odp_zap(u, range->start, range->end, range->event);
 	if (hit && u->parent && range->event != SODP_EVENT_FORK)
 		empty = odp_mtt_is_empty(u);
+	if (!(u->flags & SODP_UMEM_ODP) && range->event == SODP_EVENT_UNMAP && !u->dead) {
+		revoked = odp_revoke(u, range->start, range->end);
+		warn = revoked && !u->revoke_warned;
+		u->revoke_warned |= warn;
+	}
 	pthread_mutex_unlock(&u->lock);
 	if (range->event < SODP_MR_NR_EVENTS)
 		odp_count(u, inval[range->event], 1);
 	if (hit)
 		odp_count(u, inval_handled, 1);
+	if (revoked)
+		odp_count(u, revocations, 1);
+	if (warn)
+		sodp_warn("MR with lkey %#x: %#lx-%#lx of its pinned memory was unmapped; access "
+			  "there fails from now on (re-register the memory to use it)\n",
+			  u->owner_key, (unsigned long)SODP_MAX(range->start, u->start),
+			  (unsigned long)SODP_MIN(range->end, u->end));
 	if (empty)
 		odp_implicit_child_emptied(u);
 	return true;
@@ -321,6 +399,19 @@ static const struct sodp_interval_notifier_ops odp_notifier_ops = {
 };
 
 /* ---- faulting ---- */
+
+/* Forgets what a fault found in revoked ranges of [s, e); under lock. */
+static void odp_drop_revoked(struct sodp_umem *u, uintptr_t s, uintptr_t e, uint64_t *pfns)
+{
+	size_t i;
+
+	for (i = 0; i < u->nr_revoked; i++) {
+		uintptr_t a = SODP_MAX(s, u->revoked[i].s), b = SODP_MIN(e, u->revoked[i].e);
+
+		for (; a < b; a += ODP_PAGE_SIZE)
+			pfns[(a - s) >> ODP_PAGE_SHIFT] = 0;
+	}
+}
 
 /*
  * One range_fault + program of [s, e) (at most ODP_FAULT_CHUNK pages),
@@ -360,6 +451,8 @@ static int odp_fault_chunk(struct sodp_umem *u, uintptr_t s, uintptr_t e, uint64
 			pthread_mutex_unlock(&u->lock);
 			return -EFAULT;
 		}
+		if (u->nr_revoked)
+			odp_drop_revoked(u, s, e, pfns);
 		added = odp_program(u, s, e, pfns);
 		pthread_mutex_unlock(&u->lock);
 		odp_count(u, pages_faulted, added);
@@ -487,6 +580,7 @@ void odp_umem_free(struct sodp_umem *u)
 	if (u->mirrored)
 		sodp_interval_notifier_remove(&u->notifier);
 	odp_mtt_free(u);
+	free(u->revoked);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
@@ -582,6 +676,11 @@ struct sodp_umem *sodp_umem_hold(struct sodp_umem *u)
 void sodp_umem_put(struct sodp_umem *u)
 {
 	odp_umem_put(u);
+}
+
+void sodp_umem_set_owner(struct sodp_umem *u, uint32_t key)
+{
+	u->owner_key = key;
 }
 
 bool sodp_umem_is_odp(const struct sodp_umem *u)
@@ -755,6 +854,7 @@ void odp_counters_add(const struct odp_counters *c, struct sodp_mr_stats *st)
 	for (i = 0; i < SODP_MR_NR_EVENTS; i++)
 		st->invalidations[i] += READ_ONCE(c->inval[i]);
 	st->invalidations_handled += READ_ONCE(c->inval_handled);
+	st->revocations += READ_ONCE(c->revocations);
 	st->children_created += READ_ONCE(c->children_created);
 	st->children_freed += READ_ONCE(c->children_freed);
 }
@@ -770,6 +870,8 @@ void sodp_umem_stats(struct sodp_umem *u, struct sodp_mr_stats *st)
 	odp_counters_add(&u->ctr, st);
 	pthread_mutex_lock(&u->lock);
 	odp_census(u, st);
+	st->revoked_bytes = u->revoked_bytes;
+	st->revoked = u->revoked_bytes != 0;
 	pthread_mutex_unlock(&u->lock);
 	st->locked_bytes = u->locked_len;
 }

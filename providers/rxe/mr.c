@@ -373,6 +373,7 @@ struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t
 	pthread_mutex_unlock(&dev->lock);
 	if (ret)
 		goto err_release;
+	sodp_umem_set_owner(mr->umem, mr->ibmr.lkey);
 	mr->ibmr.handle = mr->ibmr.lkey;
 	return &mr->ibmr;
 err_release:
@@ -420,6 +421,8 @@ int rxe_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr, 
 		if (ret)
 			return ret;
 	}
+	if (umem)
+		sodp_umem_set_owner(umem, mr->ibmr.lkey);
 	pthread_mutex_lock(&dev->lock);
 	if (umem) {
 		old = mr->umem;
@@ -464,6 +467,10 @@ static void rxe_stats_add(struct sodp_mr_stats *st, const struct sodp_mr_stats *
 	for (i = 0; i < SODP_MR_NR_EVENTS; i++)
 		st->invalidations[i] += a->invalidations[i];
 	st->invalidations_handled += a->invalidations_handled;
+	st->revocations += a->revocations;
+	st->revoked += a->revoked;
+	if (census)
+		st->revoked_bytes += a->revoked_bytes;
 	st->children_created += a->children_created;
 	st->children_freed += a->children_freed;
 }

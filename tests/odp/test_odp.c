@@ -8,6 +8,7 @@
  * mprotect) the way real programs do.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -1348,6 +1349,185 @@ static void test_dereg_while_a_fault_is_in_flight(void)
 	pair_down();
 }
 
+/* ---- pinned MRs: memory unmapped under a registration is revoked ---- */
+
+#define PINNED (ODP & ~IBV_ACCESS_ON_DEMAND)
+
+/*
+ * After the registered memory went away and other memory took its place
+ * at @t, the old rkey reaches neither: READ and WRITE through it fail with
+ * a remote access error and the new memory is neither read nor changed.
+ */
+static void check_stale_rkey_reaches_nothing(struct ibv_mr *mr, uint8_t *t, size_t len)
+{
+	memset(t, 0x5a, len); /* the new owner's data */
+	memset(A.buf, 0, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	memset(A.buf, 0xee, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(t, len, 0x5a));
+	CU_ASSERT_EQUAL(stats(mr).revoked, 1);
+	CU_ASSERT_TRUE(stats(mr).revocations >= 1);
+}
+
+static void test_stale_rkey_after_munmap_and_mmap_at_same_address(void)
+{
+	uint8_t *t = map_anon(LEN), *again;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	again = map_anon(LEN); /* the kernel hands the same range out again */
+	if (again != t) {
+		munmap(again, LEN);
+		ibv_dereg_mr(mr);
+		pair_down();
+		SODP_SKIP("the kernel placed the new mapping elsewhere");
+	}
+	check_stale_rkey_reaches_nothing(mr, t, LEN);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_stale_rkey_after_free_and_malloc_reuse(void)
+{
+	size_t len = 4UL << 20; /* served by mmap, returned by free */
+	uint8_t *t, *again;
+	struct ibv_mr *mr;
+	uintptr_t was;
+
+	/* a fixed threshold: a freed mmap'd block does not raise it */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	t = malloc(len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, len);
+	mr = ibv_reg_mr(B.pd, t, len, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	was = (uintptr_t)t;
+	free(t);
+	again = malloc(len);
+	if ((uintptr_t)again != was) {
+		free(again);
+		ibv_dereg_mr(mr);
+		pair_down();
+		SODP_SKIP("malloc did not reuse the block's address");
+	}
+	check_stale_rkey_reaches_nothing(mr, again, len);
+	ibv_dereg_mr(mr);
+	free(again);
+	pair_down();
+}
+
+static void test_stale_rkey_after_map_fixed_over_the_buffer(void)
+{
+	uint8_t *t = map_far(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			      t);
+	check_stale_rkey_reaches_nothing(mr, t, LEN);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_stale_rkey_after_mremap_away_and_back(void)
+{
+	uint8_t *t = map_far(LEN), *other = map_anon(LEN), *moved;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_FATAL(t && other);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	/* the registered pages move away; other memory moves in */
+	moved = mremap(t, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, other);
+	CU_ASSERT_EQUAL_FATAL(moved, other);
+	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+			      t);
+	check_stale_rkey_reaches_nothing(mr, t, LEN);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	munmap(moved, LEN);
+	pair_down();
+}
+
+static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
+{
+	uint8_t *t = map_far(LEN);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats st;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(t + LEN / 2, LEN / 2), 0);
+	memset(A.buf, 7, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
+			     0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 7));
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + LEN / 2,
+			     mr->rkey, 0, 0),
+			IBV_WC_REM_ACCESS_ERR);
+	/* locally too: a send from the revoked half is a local protection error */
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	st = stats(mr);
+	CU_ASSERT_EQUAL(st.revoked_bytes, LEN / 2);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN / 2);
+	pair_down();
+}
+
+static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(void)
+{
+	uint8_t *l = map_far(LEN);
+	struct ibv_mr *mr;
+	struct sodp_mr_stats dev;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(l, 1, LEN);
+	mr = ibv_reg_mr(A.pd, l, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(munmap(l, LEN), 0);
+	CU_ASSERT_EQUAL_FATAL(mmap(l, LEN, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+			      l);
+	memset(l, 0x33, LEN); /* not registered: must not be sent */
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
+			     0),
+			IBV_WC_LOC_PROT_ERR);
+	CU_ASSERT_FALSE(all_bytes(B.buf, PG, 0x33));
+	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(A.ctx, &dev), 0);
+	CU_ASSERT_TRUE(dev.revoked >= 1);
+	ibv_dereg_mr(mr);
+	munmap(l, LEN);
+	pair_down();
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -1414,5 +1594,20 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 
+	static const struct sodp_test_case pinned[] = {
+		{"stale_rkey_after_munmap_and_mmap_at_same_address",
+		 test_stale_rkey_after_munmap_and_mmap_at_same_address},
+		{"stale_rkey_after_free_and_malloc_reuse", test_stale_rkey_after_free_and_malloc_reuse},
+		{"stale_rkey_after_map_fixed_over_the_buffer",
+		 test_stale_rkey_after_map_fixed_over_the_buffer},
+		{"stale_rkey_after_mremap_away_and_back", test_stale_rkey_after_mremap_away_and_back},
+		{"rest_of_partly_unmapped_pinned_mr_keeps_working",
+		 test_rest_of_partly_unmapped_pinned_mr_keeps_working},
+		{"local_use_of_revoked_pinned_memory_is_local_protection_error",
+		 test_local_use_of_revoked_pinned_memory_is_local_protection_error},
+		{NULL, NULL},
+	};
+
 	sodp_add_suite("odp", NULL, NULL, t);
+	sodp_add_suite("pinned_revocation", NULL, NULL, pinned);
 }
