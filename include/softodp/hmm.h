@@ -150,6 +150,15 @@ int sodp_hmm_page_shift(uintptr_t start, uintptr_t end, unsigned int *shift);
  */
 void sodp_hmm_fork_init(void);
 
+/*
+ * False while the userfaultfd channel holds events it has read but not yet
+ * delivered: an unmap by a call the hooks do not see (free() inside libc)
+ * is then done, its notifiers not yet told, and the address may already be
+ * mapped again. A user of the mirror that reaches memory by address waits
+ * for true before trusting its translations.
+ */
+bool sodp_hmm_settled(void);
+
 /* Which event and information sources the mirror is using. */
 #define SODP_HMM_SRC_HOOKS	   (1U << 0) /* libc interposition (munmap, madvise, ...) */
 #define SODP_HMM_SRC_UFFD	   (1U << 1) /* userfaultfd event channel */

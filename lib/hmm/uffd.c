@@ -604,8 +604,9 @@ static void process(const struct qmsg *q)
 		s = m->arg.remove.start;
 		e = m->arg.remove.end;
 		hmm_maps_invalidate();
-		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
+		/* forgotten first: a mapping made there meanwhile is registered anew */
 		hmm_uffd_forget(s, e);
+		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
 		break;
 	case UFFD_EVENT_REMOVE:
 		deliver(m->arg.remove.start, m->arg.remove.end, SODP_EVENT_CLEAR, q->t0);
@@ -614,8 +615,8 @@ static void process(const struct qmsg *q)
 		s = m->arg.remap.from;
 		e = s + m->arg.remap.len;
 		hmm_maps_invalidate();
-		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
 		hmm_uffd_forget(s, e);
+		deliver(s, e, SODP_EVENT_UNMAP, q->t0);
 		remap_arrived(m->arg.remap.to, m->arg.remap.to + m->arg.remap.len);
 		break;
 	case FORK_MISS:
@@ -628,6 +629,21 @@ static void process(const struct qmsg *q)
 	default:
 		break;
 	}
+}
+
+/*
+ * Nonzero from the moment the reader starts reading events until it has
+ * delivered all it read. A thread unmapping registered memory is released
+ * as soon as the reader read() its event, before the notifiers are told:
+ * in between, the address can be mapped again (free() then malloc()). A
+ * mirror user must not trust its translations in that window
+ * (sodp_hmm_settled()).
+ */
+static int uffd_unsettled;
+
+SODP_EXPORT bool sodp_hmm_settled(void)
+{
+	return !__atomic_load_n(&uffd_unsettled, __ATOMIC_SEQ_CST);
 }
 
 static void *reader_main(void *arg)
@@ -647,12 +663,14 @@ static void *reader_main(void *arg)
 			if (p[1].revents)
 				break;
 		}
+		__atomic_store_n(&uffd_unsettled, 1, __ATOMIC_SEQ_CST);
 		drain();
 		while (rq.head != rq.tail) {
 			struct qmsg q = rq.q[rq.head++ % QUEUE_LEN];
 
 			process(&q);
 		}
+		__atomic_store_n(&uffd_unsettled, 0, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }

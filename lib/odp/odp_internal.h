@@ -22,6 +22,7 @@
 #define ODP_GIANT_SIZE	 (1UL << ODP_GIANT_SHIFT)
 #define ODP_FAULT_CHUNK	 16384		  /* pages per range_fault call (64 MiB) */
 #define ODP_INIT_SNAPSHOT (16UL << 20)	  /* registration snapshots at most this */
+#define ODP_SETTLE_SPINS 10000	  /* yields to wait for the mirror's reader */
 #define ODP_VA_BITS	 57		  /* implicit ODP covers [0, 2^57) */
 #define ODP_CHILD_L2_BITS 9
 #define ODP_CHILD_L1_BITS (ODP_VA_BITS - ODP_GIANT_SHIFT - ODP_CHILD_L2_BITS)

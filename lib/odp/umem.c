@@ -12,6 +12,7 @@
  * untouched), and the bitmaps appear only where small pages are mapped.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -697,9 +698,28 @@ size_t sodp_umem_chunk(const struct sodp_umem *u, uintptr_t va, size_t len)
 	return SODP_MIN(len, ODP_GIANT_SIZE - (va & (ODP_GIANT_SIZE - 1)));
 }
 
+/*
+ * Waits, bounded, until the mirror has delivered every event it read: a
+ * translation is not trusted while an unmap may be pending in it
+ * (sodp_hmm_settled()). The reader never waits for a NIC thread.
+ */
+static bool odp_settled(void)
+{
+	int i;
+
+	for (i = 0; i < ODP_SETTLE_SPINS; i++) {
+		if (sodp_hmm_settled())
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
 int sodp_umem_map_lock(struct sodp_umem *u, uintptr_t va, size_t len, bool write,
 		       struct sodp_umem_map *m)
 {
+	if (!odp_settled())
+		return -EAGAIN;
 	if (u->implicit)
 		return odp_implicit_map_lock(u, va, len, write, m);
 	if (va < u->start || len > u->end - va)
