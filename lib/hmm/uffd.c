@@ -648,7 +648,6 @@ static void process(const struct qmsg *q)
 	}
 }
 
-
 SODP_EXPORT bool sodp_hmm_settled(void)
 {
 	return !__atomic_load_n(&uffd_unsettled, __ATOMIC_SEQ_CST);

@@ -93,7 +93,8 @@ int odp_fault_one(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int fl
 
 int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int flags)
 {
-	bool counted = !(flags & (SODP_FAULT_SNAPSHOT | ODP_FAULT_PREFETCH | SODP_FAULT_BACKGROUND));
+	bool counted =
+		!(flags & (SODP_FAULT_SNAPSHOT | ODP_FAULT_PREFETCH | SODP_FAULT_BACKGROUND));
 	int ret = 0;
 
 	if (counted)
@@ -107,8 +108,8 @@ int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int 
 		do {
 			size_t n = sodp_umem_chunk(u, va, SODP_MAX(len, (size_t)1));
 			/* a snapshot finds nothing where no child was made yet */
-			struct sodp_umem *c = odp_implicit_child_get(u, va,
-								     !(flags & SODP_FAULT_SNAPSHOT));
+			struct sodp_umem *c =
+				odp_implicit_child_get(u, va, !(flags & SODP_FAULT_SNAPSHOT));
 
 			if (!c) {
 				ret = flags & SODP_FAULT_SNAPSHOT ? 0 : -EFAULT;
@@ -140,7 +141,7 @@ static void *odp_worker(void *arg)
 		sodp_dbg("odp: fault worker keeps its priority: %d\n", errno);
 	pthread_mutex_lock(&worker.lock);
 	for (;;) {
-		void (*done)(struct sodp_fault *f, int result);
+		void (*done)(struct sodp_fault * f, int result);
 		struct sodp_fault *f;
 		struct sodp_umem *u;
 		unsigned int flags;
@@ -227,9 +228,10 @@ int sodp_fault_submit(struct sodp_fault *f, struct sodp_umem *u, uintptr_t va, s
 	f->flags = flags;
 	f->gen = worker.gen;
 	f->state = FAULT_QUEUED;
-	list_add_tail(&f->node, &worker.queue[flags & (SODP_FAULT_BACKGROUND | ODP_FAULT_REAP)
-						      ? WORKER_BACKGROUND
-						      : WORKER_DEMAND]);
+	list_add_tail(
+		&f->node,
+		&worker.queue[flags & (SODP_FAULT_BACKGROUND | ODP_FAULT_REAP) ? WORKER_BACKGROUND
+									       : WORKER_DEMAND]);
 	pthread_cond_broadcast(&worker.queued);
 	pthread_mutex_unlock(&worker.lock);
 	return 0;

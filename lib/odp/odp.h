@@ -152,9 +152,9 @@ int sodp_umem_copy(struct sodp_umem *u, uintptr_t va, void *buf, size_t len, boo
 
 /* ---- faults ---- */
 
-#define SODP_FAULT_WRITE    (1U << 0) /* fault for writing */
-#define SODP_FAULT_SNAPSHOT (1U << 1) /* only take what is already mapped */
-#define SODP_FAULT_AHEAD    (1U << 2) /* [va, va + len) up to PREFETCH_MAX, best effort past va */
+#define SODP_FAULT_WRITE      (1U << 0) /* fault for writing */
+#define SODP_FAULT_SNAPSHOT   (1U << 1) /* only take what is already mapped */
+#define SODP_FAULT_AHEAD      (1U << 2) /* [va, va + len) up to PREFETCH_MAX, best effort past va */
 #define SODP_FAULT_BACKGROUND (1U << 3) /* worker: after every fault an access waits for */
 
 /*

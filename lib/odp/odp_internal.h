@@ -10,20 +10,20 @@
 #include "odp.h"
 #include "compiler.h"
 
-#define ODP_PAGE_SHIFT	 12
-#define ODP_PAGE_SIZE	 (1UL << ODP_PAGE_SHIFT)
-#define ODP_BLK_ORDER	 9 /* a PMD: 2 MiB */
-#define ODP_BLK_SHIFT	 (ODP_PAGE_SHIFT + ODP_BLK_ORDER)
-#define ODP_BLK_SIZE	 (1UL << ODP_BLK_SHIFT)
-#define ODP_BLK_PAGES	 (1U << ODP_BLK_ORDER)
-#define ODP_PG_WORDS	 (ODP_BLK_PAGES / 64)
-#define ODP_GIANT_ORDER	 18 /* a PUD: 1 GiB */
-#define ODP_GIANT_SHIFT	 (ODP_PAGE_SHIFT + ODP_GIANT_ORDER)
-#define ODP_GIANT_SIZE	 (1UL << ODP_GIANT_SHIFT)
-#define ODP_FAULT_CHUNK	 16384		  /* pages per range_fault call (64 MiB) */
-#define ODP_INIT_SNAPSHOT (16UL << 20)	  /* registration snapshots at most this */
-#define ODP_SETTLE_SPINS 10000	  /* yields to wait for the mirror's reader */
-#define ODP_VA_BITS	 57		  /* implicit ODP covers [0, 2^57) */
+#define ODP_PAGE_SHIFT	  12
+#define ODP_PAGE_SIZE	  (1UL << ODP_PAGE_SHIFT)
+#define ODP_BLK_ORDER	  9 /* a PMD: 2 MiB */
+#define ODP_BLK_SHIFT	  (ODP_PAGE_SHIFT + ODP_BLK_ORDER)
+#define ODP_BLK_SIZE	  (1UL << ODP_BLK_SHIFT)
+#define ODP_BLK_PAGES	  (1U << ODP_BLK_ORDER)
+#define ODP_PG_WORDS	  (ODP_BLK_PAGES / 64)
+#define ODP_GIANT_ORDER	  18 /* a PUD: 1 GiB */
+#define ODP_GIANT_SHIFT	  (ODP_PAGE_SHIFT + ODP_GIANT_ORDER)
+#define ODP_GIANT_SIZE	  (1UL << ODP_GIANT_SHIFT)
+#define ODP_FAULT_CHUNK	  16384	       /* pages per range_fault call (64 MiB) */
+#define ODP_INIT_SNAPSHOT (16UL << 20) /* registration snapshots at most this */
+#define ODP_SETTLE_SPINS  10000	       /* yields to wait for the mirror's reader */
+#define ODP_VA_BITS	  57	       /* implicit ODP covers [0, 2^57) */
 #define ODP_CHILD_L2_BITS 9
 #define ODP_CHILD_L1_BITS (ODP_VA_BITS - ODP_GIANT_SHIFT - ODP_CHILD_L2_BITS)
 
@@ -58,13 +58,13 @@ struct sodp_umem {
 	size_t nblk;
 	struct odp_blk *blk;
 	size_t used_lo, used_hi; /* blocks [lo, hi) ever programmed: what walks visit */
-	size_t locked_len; /* pinned: mlock()ed from start */
+	size_t locked_len;	 /* pinned: mlock()ed from start */
 	struct odp_counters ctr;
 
 	/* pinned: ranges unmapped since registration, never translated again */
 	struct odp_range {
 		uintptr_t s, e;
-	} *revoked;
+	} * revoked;
 	size_t nr_revoked;
 	uint64_t revoked_bytes;
 	bool revoke_warned;

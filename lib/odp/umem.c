@@ -156,10 +156,12 @@ static uint64_t odp_program(struct sodp_umem *u, uintptr_t s, uintptr_t e, const
 			continue;
 		}
 		if (order >= ODP_BLK_ORDER) {
-			uintptr_t size = ODP_PAGE_SIZE << (order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER
-										     : ODP_BLK_ORDER);
+			uintptr_t size =
+				ODP_PAGE_SIZE
+				<< (order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER : ODP_BLK_ORDER);
 			uintptr_t lo = SODP_MAX(a & ~(size - 1), u->base);
-			uintptr_t hi = SODP_MIN((a & ~(size - 1)) + size, u->base + u->nblk * ODP_BLK_SIZE);
+			uintptr_t hi = SODP_MIN((a & ~(size - 1)) + size,
+						u->base + u->nblk * ODP_BLK_SIZE);
 			uintptr_t x;
 
 			for (x = lo; x < hi; x += ODP_BLK_SIZE) {
@@ -169,7 +171,8 @@ static uint64_t odp_program(struct sodp_umem *u, uintptr_t s, uintptr_t e, const
 					added += ODP_BLK_PAGES - bb->nvalid;
 				odp_blk_used(u, bb);
 				bb->flags = ODP_BLK_LARGE | (write ? ODP_BLK_WRITE : 0);
-				bb->order = order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER : ODP_BLK_ORDER;
+				bb->order =
+					order >= ODP_GIANT_ORDER ? ODP_GIANT_ORDER : ODP_BLK_ORDER;
 				bb->nvalid = 0;
 				if (bb->pg)
 					memset(bb->pg, 0, 2 * ODP_PG_WORDS * sizeof(uint64_t));
@@ -218,7 +221,8 @@ static void odp_demote_giant(struct sodp_umem *u, uintptr_t x)
  */
 static bool odp_zap(struct sodp_umem *u, uintptr_t s, uintptr_t e, enum sodp_event event)
 {
-	uintptr_t lo = u->base + u->used_lo * ODP_BLK_SIZE, hi = u->base + u->used_hi * ODP_BLK_SIZE;
+	uintptr_t lo = u->base + u->used_lo * ODP_BLK_SIZE,
+		  hi = u->base + u->used_hi * ODP_BLK_SIZE;
 	uintptr_t a;
 	bool wp_only = event == SODP_EVENT_FORK, hit = false;
 
@@ -249,7 +253,8 @@ static bool odp_zap(struct sodp_umem *u, uintptr_t s, uintptr_t e, enum sodp_eve
 				a = be;
 				continue;
 			}
-			for (x = SODP_MAX(bs, u->start); x < SODP_MIN(be, u->end); x += ODP_PAGE_SIZE)
+			for (x = SODP_MAX(bs, u->start); x < SODP_MIN(be, u->end);
+			     x += ODP_PAGE_SIZE)
 				odp_pg_set(b, odp_pg_idx(x), b->flags & ODP_BLK_WRITE);
 			b->flags = 0;
 		}
@@ -530,8 +535,7 @@ static void odp_mlock(struct sodp_umem *u)
 			 (unsigned long)u->start, len, room);
 		return;
 	}
-	sodp_dbg("odp: %#lx+%zu: not locked (%s)\n", (unsigned long)u->start, len,
-		 strerror(errno));
+	sodp_dbg("odp: %#lx+%zu: not locked (%s)\n", (unsigned long)u->start, len, strerror(errno));
 }
 
 struct sodp_umem *odp_umem_alloc(uintptr_t start, uintptr_t end, unsigned int flags)

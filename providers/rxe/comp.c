@@ -196,8 +196,8 @@ static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if ((w->opcode != IBV_WR_ATOMIC_CMP_AND_SWP && w->opcode != IBV_WR_ATOMIC_FETCH_AND_ADD) ||
 	    w->first_psn != psn || (w->state != WQE_STARTED && w->state != WQE_SENT))
 		return;
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig,
-			   sizeof(orig), true, NULL, NULL);
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig, sizeof(orig),
+			   true, NULL, NULL);
 	if (ret) {
 		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
 		return;

@@ -121,7 +121,12 @@ int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t a
 		struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
 	struct rxe_mr_op o = {
-		.mr = mr, .va = va, .buf = buf, .len = len, .ahead = ahead, .to_mr = to_mr,
+		.mr = mr,
+		.va = va,
+		.buf = buf,
+		.len = len,
+		.ahead = ahead,
+		.to_mr = to_mr,
 	};
 
 	return rxe_access(qf, rxe_mr_copy_once, &o, miss);
@@ -167,7 +172,12 @@ int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint6
 		  uint64_t swap, uint64_t *orig, struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
 	struct rxe_mr_op o = {
-		.mr = mr, .va = va, .op = op, .cmp_add = cmp_add, .swap = swap, .orig = orig,
+		.mr = mr,
+		.va = va,
+		.op = op,
+		.cmp_add = cmp_add,
+		.swap = swap,
+		.orig = orig,
 	};
 
 	return rxe_access(qf, rxe_mr_atomic_once, &o, miss);
@@ -213,8 +223,12 @@ static int rxe_sge_once(void *arg, struct rxe_miss *miss)
 		if (o->buf) {
 			/* a miss asks for the rest of this element too */
 			struct rxe_mr_op c = {
-				.mr = mr, .va = va, .buf = o->buf + done, .len = take,
-				.ahead = sge->length - offset - take, .to_mr = o->write,
+				.mr = mr,
+				.va = va,
+				.buf = o->buf + done,
+				.len = take,
+				.ahead = sge->length - offset - take,
+				.to_mr = o->write,
 			};
 
 			err = rxe_mr_copy_once(&c, miss);
@@ -237,8 +251,14 @@ int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *s
 		 struct rxe_miss *miss)
 {
 	struct rxe_sge_op o = {
-		.dev = dev, .pd = pd, .sge = sge, .nsge = nsge, .offset = offset,
-		.len = len, .buf = buf, .write = to_sge,
+		.dev = dev,
+		.pd = pd,
+		.sge = sge,
+		.nsge = nsge,
+		.offset = offset,
+		.len = len,
+		.buf = buf,
+		.write = to_sge,
 	};
 	struct rxe_miss unused;
 
@@ -251,7 +271,12 @@ int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *
 		  uint32_t len, bool write, struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
 	struct rxe_sge_op o = {
-		.dev = dev, .pd = pd, .sge = sge, .nsge = nsge, .len = len, .write = write,
+		.dev = dev,
+		.pd = pd,
+		.sge = sge,
+		.nsge = nsge,
+		.len = len,
+		.write = write,
 	};
 
 	return rxe_access(qf, rxe_sge_once, &o, miss);
@@ -416,7 +441,8 @@ int rxe_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr, 
 		if (rxe_is_implicit((void *)mr->va, mr->length, mr->access) !=
 		    rxe_is_implicit((void *)va, len, new_access))
 			return -EINVAL;
-		ret = rxe_umem_for((void *)va, len, rxe_is_implicit((void *)va, len, new_access) ? 0 : va,
+		ret = rxe_umem_for((void *)va, len,
+				   rxe_is_implicit((void *)va, len, new_access) ? 0 : va,
 				   new_access, &umem);
 		if (ret)
 			return ret;
@@ -587,8 +613,8 @@ int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t 
 		if (!umem[i])
 			continue;
 		if (!ret && sg_list[i].length)
-			ret = sodp_umem_prefetch(umem[i], va[i], sg_list[i].length, write,
-						 no_fault, sync);
+			ret = sodp_umem_prefetch(umem[i], va[i], sg_list[i].length, write, no_fault,
+						 sync);
 		if (!sync)
 			ret = 0; /* best effort */
 		sodp_umem_put(umem[i]);

@@ -169,7 +169,6 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	return last;
 }
 
-
 /*
  * Sends queued responses of @qp, up to a budget. Engine, under dev->lock.
  * Returns true if something was sent.
@@ -450,7 +449,8 @@ static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	if (!rxe_get_recv_wqe(qp))
 		return RESP_RNR;
 	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
-			   (void *)pkt->pi.payload, pkt->pi.paylen, true, rxe_resp_fault(qp), &miss);
+			   (void *)pkt->pi.payload, pkt->pi.paylen, true, rxe_resp_fault(qp),
+			   &miss);
 	if (ret == -EAGAIN)
 		return rxe_resp_access(ret, &miss);
 	if (ret) {
@@ -604,8 +604,8 @@ static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uin
 
 /* An 8-byte atomic at @va through the MR of @rkey (already checked). */
 static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t rkey, uintptr_t va,
-					    enum sodp_atomic_op op, uint64_t cmp_add,
-					    uint64_t swap, uint64_t *orig)
+					    enum sodp_atomic_op op, uint64_t cmp_add, uint64_t swap,
+					    uint64_t *orig)
 {
 	struct rxe_miss miss;
 	int ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, rkey), va, op, cmp_add, swap, orig,

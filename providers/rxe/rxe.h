@@ -423,7 +423,7 @@ struct rxe_dev {
 	int *sport_fd;			 /* send-only sockets by sport & 0x3fff (net.c) */
 	unsigned int nr_sport_fd;
 	struct rxe_qp *tx_qp; /* the QP whose packets are being built, or NULL */
-	uint32_t req_gen;		 /* bumped by doorbells */
+	uint32_t req_gen;     /* bumped by doorbells */
 };
 
 /* Provider-private part of a context. */

@@ -263,10 +263,14 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 	static const struct sodp_test_case perftest[] = {
-		{"ib_write_bw", test_ib_write_bw},   {"ib_read_bw", test_ib_read_bw},
-		{"ib_send_bw", test_ib_send_bw},     {"ib_atomic_bw", test_ib_atomic_bw},
-		{"ib_write_lat", test_ib_write_lat}, {"ib_read_lat", test_ib_read_lat},
-		{"ib_send_lat", test_ib_send_lat},   {"perftest_odp", test_perftest_odp},
+		{"ib_write_bw", test_ib_write_bw},
+		{"ib_read_bw", test_ib_read_bw},
+		{"ib_send_bw", test_ib_send_bw},
+		{"ib_atomic_bw", test_ib_atomic_bw},
+		{"ib_write_lat", test_ib_write_lat},
+		{"ib_read_lat", test_ib_read_lat},
+		{"ib_send_lat", test_ib_send_lat},
+		{"perftest_odp", test_perftest_odp},
 		{NULL, NULL},
 	};
 

@@ -24,11 +24,12 @@
 #include "sodp_test.h"
 #include "rxe_test_util.h"
 
-#define PG   4096UL
-#define LEN  (256UL << 10)
-#define ODP  (IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
-	      IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
-#define GIB  (1UL << 30)
+#define PG  4096UL
+#define LEN (256UL << 10)
+#define ODP                                                                        \
+	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+	 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC)
+#define GIB (1UL << 30)
 
 static struct rt_side A, B;
 
@@ -255,14 +256,14 @@ static void test_write_and_read_through_iova_unlike_address_near_2_64(void)
 	mr = ibv_reg_mr_iova(B.pd, t, LEN, iova, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	rt_fill(A.buf, PG, 4);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(memcmp(t + LEN - PG, A.buf, PG), 0);
 	memset(A.buf, 0, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, iova + LEN - PG, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(memcmp(t + LEN - PG, A.buf, PG), 0);
 	/* one byte past the end wraps to 0: a remote access error */
 	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2, UINT64_MAX, mr->rkey, 0, 0),
@@ -271,7 +272,6 @@ static void test_write_and_read_through_iova_unlike_address_near_2_64(void)
 	munmap(t, LEN);
 	pair_down();
 }
-
 
 static void test_write_into_never_touched_memory_lands(void)
 {
@@ -306,9 +306,9 @@ static void test_read_from_never_touched_memory_returns_zeros(void)
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 0xaa, 65536);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 65536, (uintptr_t)t, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 65536, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(A.buf, 65536, 0));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
@@ -377,8 +377,8 @@ static void test_every_rc_opcode_100_times_after_dontneed(void)
 			    rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
 		bad |= memcmp(la + 4 * PG, la + PG, 5000) != 0;
 		/* atomics on a dropped (zero) target */
-		bad |= a_do(IBV_WR_ATOMIC_FETCH_AND_ADD, lmr->lkey, la + 9 * PG, 8,
-			    (uintptr_t)ctr, rmr->rkey, 5, 0) != IBV_WC_SUCCESS;
+		bad |= a_do(IBV_WR_ATOMIC_FETCH_AND_ADD, lmr->lkey, la + 9 * PG, 8, (uintptr_t)ctr,
+			    rmr->rkey, 5, 0) != IBV_WC_SUCCESS;
 		bad |= *(uint64_t *)(la + 9 * PG) != 0 || *ctr != 5;
 		bad |= a_do(IBV_WR_ATOMIC_CMP_AND_SWP, lmr->lkey, la + 9 * PG, 8, (uintptr_t)ctr,
 			    rmr->rkey, 5, 77) != IBV_WC_SUCCESS;
@@ -388,8 +388,8 @@ static void test_every_rc_opcode_100_times_after_dontneed(void)
 		bad |= *(uint64_t *)(la + 9 * PG) != 77 || *ctr != 77;
 		/* ATOMIC WRITE from a dropped source into a dropped target */
 		*(uint64_t *)(la + 10 * PG) = 0x1122334455667788ULL + i;
-		bad |= a_do(IBV_WR_ATOMIC_WRITE, lmr->lkey, la + 10 * PG, 8,
-			    (uintptr_t)rb + 5 * PG, rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
+		bad |= a_do(IBV_WR_ATOMIC_WRITE, lmr->lkey, la + 10 * PG, 8, (uintptr_t)rb + 5 * PG,
+			    rmr->rkey, 0, 0) != IBV_WC_SUCCESS;
 		bad |= *(uint64_t *)(rb + 5 * PG) != 0x1122334455667788ULL + i;
 		bad |= !all_bytes(rb + 5 * PG + 8, PG - 8, 0);
 	}
@@ -491,7 +491,8 @@ static void test_sparse_writes_fault_only_what_they_touch(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	for (i = 0; i < 16; i++)
 		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 512,
-			    (uintptr_t)t + (size_t)i * (4UL << 20), mr->rkey, 0, 0) != IBV_WC_SUCCESS;
+			    (uintptr_t)t + (size_t)i * (4UL << 20), mr->rkey, 0,
+			    0) != IBV_WC_SUCCESS;
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT_EQUAL(stats(mr).pages_faulted, 16);
 	ibv_dereg_mr(mr);
@@ -510,17 +511,17 @@ static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mappi
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 1, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
 	again = mmap(t, LEN, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	CU_ASSERT_EQUAL_FATAL(again, t);
 	memset(A.buf, 2, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG,
-			     mr->rkey, 0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t + PG, PG, 2));
 	CU_ASSERT_TRUE(all_bytes(t, PG, 0)); /* the new mapping, not the old data */
 	CU_ASSERT_TRUE(stats(mr).invalidations[0] >= 1);
@@ -541,16 +542,16 @@ static void test_mremap_moves_the_target_and_a_write_follows_the_address(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(t, 7, LEN);
 	memset(A.buf, 3, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	moved = mremap(t, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
 	CU_ASSERT_EQUAL_FATAL(moved, hole);
 	CU_ASSERT_TRUE(all_bytes(moved, PG, 3));
 	/* the registered range is unmapped now: the NIC must not reach the moved pages */
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(moved + PG, LEN - PG, 7));
 	ibv_dereg_mr(mr);
 	munmap(hole, 4 * LEN);
@@ -567,9 +568,9 @@ static void test_munmap_for_good_gives_remote_access_error_and_process_lives(voi
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(t, 1, LEN);
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	ibv_dereg_mr(mr);
 	pair_down();
 }
@@ -629,17 +630,17 @@ static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(v
 	memset(t, 4, LEN);
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ), 0);
 	memset(A.buf, 9, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(t, LEN, 4));
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
 	/* the error moved the QPs to the error state: a new pair, the same MR */
 	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 9));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
@@ -686,17 +687,17 @@ static void test_registration_over_unmapped_range_works_once_mapped(void)
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
 			      t);
 	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
 	memset(A.buf, 6, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 6));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
@@ -750,9 +751,9 @@ static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(voi
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 1, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (!pid) {
@@ -762,14 +763,14 @@ static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(voi
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
 	memset(A.buf, 2, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG,
-			     mr->rkey, 0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + PG, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 1));
 	CU_ASSERT_TRUE(all_bytes(t + PG, PG, 2));
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)t, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 1));
 	CU_ASSERT_TRUE(all_bytes(A.buf + PG, PG, 2));
 	CU_ASSERT_TRUE(stats(mr).invalidations[3] >= 1);
@@ -872,7 +873,8 @@ static void *churn_mappings(void *arg)
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && rt_ms() < end) {
 		int prot = c->rounds & 1 ? PROT_READ | PROT_WRITE : PROT_NONE;
 
-		if (mmap(c->t, c->len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != c->t)
+		if (mmap(c->t, c->len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+		    c->t)
 			break;
 		c->rounds++;
 		usleep(200);
@@ -933,9 +935,9 @@ static void test_writes_against_unmap_map_churn(void)
 	CU_ASSERT_TRUE(c.rounds > 0);
 	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 2000, 3000), 0);
 	memset(A.buf, 0x43, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 0x43));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
@@ -1151,9 +1153,9 @@ static void test_counters_sum_per_device_including_deregistered(void)
 	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(B.ctx, &before), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
 	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(B.ctx, &after), 0);
 	CU_ASSERT_TRUE(after.faults > before.faults);
@@ -1168,8 +1170,8 @@ static void test_counters_sum_per_device_including_deregistered(void)
 
 static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children(void)
 {
-	uint8_t *r = mmap(NULL, 3 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			  -1, 0);
+	uint8_t *r =
+		mmap(NULL, 3 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	uint8_t *x, *y;
 	struct ibv_mr *mr;
 	struct sodp_mr_stats st;
@@ -1185,12 +1187,12 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(stats(mr).implicit, 1);
 	rt_fill(A.buf, 2 * PG, 5);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)x, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)y, mr->rkey,
-			     0, 0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)x, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 2 * PG, (uintptr_t)y, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(memcmp(x, A.buf, 2 * PG), 0);
 	CU_ASSERT_EQUAL(memcmp(y, A.buf, 2 * PG), 0);
 	st = stats(mr);
@@ -1198,8 +1200,7 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 	CU_ASSERT_EQUAL(st.children_created, 2);
 	/* unmap/remap churn, then unmap for good: the children go */
 	CU_ASSERT_EQUAL(madvise(x, LEN, MADV_DONTNEED), 0);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)x, mr->rkey, 0,
-			     0),
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)x, mr->rkey, 0, 0),
 			IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
 	CU_ASSERT_EQUAL(munmap(r, 3 * GIB), 0);
@@ -1212,9 +1213,9 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 	} while (rt_ms() - t0 < 5000);
 	CU_ASSERT_EQUAL(st.children_live, 0);
 	CU_ASSERT_TRUE(st.children_freed >= 2);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)y, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)y, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	ibv_dereg_mr(mr);
 	pair_down();
 }
@@ -1362,15 +1363,14 @@ static void check_stale_rkey_reaches_nothing(struct ibv_mr *mr, uint8_t *t, size
 {
 	memset(t, 0x5a, len); /* the new owner's data */
 	memset(A.buf, 0, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
 			IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
 	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
 	memset(A.buf, 0xee, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(t, len, 0x5a));
 	CU_ASSERT_EQUAL(stats(mr).revoked, 1);
 	CU_ASSERT_TRUE(stats(mr).revocations >= 1);
@@ -1492,9 +1492,9 @@ static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(munmap(t + LEN / 2, LEN / 2), 0);
 	memset(A.buf, 7, PG);
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0,
-			     0),
-			IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+		IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 7));
 	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t + LEN / 2,
 			     mr->rkey, 0, 0),
@@ -1524,9 +1524,9 @@ static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(vo
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
 			      l);
 	memset(l, 0x33, LEN); /* not registered: must not be sent */
-	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_WRITE, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0,
-			     0),
-			IBV_WC_LOC_PROT_ERR);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, mr->lkey, l, PG, (uintptr_t)B.buf, B.mr->rkey, 0, 0),
+		IBV_WC_LOC_PROT_ERR);
 	CU_ASSERT_FALSE(all_bytes(B.buf, PG, 0x33));
 	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(A.ctx, &dev), 0);
 	CU_ASSERT_TRUE(dev.revoked >= 1);
@@ -1604,10 +1604,12 @@ void sodp_tests_register(void)
 	static const struct sodp_test_case pinned[] = {
 		{"stale_rkey_after_munmap_and_mmap_at_same_address",
 		 test_stale_rkey_after_munmap_and_mmap_at_same_address},
-		{"stale_rkey_after_free_and_malloc_reuse", test_stale_rkey_after_free_and_malloc_reuse},
+		{"stale_rkey_after_free_and_malloc_reuse",
+		 test_stale_rkey_after_free_and_malloc_reuse},
 		{"stale_rkey_after_map_fixed_over_the_buffer",
 		 test_stale_rkey_after_map_fixed_over_the_buffer},
-		{"stale_rkey_after_mremap_away_and_back", test_stale_rkey_after_mremap_away_and_back},
+		{"stale_rkey_after_mremap_away_and_back",
+		 test_stale_rkey_after_mremap_away_and_back},
 		{"rest_of_partly_unmapped_pinned_mr_keeps_working",
 		 test_rest_of_partly_unmapped_pinned_mr_keeps_working},
 		{"local_use_of_revoked_pinned_memory_is_local_protection_error",
