@@ -544,16 +544,27 @@ static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
 	return res;
 }
 
-static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uintptr_t va,
-			   uint32_t len, uint32_t msn)
+/* Queues a response of @kind; NULL when the queue is full (the requester retries). */
+static struct rxe_resp_entry *rxe_queue_resp(struct rxe_qp *qp, enum rxe_resp_kind kind,
+					     uint32_t psn, uint32_t msn)
 {
 	struct rxe_resp_entry *e = rxe_respq_push(qp);
 
+	if (e) {
+		e->kind = kind;
+		e->psn = psn;
+		e->msn = msn;
+	}
+	return e;
+}
+
+static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uintptr_t va,
+			   uint32_t len, uint32_t msn)
+{
+	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_READ, psn, msn);
+
 	if (!e)
 		return;
-	e->kind = RESP_READ;
-	e->psn = psn;
-	e->msn = msn;
 	e->rkey = rkey;
 	e->va = va;
 	e->resid = len;
@@ -592,14 +603,10 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 
 static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uint32_t msn)
 {
-	struct rxe_resp_entry *e = rxe_respq_push(qp);
+	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_ATOMIC, psn, msn);
 
-	if (!e)
-		return;
-	e->kind = RESP_ATOMIC;
-	e->psn = psn;
-	e->msn = msn;
-	e->orig = orig;
+	if (e)
+		e->orig = orig;
 }
 
 /* An 8-byte atomic at @va through the MR of @rkey (already checked). */
@@ -647,13 +654,7 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 
 static void rxe_queue_atomic_write(struct rxe_qp *qp, uint32_t psn, uint32_t msn)
 {
-	struct rxe_resp_entry *e = rxe_respq_push(qp);
-
-	if (!e)
-		return;
-	e->kind = RESP_ATOMIC_WRITE;
-	e->psn = psn;
-	e->msn = msn;
+	rxe_queue_resp(qp, RESP_ATOMIC_WRITE, psn, msn);
 }
 
 /*
