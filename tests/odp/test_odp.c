@@ -950,7 +950,6 @@ static void test_ud_send_and_receive_with_odp(void)
 	struct rt_side U, V;
 	uint8_t *src = map_anon(LEN), *dst = map_anon(LEN);
 	struct ibv_mr *smr, *dmr;
-	struct ibv_ah_attr aa;
 	struct ibv_ah *ah;
 	struct ibv_sge sge;
 	struct ibv_recv_wr rwr, *rbad;
@@ -965,12 +964,7 @@ static void test_ud_send_and_receive_with_odp(void)
 	smr = ibv_reg_mr(U.pd, src, LEN, ODP);
 	dmr = ibv_reg_mr(V.pd, dst, LEN, ODP);
 	CU_ASSERT_FATAL(smr && dmr);
-	memset(&aa, 0, sizeof(aa));
-	aa.is_global = 1;
-	aa.grh.dgid = V.gid;
-	aa.grh.hop_limit = 1;
-	aa.port_num = 1;
-	ah = ibv_create_ah(U.pd, &aa);
+	ah = rt_ah(&U, &V.gid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
 	for (i = 0; i < 10; i++) {
 		madvise(src, LEN, MADV_DONTNEED);
@@ -1012,7 +1006,6 @@ static void test_srq_receive_into_odp(void)
 {
 	const struct rt_conn_opts *o = rt_default_opts();
 	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 16, .max_sge = 1}};
-	struct ibv_qp_init_attr ia;
 	struct ibv_srq *srq;
 	struct ibv_qp *qp;
 	uint8_t *dst = map_anon(LEN);
@@ -1025,14 +1018,7 @@ static void test_srq_receive_into_odp(void)
 	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	srq = ibv_create_srq(B.pd, &sa);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srq);
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = B.cq;
-	ia.recv_cq = B.cq;
-	ia.srq = srq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_send_sge = 1;
-	qp = ibv_create_qp(B.pd, &ia);
+	qp = rt_srq_qp(&B, srq);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
 	/* A's QP now talks to the SRQ-backed QP */
 	memset(&at, 0, sizeof(at));

@@ -187,6 +187,34 @@ static inline int rt_ud_ready(struct ibv_qp *qp, uint32_t sq_psn)
 	return ibv_modify_qp(qp, &at, IBV_QP_STATE | IBV_QP_SQ_PSN) ? -1 : 0;
 }
 
+/* An address handle on @s's PD towards the RoCEv2 GID @dgid, port 1. */
+static inline struct ibv_ah *rt_ah(struct rt_side *s, const union ibv_gid *dgid)
+{
+	struct ibv_ah_attr aa;
+
+	memset(&aa, 0, sizeof(aa));
+	aa.is_global = 1;
+	aa.grh.dgid = *dgid;
+	aa.grh.hop_limit = 1;
+	aa.port_num = 1;
+	return ibv_create_ah(s->pd, &aa);
+}
+
+/* An RC QP on @s's PD and CQ that receives through @srq. */
+static inline struct ibv_qp *rt_srq_qp(struct rt_side *s, struct ibv_srq *srq)
+{
+	struct ibv_qp_init_attr ia;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = s->cq;
+	ia.recv_cq = s->cq;
+	ia.srq = srq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_send_sge = 1;
+	return ibv_create_qp(s->pd, &ia);
+}
+
 /* Resets both QPs and connects them to each other. */
 static inline int rt_rc_connect(struct rt_side *a, struct rt_side *b, const struct rt_conn_opts *o,
 				uint32_t a_psn, uint32_t b_psn)

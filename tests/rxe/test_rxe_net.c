@@ -166,7 +166,6 @@ static void test_ud_packets_use_the_qpn_hash_port(void)
 {
 	struct rt_side u, v;
 	struct rt_side *s[2] = {&u, &v};
-	struct ibv_ah_attr aa;
 	struct ibv_ah *ah;
 	struct ibv_sge sge;
 	struct ibv_send_wr wr, *bad;
@@ -185,12 +184,7 @@ static void test_ud_packets_use_the_qpn_hash_port(void)
 	}
 	for (i = 0; i < 2; i++)
 		CU_ASSERT_EQUAL(rt_ud_ready(s[i]->qp, 0), 0);
-	memset(&aa, 0, sizeof(aa));
-	aa.is_global = 1;
-	aa.grh.dgid = v.gid;
-	aa.grh.hop_limit = 1;
-	aa.port_num = 1;
-	ah = ibv_create_ah(u.pd, &aa);
+	ah = rt_ah(&u, &v.gid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
 	for (i = 0; i < 4; i++) {
 		CU_ASSERT_EQUAL(rt_post_recv(&v, 9, 0, 40 + 1024), 0);

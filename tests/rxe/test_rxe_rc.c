@@ -1285,7 +1285,6 @@ static void test_srq_receive_and_limit_event(void)
 static void test_ud_send_grh_and_reply_ah(void)
 {
 	struct rt_side U, V;
-	struct ibv_ah_attr aa;
 	struct ibv_ah *ah, *back;
 	struct ibv_sge sge;
 	struct ibv_send_wr wr, *bad;
@@ -1301,12 +1300,7 @@ static void test_ud_send_grh_and_reply_ah(void)
 	}
 	for (i = 0; i < 2; i++)
 		CU_ASSERT_EQUAL(rt_ud_ready(s[i]->qp, 0xffffff), 0);
-	memset(&aa, 0, sizeof(aa));
-	aa.is_global = 1;
-	aa.grh.dgid = V.gid;
-	aa.grh.hop_limit = 1;
-	aa.port_num = 1;
-	ah = ibv_create_ah(U.pd, &aa);
+	ah = rt_ah(&U, &V.gid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
 	CU_ASSERT_EQUAL(rt_post_recv(&V, 9, 0, 40 + 1024), 0);
 	rt_fill(U.buf + 8192, 1000, 4);
