@@ -241,8 +241,9 @@ void odp_implicit_stats(struct sodp_umem *p, struct sodp_mr_stats *st)
 {
 	struct sodp_umem *c;
 
-	odp_counters_add(&p->ctr, st);
 	pthread_mutex_lock(&p->lock);
+	/* children_freed moves with nr_children, under the lock */
+	odp_counters_add(&p->ctr, st);
 	st->children_live = p->nr_children;
 	list_for_each_entry (c, &p->child_list, child_node) {
 		int i;
