@@ -28,9 +28,10 @@ struct sodp_mr_stats {
 	uint64_t entries_by_order[SODP_MR_MAX_ORDER + 1]; /* entries of each map order */
 	uint64_t length;				  /* registered bytes */
 	/*
-	 * Bytes locked with mlock() at registration, from the start of the
-	 * range: all of it, or as much as RLIMIT_MEMLOCK left (without
-	 * CAP_IPC_LOCK). The rest is populated but may be reclaimed.
+	 * Bytes of the MR locked with mlock(), from the start of the range:
+	 * all of it, or as much as RLIMIT_MEMLOCK left (without CAP_IPC_LOCK)
+	 * when its translation was made. The rest is populated but may be
+	 * reclaimed.
 	 */
 	uint64_t locked_bytes;
 
@@ -62,9 +63,14 @@ struct sodp_mr_stats {
 	/*
 	 * Pinned MRs: memory unmapped under the registration is revoked for
 	 * good (access there fails; a later mapping at the same address was
-	 * never registered). The unmaps that revoked part of the MR, the bytes
-	 * revoked, and 1 for an MR with any part revoked (summed per device:
-	 * how many MRs were revoked).
+	 * never registered). The unmaps that revoked part of the MR's
+	 * translation, the bytes of the MR revoked, and 1 for an MR with any
+	 * part revoked (summed per device: how many MRs were revoked).
+	 *
+	 * Pinned MRs over memory that is already translated share the
+	 * translation (softodp/prereg.h): the counters above (faults,
+	 * invalidations, revocations) are the translation's; the census,
+	 * locked and revoked bytes are the MR's own range.
 	 */
 	uint64_t revocations;
 	uint64_t revoked_bytes;

@@ -254,7 +254,7 @@ void odp_implicit_stats(struct sodp_umem *p, struct sodp_mr_stats *st)
 			st->invalidations[i] += READ_ONCE(c->ctr.inval[i]);
 		st->invalidations_handled += READ_ONCE(c->ctr.inval_handled);
 		pthread_mutex_lock(&c->lock);
-		odp_census(c, st);
+		odp_census(c, st, c->start, c->end);
 		pthread_mutex_unlock(&c->lock);
 	}
 	pthread_mutex_unlock(&p->lock);

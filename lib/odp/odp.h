@@ -88,7 +88,9 @@ struct sodp_umem;
 #define SODP_ODP_PREFETCH_MAX (4UL << 20) /* the most one fault brings in */
 
 /*
- * Translates [va, va + length). Returns 0 and *out, or -EINVAL (zero length,
+ * Translates [va, va + length). A pinned request that a live pinned umem
+ * already covers shares it (the translation cache, cache.c): *out is that
+ * umem, with one more user. Returns 0 and *out, or -EINVAL (zero length,
  * wrap-around, HUGETLB over memory that is not hugetlb), -EFAULT (pinned: a
  * hole, PROT_NONE, or a writable registration of read-only memory),
  * -EAGAIN (pinned: the mapping kept changing), -ENOMEM.
@@ -97,13 +99,13 @@ int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_u
 /* The whole address space, on demand. */
 int sodp_umem_get_implicit(struct sodp_umem **out);
 /*
- * Drops the registration's reference. The translation stops at once (every
- * later map_lock misses); the umem itself goes when the last fault using
- * it has finished.
+ * Drops the registration's reference. When it was the last user, the
+ * translation stops at once (every later map_lock misses); the umem itself
+ * goes when the last fault using it has finished.
  */
 void sodp_umem_release(struct sodp_umem *u);
 bool sodp_umem_is_odp(const struct sodp_umem *u);
-/* Names the registration (its lkey) in lib/odp's messages. */
+/* Names the first registration (its lkey) of @u in lib/odp's messages. */
 void sodp_umem_set_owner(struct sodp_umem *u, uint32_t key);
 /* A reference for use outside the lock that found @u (and its release). */
 struct sodp_umem *sodp_umem_hold(struct sodp_umem *u);
@@ -209,8 +211,12 @@ void sodp_odp_fork_init(void);
 
 /* ---- counters ---- */
 
-/* The umem's counters and MTT census (see struct sodp_mr_stats). */
-void sodp_umem_stats(struct sodp_umem *u, struct sodp_mr_stats *st);
+/*
+ * The umem's counters and the census of its MTT over [va, va + len) (see
+ * struct sodp_mr_stats): a pinned translation may be shared by several MRs,
+ * each reports the part it registered. An implicit umem reports it all.
+ */
+void sodp_umem_stats(struct sodp_umem *u, uintptr_t va, size_t len, struct sodp_mr_stats *st);
 /* Counted by the provider: RNR NAKs sent because a page was missing. */
 void sodp_umem_count_rnr(struct sodp_umem *u);
 

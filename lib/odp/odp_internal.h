@@ -9,6 +9,7 @@
 
 #include "odp.h"
 #include "compiler.h"
+#include "interval_tree.h"
 
 #define ODP_PAGE_SHIFT	  12
 #define ODP_PAGE_SIZE	  (1UL << ODP_PAGE_SHIFT)
@@ -70,6 +71,12 @@ struct sodp_umem {
 	bool revoke_warned;
 	uint32_t owner_key; /* names the MR in messages */
 
+	/* pinned: in the translation cache (cache.c), under its lock */
+	struct interval_tree_node cache_node;
+	bool cached;
+	int used;    /* MRs and pre-registrations using it */
+	int preregs; /* of which pre-registrations */
+
 	/* an implicit child */
 	struct sodp_umem *parent;
 	struct list_head child_node; /* parent->child_list, under the parent's lock */
@@ -111,8 +118,16 @@ bool odp_is_revoked(struct sodp_umem *u, uintptr_t s, uintptr_t e);
 int odp_map_locked_child(struct sodp_umem *c, uintptr_t va, size_t len, bool write,
 			 struct sodp_umem_map *m);
 bool odp_mtt_is_empty(struct sodp_umem *u);
-void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st);
+void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st, uintptr_t s, uintptr_t e);
 void odp_counters_add(const struct odp_counters *c, struct sodp_mr_stats *st);
+
+/* cache.c */
+struct sodp_umem *odp_cache_lookup(uintptr_t start, uintptr_t end, unsigned int flags);
+void odp_cache_insert(struct sodp_umem *u);
+bool odp_cache_put(struct sodp_umem *u);
+void odp_cache_count_revocation(void);
+void odp_cache_fork_child(void);
+void odp_umem_retire(struct sodp_umem *u);
 
 /* fault.c */
 void odp_worker_fork_child(void);

@@ -36,6 +36,7 @@ static void odp_fork_child(void)
 {
 	odp_pid = getpid();
 	odp_worker_fork_child();
+	odp_cache_fork_child();
 }
 
 /* Whether process_vm_readv() works on ourselves (seccomp may forbid it). */
@@ -312,6 +313,23 @@ static bool odp_revoked_locked(const struct sodp_umem *u, uintptr_t s, uintptr_t
 	return false;
 }
 
+/* The bytes of [s, e) revoked in a pinned umem. Under lock. */
+static uint64_t odp_revoked_bytes_in(const struct sodp_umem *u, uintptr_t s, uintptr_t e)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (u->revoked_bytes && !u->nr_revoked) /* all of it: the list could not grow */
+		return SODP_MIN(e, u->end) - SODP_MAX(s, u->start);
+	for (i = 0; i < u->nr_revoked; i++) {
+		uintptr_t a = SODP_MAX(s, u->revoked[i].s), b = SODP_MIN(e, u->revoked[i].e);
+
+		if (a < b)
+			n += b - a;
+	}
+	return n;
+}
+
 bool odp_is_revoked(struct sodp_umem *u, uintptr_t s, uintptr_t e)
 {
 	bool ret;
@@ -341,7 +359,7 @@ static uint64_t odp_revoke(struct sodp_umem *u, uintptr_t s, uintptr_t e)
 		return 0;
 	r = realloc(u->revoked, (u->nr_revoked + 1) * sizeof(*r));
 	if (!r) {
-		u->dead = true;
+		__atomic_store_n(&u->dead, true, __ATOMIC_RELEASE);
 		before = u->revoked_bytes;
 		u->revoked_bytes = u->end - u->start;
 		return u->revoked_bytes - before;
@@ -388,8 +406,10 @@ static bool odp_invalidate(struct sodp_interval_notifier *n, const struct sodp_n
 		odp_count(u, inval[range->event], 1);
 	if (hit)
 		odp_count(u, inval_handled, 1);
-	if (revoked)
+	if (revoked) {
 		odp_count(u, revocations, 1);
+		odp_cache_count_revocation();
+	}
 	if (warn)
 		sodp_warn("MR with lkey %#x: %#lx-%#lx of its pinned memory was unmapped; access "
 			  "there fails from now on (re-register the memory to use it)\n",
@@ -611,6 +631,13 @@ int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_u
 	end = odp_page_up(va + length);
 	if ((flags & SODP_UMEM_HUGETLB) && odp_check_hugetlb(start, end))
 		return -EINVAL;
+	if (!(flags & SODP_UMEM_ODP)) {
+		u = odp_cache_lookup(start, end, flags);
+		if (u) {
+			*out = u;
+			return 0;
+		}
+	}
 	u = odp_umem_alloc(start, end, flags);
 	if (!u)
 		return -ENOMEM;
@@ -631,6 +658,7 @@ int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_u
 	if (ret)
 		goto err;
 	odp_mlock(u);
+	odp_cache_insert(u);
 	*out = u;
 	return 0;
 err:
@@ -653,23 +681,31 @@ void odp_umem_put(struct sodp_umem *u)
 		odp_umem_free(u);
 }
 
+/* The last user is gone: the translation stops; faults in flight may finish. */
+void odp_umem_retire(struct sodp_umem *u)
+{
+	pthread_mutex_lock(&u->lock);
+	__atomic_store_n(&u->dead, true, __ATOMIC_RELEASE);
+	odp_zap(u, u->start, u->end, SODP_EVENT_RELEASE);
+	pthread_mutex_unlock(&u->lock);
+	odp_umem_put(u);
+}
+
 void sodp_umem_release(struct sodp_umem *u)
 {
 	if (!u)
 		return;
 	if (u->implicit) {
 		odp_implicit_release(u);
-	} else {
-		pthread_mutex_lock(&u->lock);
-		u->dead = true;
-		odp_zap(u, u->start, u->end, SODP_EVENT_RELEASE);
-		pthread_mutex_unlock(&u->lock);
-		/* mlock does not nest: an overlapping MR loses residency, not data */
-		if (u->locked_len)
-			munlock((void *)u->start, u->locked_len);
-		u->locked_len = 0;
+		odp_umem_put(u);
+		return;
 	}
-	odp_umem_put(u);
+	/* a pinned umem others still use only loses this user's reference */
+	if (!sodp_umem_is_odp(u) && !odp_cache_put(u)) {
+		odp_umem_put(u);
+		return;
+	}
+	odp_umem_retire(u);
 }
 
 struct sodp_umem *sodp_umem_hold(struct sodp_umem *u)
@@ -685,7 +721,10 @@ void sodp_umem_put(struct sodp_umem *u)
 
 void sodp_umem_set_owner(struct sodp_umem *u, uint32_t key)
 {
-	u->owner_key = key;
+	uint32_t none = 0;
+
+	__atomic_compare_exchange_n(&u->owner_key, &none, key, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
 }
 
 bool sodp_umem_is_odp(const struct sodp_umem *u)
@@ -842,26 +881,48 @@ void sodp_umem_count_rnr(struct sodp_umem *u)
 	odp_count(u, rnr, 1);
 }
 
-/* Adds the MTT census of @u to @st. Under u->lock. */
-void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st)
+/*
+ * Adds the census of @u's MTT over [s, e) to @st: the large entries whose
+ * blocks it touches (an order-18 entry once), and its valid 4 KiB entries.
+ * Under u->lock.
+ */
+void odp_census(struct sodp_umem *u, struct sodp_mr_stats *st, uintptr_t s, uintptr_t e)
 {
-	size_t i;
+	uintptr_t last_giant = UINTPTR_MAX;
+	size_t i, lo, hi;
 
-	for (i = u->used_lo; i < u->used_hi; i++) {
+	s = SODP_MAX(s, u->base);
+	e = SODP_MIN(e, u->base + u->nblk * ODP_BLK_SIZE);
+	if (s >= e)
+		return;
+	lo = SODP_MAX((s - u->base) >> ODP_BLK_SHIFT, u->used_lo);
+	hi = SODP_MIN(((e - 1 - u->base) >> ODP_BLK_SHIFT) + 1, u->used_hi);
+	for (i = lo; i < hi; i++) {
 		const struct odp_blk *b = &u->blk[i];
-		uintptr_t bs = u->base + (i << ODP_BLK_SHIFT);
+		uintptr_t bs = u->base + (i << ODP_BLK_SHIFT), a, ae;
 
 		if (b->flags & ODP_BLK_LARGE) {
+			uintptr_t giant = bs & ~(ODP_GIANT_SIZE - 1);
+
 			st->bytes_by_order[b->order] += ODP_BLK_SIZE;
-			if (b->order == ODP_BLK_ORDER || !i || !(bs & (ODP_GIANT_SIZE - 1))) {
+			if (b->order == ODP_BLK_ORDER || giant != last_giant) {
 				st->entries_by_order[b->order]++;
 				st->entries++;
 			}
+			if (b->order != ODP_BLK_ORDER)
+				last_giant = giant;
 			continue;
 		}
-		st->entries_by_order[0] += b->nvalid;
-		st->entries += b->nvalid;
-		st->bytes_by_order[0] += (uint64_t)b->nvalid << ODP_PAGE_SHIFT;
+		if (!b->nvalid)
+			continue;
+		for (a = SODP_MAX(bs, odp_page_down(s)), ae = SODP_MIN(bs + ODP_BLK_SIZE, e);
+		     a < ae; a += ODP_PAGE_SIZE) {
+			if (!odp_bit(b->pg, odp_pg_idx(a)))
+				continue;
+			st->entries_by_order[0]++;
+			st->entries++;
+			st->bytes_by_order[0] += ODP_PAGE_SIZE;
+		}
 	}
 }
 
@@ -883,8 +944,10 @@ void odp_counters_add(const struct odp_counters *c, struct sodp_mr_stats *st)
 	st->children_freed += READ_ONCE(c->children_freed);
 }
 
-void sodp_umem_stats(struct sodp_umem *u, struct sodp_mr_stats *st)
+void sodp_umem_stats(struct sodp_umem *u, uintptr_t va, size_t len, struct sodp_mr_stats *st)
 {
+	uintptr_t locked_end;
+
 	st->odp = sodp_umem_is_odp(u);
 	st->implicit = u->implicit;
 	if (u->implicit) {
@@ -893,9 +956,11 @@ void sodp_umem_stats(struct sodp_umem *u, struct sodp_mr_stats *st)
 	}
 	odp_counters_add(&u->ctr, st);
 	pthread_mutex_lock(&u->lock);
-	odp_census(u, st);
-	st->revoked_bytes = u->revoked_bytes;
-	st->revoked = u->revoked_bytes != 0;
+	odp_census(u, st, va, va + len);
+	st->revoked_bytes = odp_revoked_bytes_in(u, odp_page_down(va), odp_page_up(va + len));
+	st->revoked = st->revoked_bytes != 0;
 	pthread_mutex_unlock(&u->lock);
-	st->locked_bytes = u->locked_len;
+	locked_end = u->start + __atomic_load_n(&u->locked_len, __ATOMIC_RELAXED);
+	if (locked_end > va)
+		st->locked_bytes = SODP_MIN(locked_end, va + len) - va;
 }

@@ -505,7 +505,7 @@ static void rxe_stats_add(struct sodp_mr_stats *st, const struct sodp_mr_stats *
 static void rxe_mr_stats(struct rxe_mr *mr, struct sodp_mr_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	sodp_umem_stats(mr->umem, st);
+	sodp_umem_stats(mr->umem, mr->va, mr->length, st);
 	st->length = mr->length;
 }
 

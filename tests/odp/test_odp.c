@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <softodp/mr.h>
+#include <softodp/prereg.h>
 
 #include "sodp_test.h"
 #include "rxe_test_util.h"
@@ -1387,7 +1388,12 @@ static void test_stale_rkey_after_munmap_and_mmap_at_same_address(void)
 
 static void test_stale_rkey_after_free_and_malloc_reuse(void)
 {
-	size_t len = 4UL << 20; /* served by mmap, returned by free */
+	/*
+	 * Larger than any free block of the heap, so that malloc() maps it
+	 * and free() unmaps it (a smaller request may be served from the
+	 * heap, where free() keeps it mapped and registered).
+	 */
+	size_t len = 64UL << 20;
 	uint8_t *t, *again;
 	struct ibv_mr *mr;
 	uintptr_t was;
@@ -1410,6 +1416,11 @@ static void test_stale_rkey_after_free_and_malloc_reuse(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	was = (uintptr_t)t;
 	free(t);
+	if (msync((void *)(was & ~(PG - 1)), PG, MS_ASYNC) == 0) {
+		ibv_dereg_mr(mr);
+		pair_down();
+		SODP_SKIP("free() kept the block mapped");
+	}
 	again = malloc(len);
 	if ((uintptr_t)again != was) {
 		free(again);
@@ -1521,6 +1532,332 @@ static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(vo
 	pair_down();
 }
 
+/* ---- the translation cache of pinned memory, and pre-registration ---- */
+
+static struct sodp_cache_stats cache_stats(void)
+{
+	struct sodp_cache_stats st;
+
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(sodp_translation_cache_stats(&st), 0);
+	return st;
+}
+
+/* Whether the page at @p is in a VMA locked with mlock() (smaps "lo"). */
+static bool is_locked(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, s, e;
+	bool in = false, locked = false;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = s <= a && a < e;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			locked = strstr(line, " lo") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return locked;
+}
+
+/* A WRITE of a @len-byte pattern through @rkey at @t lands there. */
+static bool write_lands(struct ibv_mr *mr, uint8_t *t, uint8_t v)
+{
+	memset(A.buf, v, PG);
+	return a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0) ==
+		       IBV_WC_SUCCESS &&
+	       all_bytes(t, PG, v);
+}
+
+static void test_overlapping_mrs_share_one_translation(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct sodp_cache_stats before, after;
+	struct ibv_mr *whole, *part;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	before = cache_stats();
+	whole = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	part = ibv_reg_mr(B.pd, t + LEN / 2, PG, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(part);
+	after = cache_stats();
+	CU_ASSERT_EQUAL(after.misses - before.misses, 1);
+	CU_ASSERT_EQUAL(after.hits - before.hits, 1);
+	CU_ASSERT_EQUAL(after.translations - before.translations, 1);
+	CU_ASSERT_EQUAL(after.bytes_locked - before.bytes_locked, LEN);
+	/* each MR reaches only its own range */
+	CU_ASSERT_EQUAL(stats(part).locked_bytes, PG);
+	CU_ASSERT_EQUAL(stats(part).entries, 1);
+	CU_ASSERT_TRUE(write_lands(part, t + LEN / 2, 0x11));
+	memset(A.buf, 0x22, PG);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, part->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 0));
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(part), 0);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(whole), 0);
+	after = cache_stats();
+	CU_ASSERT_EQUAL(after.translations, before.translations);
+	CU_ASSERT_EQUAL(after.bytes_locked, before.bytes_locked);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void check_dereg_of_one_keeps_other(size_t off)
+{
+	uint8_t *t = map_anon(2 * LEN);
+	struct ibv_mr *first, *second;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	first = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	second = ibv_reg_mr(B.pd, t + off, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(second);
+	CU_ASSERT_EQUAL(ibv_dereg_mr(first), 0);
+	CU_ASSERT_TRUE(is_locked(t + off));
+	CU_ASSERT_TRUE(is_locked(t + off + LEN - PG));
+	if (off) /* what only the first covered is unlocked */
+		CU_ASSERT_FALSE(is_locked(t));
+	CU_ASSERT_EQUAL(stats(second).locked_bytes, LEN);
+	CU_ASSERT_TRUE(write_lands(second, t + off, 0x33));
+	CU_ASSERT_TRUE(write_lands(second, t + off + LEN - PG, 0x44));
+	CU_ASSERT_EQUAL(ibv_dereg_mr(second), 0);
+	CU_ASSERT_FALSE(is_locked(t + off));
+	munmap(t, 2 * LEN);
+	pair_down();
+}
+
+static void test_dereg_of_one_of_two_same_mrs_keeps_the_other_working_and_locked(void)
+{
+	check_dereg_of_one_keeps_other(0);
+}
+
+static void test_dereg_of_one_of_two_overlapping_mrs_keeps_the_other_working_and_locked(void)
+{
+	check_dereg_of_one_keeps_other(LEN / 2);
+}
+
+static void test_10000_registrations_of_the_same_buffer_share_it(void)
+{
+	enum { N = 10000 };
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr **mr = calloc(N, sizeof(*mr));
+	struct sodp_cache_stats before, after;
+	int i, made = 0, freed = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	before = cache_stats();
+	for (i = 0; i < N; i++) {
+		mr[i] = ibv_reg_mr(B.pd, t, LEN, PINNED);
+		made += mr[i] != NULL;
+	}
+	CU_ASSERT_EQUAL(made, N);
+	after = cache_stats();
+	CU_ASSERT_EQUAL(after.misses - before.misses, 1);
+	CU_ASSERT_EQUAL(after.hits - before.hits, N - 1);
+	CU_ASSERT_EQUAL(after.translations - before.translations, 1);
+	CU_ASSERT_TRUE(mr[0] && mr[N - 1] && mr[0]->rkey != mr[N - 1]->rkey);
+	if (mr[N - 1])
+		CU_ASSERT_TRUE(write_lands(mr[N - 1], t, 0x55));
+	for (i = 0; i < N; i++)
+		freed += mr[i] && !ibv_dereg_mr(mr[i]);
+	CU_ASSERT_EQUAL(freed, N);
+	CU_ASSERT_EQUAL(cache_stats().translations, before.translations);
+	CU_ASSERT_FALSE(is_locked(t));
+	free(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_registration_inside_a_prereg_arena_is_a_lookup(void)
+{
+	size_t arena_len = 64UL << 20;
+	uint8_t *arena = map_anon(arena_len);
+	struct sodp_cache_stats before, after;
+	struct sodp_prereg *p = NULL;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(arena);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	CU_ASSERT_EQUAL_FATAL(sodp_prereg(arena, arena_len, &p), 0);
+	CU_ASSERT_TRUE(is_locked(arena) && is_locked(arena + arena_len - PG));
+	before = cache_stats();
+	mr = ibv_reg_mr(B.pd, arena + (5UL << 20) + 100, 3 * PG, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	after = cache_stats();
+	CU_ASSERT_EQUAL(after.hits - before.hits, 1);
+	CU_ASSERT_EQUAL(after.misses, before.misses);
+	CU_ASSERT_EQUAL(after.translations, before.translations);
+	CU_ASSERT_TRUE(write_lands(mr, arena + (5UL << 20) + 100, 0x66));
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	CU_ASSERT_TRUE(is_locked(arena + (5UL << 20)));
+	CU_ASSERT_EQUAL(sodp_prereg_release(p), 0);
+	CU_ASSERT_FALSE(is_locked(arena));
+	CU_ASSERT_EQUAL(cache_stats().translations, before.translations - 1);
+	munmap(arena, arena_len);
+	pair_down();
+}
+
+static void test_releasing_a_prereg_that_mrs_use_is_ebusy(void)
+{
+	uint8_t *arena = map_anon(LEN);
+	struct sodp_prereg *p = NULL;
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(arena);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	CU_ASSERT_EQUAL_FATAL(sodp_prereg(arena, LEN, &p), 0);
+	mr = ibv_reg_mr(B.pd, arena + PG, PG, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(sodp_prereg_release(p), -EBUSY);
+	/* nothing was released: the MR and the lock stay */
+	CU_ASSERT_TRUE(is_locked(arena));
+	CU_ASSERT_TRUE(write_lands(mr, arena + PG, 0x77));
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	CU_ASSERT_EQUAL(sodp_prereg_release(p), 0);
+	CU_ASSERT_FALSE(is_locked(arena));
+	munmap(arena, LEN);
+	pair_down();
+}
+
+static void test_bad_preregistrations_fail_cleanly(void)
+{
+	uint8_t *t = map_anon(2 * LEN);
+	struct sodp_prereg *p = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(sodp_prereg(t, LEN, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(sodp_prereg(t, 0, &p), -EINVAL);
+	CU_ASSERT_EQUAL(sodp_prereg((void *)(UINTPTR_MAX - PG), 2 * PG, &p), -EINVAL);
+	CU_ASSERT_EQUAL(sodp_prereg_release(NULL), -EINVAL);
+	CU_ASSERT_EQUAL(munmap(t + LEN, LEN), 0);
+	CU_ASSERT_EQUAL(sodp_prereg(t, 2 * LEN, &p), -EFAULT); /* a hole */
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ), 0);
+	CU_ASSERT_EQUAL(sodp_prereg(t, LEN, &p), -EFAULT); /* read-only */
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_NONE), 0);
+	CU_ASSERT_EQUAL(sodp_prereg(t, LEN, &p), -EFAULT);
+	CU_ASSERT_PTR_NULL(p);
+	CU_ASSERT_FALSE(is_locked(t));
+	munmap(t, LEN);
+}
+
+static void test_address_reused_after_munmap_gets_a_fresh_translation(void)
+{
+	uint8_t *t = map_far(LEN), *again;
+	struct sodp_cache_stats before, after;
+	struct ibv_mr *old, *fresh;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 1, LEN);
+	old = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(old);
+	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
+	again = mmap(t, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		     0);
+	CU_ASSERT_EQUAL_FATAL(again, t);
+	before = cache_stats();
+	fresh = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fresh);
+	after = cache_stats();
+	CU_ASSERT_EQUAL(after.misses - before.misses, 1);
+	CU_ASSERT_EQUAL(after.hits, before.hits);
+	CU_ASSERT_EQUAL(stats(fresh).revoked, 0);
+	CU_ASSERT_EQUAL(stats(old).revoked, 1);
+	CU_ASSERT_TRUE(write_lands(fresh, t, 0x88));
+	CU_ASSERT_TRUE(is_locked(t));
+	/* the old rkey still reaches nothing */
+	memset(A.buf, 0x99, PG);
+	CU_ASSERT_EQUAL(
+		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, old->rkey, 0, 0),
+		IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(t, PG, 0x88));
+	CU_ASSERT_EQUAL(ibv_dereg_mr(old), 0);
+	CU_ASSERT_TRUE(is_locked(t)); /* the old translation's end unlocks nothing of the new */
+	CU_ASSERT_EQUAL(ibv_dereg_mr(fresh), 0);
+	munmap(t, LEN);
+	pair_down();
+}
+
+struct registrar {
+	uint8_t *t;
+	unsigned int seed;
+	int done, failed;
+	volatile bool stop;
+};
+
+/* Registers and deregisters ranges of the target that overlap the traffic's. */
+static void *register_overlapping(void *arg)
+{
+	struct registrar *r = arg;
+	uint64_t deadline = rt_ms() + 10000;
+	int i;
+
+	for (i = 0; i < 2000 && !r->stop && rt_ms() < deadline; i++) {
+		size_t off = (rand_r(&r->seed) % (LEN / PG)) * PG;
+		size_t len = PG * (1 + rand_r(&r->seed) % ((LEN - off) / PG));
+		struct ibv_mr *mr = ibv_reg_mr(B.pd, r->t + off, len, PINNED);
+
+		if (!mr || ibv_dereg_mr(mr))
+			r->failed++;
+		r->done++;
+	}
+	return NULL;
+}
+
+static void test_threads_register_and_deregister_overlapping_ranges_under_traffic(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct registrar r[2] = {{.seed = 1}, {.seed = 2}};
+	pthread_t th[2];
+	struct ibv_mr *mr;
+	int i, ok = 0, landed = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	for (i = 0; i < 2; i++) {
+		r[i].t = t;
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, register_overlapping, &r[i]), 0);
+	}
+	for (i = 0; i < 400; i++) {
+		uint8_t *at = t + (i % (LEN / PG)) * PG;
+
+		memset(A.buf, i & 0xff, PG);
+		ok += a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)at, mr->rkey, 0,
+			   0) == IBV_WC_SUCCESS;
+		landed += all_bytes(at, PG, i & 0xff);
+	}
+	for (i = 0; i < 2; i++) {
+		r[i].stop = true;
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(r[i].failed, 0);
+		CU_ASSERT_TRUE(r[i].done > 0);
+	}
+	CU_ASSERT_EQUAL(ok, 400);
+	CU_ASSERT_EQUAL(landed, 400);
+	CU_ASSERT_TRUE(is_locked(t) && is_locked(t + LEN - PG));
+	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
+	CU_ASSERT_FALSE(is_locked(t));
+	munmap(t, LEN);
+	pair_down();
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -1603,6 +1940,28 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 
+	static const struct sodp_test_case cache[] = {
+		{"overlapping_mrs_share_one_translation",
+		 test_overlapping_mrs_share_one_translation},
+		{"dereg_of_one_of_two_same_mrs_keeps_the_other_working_and_locked",
+		 test_dereg_of_one_of_two_same_mrs_keeps_the_other_working_and_locked},
+		{"dereg_of_one_of_two_overlapping_mrs_keeps_the_other_working_and_locked",
+		 test_dereg_of_one_of_two_overlapping_mrs_keeps_the_other_working_and_locked},
+		{"10000_registrations_of_the_same_buffer_share_it",
+		 test_10000_registrations_of_the_same_buffer_share_it},
+		{"registration_inside_a_prereg_arena_is_a_lookup",
+		 test_registration_inside_a_prereg_arena_is_a_lookup},
+		{"releasing_a_prereg_that_mrs_use_is_ebusy",
+		 test_releasing_a_prereg_that_mrs_use_is_ebusy},
+		{"bad_preregistrations_fail_cleanly", test_bad_preregistrations_fail_cleanly},
+		{"address_reused_after_munmap_gets_a_fresh_translation",
+		 test_address_reused_after_munmap_gets_a_fresh_translation},
+		{"threads_register_and_deregister_overlapping_ranges_under_traffic",
+		 test_threads_register_and_deregister_overlapping_ranges_under_traffic},
+		{NULL, NULL},
+	};
+
 	sodp_add_suite("odp", NULL, NULL, t);
+	sodp_add_suite("translation_cache", NULL, NULL, cache);
 	sodp_add_suite("pinned_revocation", NULL, NULL, pinned);
 }
