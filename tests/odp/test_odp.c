@@ -620,13 +620,13 @@ static void test_read_into_unmapped_local_buffer_gives_local_protection_error(vo
 	check_unmapped_local_buffer(IBV_WR_RDMA_READ);
 }
 
-static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
+static void check_write_to_readonly_target(int access)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 
 	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	mr = ibv_reg_mr(B.pd, t, LEN, access);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(t, 4, LEN);
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ), 0);
@@ -646,6 +646,11 @@ static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(v
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
 	pair_down();
+}
+
+static void test_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
+{
+	check_write_to_readonly_target(ODP);
 }
 
 /* The atomic must not run on a write-protected page: NAK, no signal. */
@@ -741,7 +746,7 @@ static void test_dontneed_in_the_middle_keeps_both_ends_and_refaults(void)
  * writing into the parent's pages, never into pages the child now shares
  * or owns.
  */
-static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(void)
+static void check_fork_keeps_parent_memory(int access)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
@@ -749,7 +754,7 @@ static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(voi
 	int st = -1;
 
 	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
+	mr = ibv_reg_mr(B.pd, t, LEN, access);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 1, PG);
 	CU_ASSERT_EQUAL(
@@ -778,6 +783,11 @@ static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(voi
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
 	pair_down();
+}
+
+static void test_fork_keeps_parent_memory_registered_and_child_writes_unseen(void)
+{
+	check_fork_keeps_parent_memory(ODP);
 }
 
 /* A thread of A writing 64 KiB messages into @t until told to stop. */
@@ -1532,6 +1542,65 @@ static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(vo
 	pair_down();
 }
 
+static void test_pinned_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
+{
+	check_write_to_readonly_target(PINNED);
+}
+
+static void test_pinned_prot_none_target_fails_reads_then_works_after_mprotect_back(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 3, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_NONE), 0);
+	memset(A.buf, 0, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+			IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
+	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 3));
+	CU_ASSERT_EQUAL(stats(mr).revoked, 0);
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_dontneed_on_locked_pinned_memory_is_refused_and_data_stays(void)
+{
+	uint8_t *t = map_anon(LEN);
+	struct ibv_mr *mr;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
+	memset(t, 6, LEN);
+	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL(stats(mr).locked_bytes, LEN);
+	CU_ASSERT_EQUAL(madvise(t, LEN, MADV_DONTNEED), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_TRUE(all_bytes(t, LEN, 6));
+	memset(A.buf, 0, PG);
+	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
+			IBV_WC_SUCCESS);
+	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 6));
+	ibv_dereg_mr(mr);
+	munmap(t, LEN);
+	pair_down();
+}
+
+static void test_fork_keeps_parent_pinned_memory_registered_and_child_writes_unseen(void)
+{
+	check_fork_keeps_parent_memory(PINNED);
+}
+
 /* ---- the translation cache of pinned memory, and pre-registration ---- */
 
 static struct sodp_cache_stats cache_stats(void)
@@ -1937,6 +2006,14 @@ void sodp_tests_register(void)
 		 test_rest_of_partly_unmapped_pinned_mr_keeps_working},
 		{"local_use_of_revoked_pinned_memory_is_local_protection_error",
 		 test_local_use_of_revoked_pinned_memory_is_local_protection_error},
+		{"pinned_write_to_readonly_target_fails_then_works_after_mprotect_back",
+		 test_pinned_write_to_readonly_target_fails_then_works_after_mprotect_back},
+		{"pinned_prot_none_target_fails_reads_then_works_after_mprotect_back",
+		 test_pinned_prot_none_target_fails_reads_then_works_after_mprotect_back},
+		{"dontneed_on_locked_pinned_memory_is_refused_and_data_stays",
+		 test_dontneed_on_locked_pinned_memory_is_refused_and_data_stays},
+		{"fork_keeps_parent_pinned_memory_registered_and_child_writes_unseen",
+		 test_fork_keeps_parent_pinned_memory_registered_and_child_writes_unseen},
 		{NULL, NULL},
 	};
 
