@@ -42,7 +42,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include <softodp/prereg.h>
 
@@ -148,11 +147,11 @@ static void odp_cache_unlock_uncovered(uintptr_t s, uintptr_t e)
 		if (le <= a)
 			continue;
 		if (ls > a)
-			munlock((void *)a, SODP_MIN(ls, e) - a);
+			odp_munlock_range(a, SODP_MIN(ls, e) - a);
 		a = SODP_MAX(a, le);
 	}
 	if (a < e)
-		munlock((void *)a, e - a);
+		odp_munlock_range(a, e - a);
 }
 
 /*

@@ -7,6 +7,9 @@
 
 #include <softodp/hmm.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "odp.h"
 #include "compiler.h"
 #include "interval_tree.h"
@@ -91,6 +94,21 @@ struct sodp_umem {
 	pthread_mutex_t reap_lock; /* leaf: dead vs scheduling a reap */
 	struct sodp_fault reap;
 };
+
+/*
+ * mlock()/munlock() by system call: the sanitizers' interceptors make the
+ * library calls no-ops (they guard mlockall() of the shadow memory), and a
+ * pinned MR must be locked in every build.
+ */
+static inline int odp_mlock_range(uintptr_t a, size_t len)
+{
+	return (int)syscall(SYS_mlock, a, len);
+}
+
+static inline void odp_munlock_range(uintptr_t a, size_t len)
+{
+	syscall(SYS_munlock, a, len);
+}
 
 static inline uintptr_t odp_page_down(uintptr_t a)
 {

@@ -544,12 +544,12 @@ static void odp_mlock(struct sodp_umem *u)
 {
 	size_t len = u->end - u->start, room;
 
-	if (!mlock((void *)u->start, len)) {
+	if (!odp_mlock_range(u->start, len)) {
 		u->locked_len = len;
 		return;
 	}
 	room = odp_memlock_room() & ~(ODP_PAGE_SIZE - 1);
-	if (room && room < len && !mlock((void *)u->start, room)) {
+	if (room && room < len && !odp_mlock_range(u->start, room)) {
 		u->locked_len = room;
 		sodp_dbg("odp: %#lx+%zu: RLIMIT_MEMLOCK allows locking %zu bytes of it\n",
 			 (unsigned long)u->start, len, room);
@@ -619,6 +619,23 @@ static int odp_check_hugetlb(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
+/*
+ * Waits, bounded, until the mirror has delivered every event it read: a
+ * translation is not trusted while an unmap may be pending in it
+ * (sodp_hmm_settled()). The reader never waits for a NIC thread.
+ */
+static bool odp_settled(void)
+{
+	int i;
+
+	for (i = 0; i < ODP_SETTLE_SPINS; i++) {
+		if (sodp_hmm_settled())
+			return true;
+		sched_yield();
+	}
+	return false;
+}
+
 int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_umem **out)
 {
 	uintptr_t start, end;
@@ -631,7 +648,8 @@ int sodp_umem_get(uintptr_t va, size_t length, unsigned int flags, struct sodp_u
 	end = odp_page_up(va + length);
 	if ((flags & SODP_UMEM_HUGETLB) && odp_check_hugetlb(start, end))
 		return -EINVAL;
-	if (!(flags & SODP_UMEM_ODP)) {
+	/* an unmap the mirror has read but not delivered may hide in the cache */
+	if (!(flags & SODP_UMEM_ODP) && odp_settled()) {
 		u = odp_cache_lookup(start, end, flags);
 		if (u) {
 			*out = u;
@@ -739,23 +757,6 @@ size_t sodp_umem_chunk(const struct sodp_umem *u, uintptr_t va, size_t len)
 	if (!u->implicit)
 		return len;
 	return SODP_MIN(len, ODP_GIANT_SIZE - (va & (ODP_GIANT_SIZE - 1)));
-}
-
-/*
- * Waits, bounded, until the mirror has delivered every event it read: a
- * translation is not trusted while an unmap may be pending in it
- * (sodp_hmm_settled()). The reader never waits for a NIC thread.
- */
-static bool odp_settled(void)
-{
-	int i;
-
-	for (i = 0; i < ODP_SETTLE_SPINS; i++) {
-		if (sodp_hmm_settled())
-			return true;
-		sched_yield();
-	}
-	return false;
 }
 
 int sodp_umem_map_lock(struct sodp_umem *u, uintptr_t va, size_t len, bool write,

@@ -1352,6 +1352,18 @@ static void test_dereg_while_a_fault_is_in_flight(void)
 #define PINNED (ODP & ~IBV_ACCESS_ON_DEMAND)
 
 /*
+ * Brings the pair up and registers @t (LEN bytes, filled with @fill) as a
+ * pinned target on B. NULL if any of it failed.
+ */
+static struct ibv_mr *pinned_target_up(uint8_t *t, uint8_t fill)
+{
+	if (!t || pair_up())
+		return NULL;
+	memset(t, fill, LEN);
+	return ibv_reg_mr(B.pd, t, LEN, PINNED);
+}
+
+/*
  * After the registered memory went away and other memory took its place
  * at @t, the old rkey reaches neither: READ and WRITE through it fail with
  * a remote access error and the new memory is neither read nor changed.
@@ -1449,10 +1461,7 @@ static void test_stale_rkey_after_map_fixed_over_the_buffer(void)
 	uint8_t *t = map_far(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	memset(t, 1, LEN);
-	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	mr = pinned_target_up(t, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
@@ -1492,10 +1501,7 @@ static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
 	struct ibv_mr *mr;
 	struct sodp_mr_stats st;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	memset(t, 1, LEN);
-	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	mr = pinned_target_up(t, 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(munmap(t + LEN / 2, LEN / 2), 0);
 	memset(A.buf, 7, PG);
@@ -1552,10 +1558,7 @@ static void test_pinned_prot_none_target_fails_reads_then_works_after_mprotect_b
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	memset(t, 3, LEN);
-	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	mr = pinned_target_up(t, 3);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_NONE), 0);
 	memset(A.buf, 0, PG);
@@ -1578,10 +1581,7 @@ static void test_dontneed_on_locked_pinned_memory_is_refused_and_data_stays(void
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
-	memset(t, 6, LEN);
-	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
+	mr = pinned_target_up(t, 6);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(stats(mr).locked_bytes, LEN);
 	CU_ASSERT_EQUAL(madvise(t, LEN, MADV_DONTNEED), -1);
