@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# build.sh [plain|asan|tsan]: configure and build softodp into build[-asan|-tsan].
+# build.sh [plain|asan|tsan|fuzz]: configure and build softodp into
+# build[-asan|-tsan|-fuzz]. fuzz is ASan+UBSan with libFuzzer (clang).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-plain}
@@ -7,11 +8,15 @@ case "$kind" in
 plain) dir=$top/build; san= ;;
 asan) dir=$top/build-asan; san=address ;;
 tsan) dir=$top/build-tsan; san=thread ;;
-*) echo "usage: $0 [plain|asan|tsan]" >&2; exit 2 ;;
+fuzz) dir=$top/build-fuzz; san=address ;;
+*) echo "usage: $0 [plain|asan|tsan|fuzz]" >&2; exit 2 ;;
 esac
 cc=${CC:-cc}
 # TSan needs clang's runtime on bookworm's kernel address layout.
-[ "$kind" = tsan ] && cc=${CC:-clang}
+# libFuzzer is clang's.
+[ "$kind" = tsan ] || [ "$kind" = fuzz ] && cc=${CC:-clang}
+fuzz=OFF
+[ "$kind" = fuzz ] && fuzz=ON
 cmake -S "$top" -B "$dir" -DCMAKE_C_COMPILER="$cc" -DSOFTODP_WERROR=ON \
-	-DSOFTODP_SANITIZE="$san" >/dev/null
+	-DSOFTODP_SANITIZE="$san" -DSOFTODP_FUZZ=$fuzz >/dev/null
 cmake --build "$dir" -j"$(nproc)"

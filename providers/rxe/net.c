@@ -578,3 +578,30 @@ int rxe_rx_batch(struct rxe_dev *dev)
 	}
 	return n < 0 ? 0 : n;
 }
+
+/*
+ * Processes @len bytes as a datagram that arrived from @src at the device's
+ * address, port 4791: the receive path of rxe_rx_batch() for a packet that
+ * did not come through the socket (the receive-path fuzzer). Takes the
+ * device lock; what the packet makes the device send is sent before it
+ * returns, and the engine is woken for the rest. Longer than a receive
+ * buffer is cut, as the socket would.
+ */
+void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len, const struct sockaddr *src,
+		   socklen_t src_len)
+{
+	struct rxe_pkt pkt;
+
+	if (src_len > sizeof(pkt.src))
+		return;
+	len = SODP_MIN(len, RXE_RXBUF);
+	memset(&pkt.src, 0, sizeof(pkt.src));
+	memcpy(&pkt.src, src, src_len);
+	pkt.dst = dev->src4791;
+	rxe_dev_lock(dev);
+	memcpy(dev->rxbuf, buf, len);
+	rxe_rx_one(dev, dev->rxbuf, len, &pkt);
+	rxe_tx_flush(dev);
+	pthread_mutex_unlock(&dev->lock);
+	rxe_doorbell(dev);
+}

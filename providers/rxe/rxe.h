@@ -468,6 +468,8 @@ void rxe_tx_flush(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen);
 void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);
+void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len,
+		   const struct sockaddr *src, socklen_t src_len);
 int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family);
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
 
