@@ -80,15 +80,31 @@
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
 
+/*
+ * A FORK event makes fork() wait in the kernel until the reader has read
+ * it, so the reader must never wait for what a forking thread holds. The
+ * C library holds its malloc and stdio locks across the fork system call:
+ * the fork gate keeps the reader from delivering (which may allocate)
+ * between the prepare and parent handlers. ThreadSanitizer's fork
+ * interceptor holds the runtime's own locks from before the prepare
+ * handlers run, which any delivery touches: under it the FORK event is not
+ * asked for (a fork that bypasses pthread_atfork goes unseen there).
+ */
+#ifdef SODP_TSAN
+#define UFFD_EVENT_FORK_IF_SAFE 0
+#else
+#define UFFD_EVENT_FORK_IF_SAFE UFFD_FEATURE_EVENT_FORK
+#endif
 #define UFFD_EVENTS                                                                        \
 	(UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_REMAP | \
-	 UFFD_FEATURE_EVENT_FORK)
+	 UFFD_EVENT_FORK_IF_SAFE)
 /* WP_ASYNC lets WP-mode registration cover any memory type (files too). */
 #define UFFD_OPTIONAL (UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_WP_ASYNC)
 
 #define QUEUE_LEN    4096 /* pending events are bounded by blocked threads */
 #define EXPECT_SLOTS 64
 #define FORK_MISS    0xff /* queue-only pseudo event */
+#define FORK_GATE_MS 1000 /* the longest a fork waits for a delivery to end */
 
 struct extent {
 	uintptr_t s, e;
@@ -653,6 +669,14 @@ SODP_EXPORT bool sodp_hmm_settled(void)
 	return !__atomic_load_n(&uffd_unsettled, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * The fork gate: closed by the prepare handler, opened by the parent
+ * handler. While it is closed the reader only reads (into its queue, which
+ * allocates nothing) and delivers after the fork; the prepare handler
+ * waits, bounded, for a delivery in progress to end (reader_busy).
+ */
+static int fork_gate, reader_busy;
+
 static void *reader_main(void *arg)
 {
 	struct pollfd p[2];
@@ -664,21 +688,43 @@ static void *reader_main(void *arg)
 	p[1].fd = READ_ONCE(uf.stop_fd);
 	p[1].events = POLLIN;
 	for (;;) {
-		if (rq.head == rq.tail) {
-			if (poll(p, 2, -1) < 0 && errno != EINTR)
+		bool gated = __atomic_load_n(&fork_gate, __ATOMIC_SEQ_CST);
+
+		if (rq.head == rq.tail || gated) {
+			/* a closed gate is polled for: a fork is short */
+			if (poll(p, 2, gated ? 1 : -1) < 0 && errno != EINTR)
 				break;
 			if (p[1].revents)
 				break;
 		}
 		drain();
+		__atomic_store_n(&reader_busy, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&fork_gate, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&reader_busy, 0, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		while (rq.head != rq.tail) {
 			struct qmsg q = rq.q[rq.head++ % QUEUE_LEN];
 
 			process(&q);
 		}
 		__atomic_store_n(&uffd_unsettled, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&reader_busy, 0, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
+}
+
+/* Closes the fork gate and waits, at most FORK_GATE_MS, for the reader to stop delivering. */
+static void fork_gate_close(void)
+{
+	struct timespec ts = {0, 100000};
+	int i;
+
+	if (!(uf.features & UFFD_FEATURE_EVENT_FORK) || !READ_ONCE(uf.reader_running))
+		return;
+	__atomic_store_n(&fork_gate, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < FORK_GATE_MS * 10 && __atomic_load_n(&reader_busy, __ATOMIC_SEQ_CST); i++)
+		nanosleep(&ts, NULL);
 }
 
 /* ---- start, stop, fork ---- */
@@ -801,6 +847,7 @@ void hmm_uffd_stop(void)
 
 void hmm_uffd_fork_prepare(void)
 {
+	fork_gate_close();
 	hmm_lock(&uf.lock);
 	hmm_lock(&exp_lock);
 	if (uf.fd >= 0)
@@ -811,6 +858,7 @@ void hmm_uffd_fork_parent(void)
 {
 	hmm_unlock(&exp_lock);
 	hmm_unlock(&uf.lock);
+	__atomic_store_n(&fork_gate, 0, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -826,6 +874,7 @@ void hmm_uffd_fork_child(void)
 	rq.head = rq.tail = 0;
 	uf.next = 0;
 	uf.reader_running = false;
+	fork_gate = reader_busy = 0;
 	if (uf.fd >= 0) {
 		close(uf.fd);
 		close(uf.stop_fd);

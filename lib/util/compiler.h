@@ -22,6 +22,15 @@
 #define READ_ONCE(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/* ThreadSanitizer, as gcc and clang announce it. */
+#if defined(__SANITIZE_THREAD__)
+#define SODP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SODP_TSAN 1
+#endif
+#endif
+
 #define SODP_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SODP_MAX(a, b) ((a) > (b) ? (a) : (b))
 

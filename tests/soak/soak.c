@@ -85,7 +85,7 @@ static struct {
 	struct slot slot[NR_REGIONS][SOAK_QPS * SOAK_SLOTS];
 	struct qp_pair qp[SOAK_QPS];
 	uint64_t churn[NR_CHURN];
-	volatile bool stop;
+	bool stop; /* atomic */
 	uint64_t deadline;
 } S;
 
@@ -137,9 +137,9 @@ static int pair_init(struct qp_pair *p, unsigned int id)
 	p->id = id;
 	p->acq = ibv_create_cq(S.ctx[0], 64, NULL, NULL, 0);
 	p->bcq = ibv_create_cq(S.ctx[1], 64, NULL, NULL, 0);
-	p->abuf = aligned_alloc(4096, SOAK_SLOT);
+	p->abuf = mmap(NULL, SOAK_SLOT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	p->rbuf = mmap(NULL, SOAK_SLOT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!p->acq || !p->bcq || !p->abuf || p->rbuf == MAP_FAILED)
+	if (!p->acq || !p->bcq || p->abuf == MAP_FAILED || p->rbuf == MAP_FAILED)
 		return -1;
 	p->amr = ibv_reg_mr(S.pd[0], p->abuf, SOAK_SLOT, ACCESS_ALL);
 	p->rbmr = ibv_reg_mr(S.pd[1], p->rbuf, SOAK_SLOT, ACCESS_ALL | IBV_ACCESS_ON_DEMAND);
@@ -291,7 +291,9 @@ static void *traffic(void *arg)
 	unsigned int seed = p->id + 1;
 	uint64_t n;
 
-	for (n = 0; !S.stop && rt_ms() < S.deadline && !p->errors; n++) {
+	for (n = 0;
+	     !__atomic_load_n(&S.stop, __ATOMIC_RELAXED) && rt_ms() < S.deadline && !p->errors;
+	     n++) {
 		enum region r = n % 2 ? R_PIN : R_ODP;
 		unsigned int s = (p->id - 1) * SOAK_SLOTS + rand_r(&seed) % SOAK_SLOTS;
 
@@ -348,7 +350,7 @@ static void *churner(void *arg)
 	unsigned int seed = 12345;
 	uint64_t n;
 
-	for (n = 0; !S.stop && rt_ms() < S.deadline; n++) {
+	for (n = 0; !__atomic_load_n(&S.stop, __ATOMIC_RELAXED) && rt_ms() < S.deadline; n++) {
 		enum churn c = rand_r(&seed) % (NR_CHURN * 16);
 		enum region r = rand_r(&seed) % 2 ? R_PIN : R_ODP;
 		unsigned int s = rand_r(&seed) % (SOAK_QPS * SOAK_SLOTS);
@@ -452,7 +454,7 @@ int main(int argc, char **argv)
 	pthread_create(&ch, NULL, churner, NULL);
 	for (i = 0; i < SOAK_QPS; i++)
 		pthread_join(S.qp[i].thread, NULL);
-	S.stop = true;
+	__atomic_store_n(&S.stop, true, __ATOMIC_RELAXED);
 	pthread_join(ch, NULL);
 	rss_end = status_kb("VmRSS");
 	maps_end = map_count();
