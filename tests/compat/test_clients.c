@@ -24,7 +24,11 @@
 #define SERVER_DEV "srxe0=127.0.0.1"
 #define CLIENT_DEV "srxe0=127.0.0.2"
 
-static char srv_out[1 << 16], cli_out[1 << 16];
+#define SPRAY SODP_BUILD_DIR "/tests/compat/spray"
+
+static char srv_out[1 << 16], cli_out[1 << 16], beside_out[1 << 12];
+/* A command run beside the client, in the same namespace, or "true". */
+static const char *beside = "true";
 static char netns[64];
 static char ns_exec[128]; /* "ip netns exec NAME" or "" */
 
@@ -99,15 +103,18 @@ static bool run_pair(const char *server, const char *client, int port, int limit
 		 /* Wait (bounded) until the server listens on its TCP port. */
 		 "for i in $(seq 1 100); do "
 		 "  %s ss -ltn 2>/dev/null | grep -q ':%d ' && break; sleep 0.05; done; "
+		 "%s sh -c '%s' >%s/beside 2>&1 & bes=$!; "
 		 "%s timeout %s %d " RUN " -d " CLIENT_DEV " %s -p %d 127.0.0.1 >%s/cli 2>&1; "
-		 "echo $? >%s/cli.rc; wait $srv; echo $? >%s/srv.rc",
-		 ns_exec, sig, limit, server, port, dir, ns_exec, port, ns_exec, sig, limit, client,
-		 port, dir, dir, dir);
+		 "echo $? >%s/cli.rc; wait $srv; echo $? >%s/srv.rc; wait $bes",
+		 ns_exec, sig, limit, server, port, dir, ns_exec, port, ns_exec, beside, dir,
+		 ns_exec, sig, limit, client, port, dir, dir, dir);
 	system(cmd);
 	snprintf(path, sizeof(path), "%s/srv", dir);
 	slurp(path, srv_out, sizeof(srv_out));
 	snprintf(path, sizeof(path), "%s/cli", dir);
 	slurp(path, cli_out, sizeof(cli_out));
+	snprintf(path, sizeof(path), "%s/beside", dir);
+	slurp(path, beside_out, sizeof(beside_out));
 	snprintf(path, sizeof(path), "%s/srv.rc", dir);
 	{
 		char rc[16];
@@ -213,6 +220,42 @@ PERFTEST_CASES(ib_write_lat, "ib_write_lat", RUN_INFINITELY_LAT)
 PERFTEST_CASES(ib_read_lat, "ib_read_lat", RUN_INFINITELY_LAT)
 PERFTEST_CASES(ib_send_lat, "ib_send_lat", RUN_INFINITELY_LAT)
 
+/*
+ * A hostile peer sprays both devices with malformed, spoofed and
+ * mis-addressed datagrams (spray.c) while the clients run: they still
+ * validate their data and finish.
+ */
+#define SPRAY_BOTH                                                 \
+	SPRAY " 127.0.0.1 127.0.0.2 127.0.0.3 20000 2000 & " SPRAY \
+	      " 127.0.0.2 127.0.0.1 127.0.0.3 20000 2000; wait"
+
+static void run_sprayed(const struct client_case *c)
+{
+	if (!have(c->tool))
+		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
+	beside = SPRAY_BOTH;
+	run_case(c);
+	beside = "true";
+	printf("\n%s", beside_out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.2"));
+}
+
+static void test_rc_pingpong_validates_under_a_hostile_peer(void)
+{
+	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -n 2000", "iters in",
+					     false};
+
+	run_sprayed(&c);
+}
+
+static void test_ib_write_bw_under_a_hostile_peer(void)
+{
+	static const struct client_case c = {"ib_write_bw", "-F -n 2000", "#bytes", false};
+
+	run_sprayed(&c);
+}
+
 static void test_ib_atomic_bw(void)
 {
 	static const struct client_case cases[] = {
@@ -273,6 +316,12 @@ void sodp_tests_register(void)
 		{"perftest_odp", test_perftest_odp},
 		{NULL, NULL},
 	};
+	static const struct sodp_test_case hostile[] = {
+		{"rc_pingpong_validates_under_a_hostile_peer",
+		 test_rc_pingpong_validates_under_a_hostile_peer},
+		{"ib_write_bw_under_a_hostile_peer", test_ib_write_bw_under_a_hostile_peer},
+		{NULL, NULL},
+	};
 
 	if (!strcmp(SODP_SANITIZE, "thread")) {
 		printf("TSan build: a TSan library cannot be preloaded into Debian's clients\n");
@@ -280,4 +329,5 @@ void sodp_tests_register(void)
 	}
 	sodp_add_suite("pingpong", suite_init, suite_fini, pingpong);
 	sodp_add_suite("perftest", suite_init, suite_fini, perftest);
+	sodp_add_suite("hostile_peer", suite_init, suite_fini, hostile);
 }
