@@ -349,7 +349,7 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	env = getenv("SOFTODP_BUSY_POLL");
 	dev->busy_poll = env && atoi(env) > 0;
 	env = getenv("SOFTODP_ICRC");
-	dev->icrc_policy = RXE_ICRC_ASSUME_ID0;
+	dev->icrc_policy = RXE_ICRC_RECOVER_ID;
 	if (env && !strcmp(env, "strict"))
 		dev->icrc_policy = RXE_ICRC_STRICT;
 	else if (env && !strcmp(env, "off"))

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "compiler.h"
 #include "crc32.h"
 #include "hdr.h"
 #include "icrc.h"
@@ -108,23 +109,155 @@ int rxe_icrc_verify(const struct rxe_icrc_hdr *ip_udp, const void *pkt, size_t l
 	return 0;
 }
 
+/*
+ * Recovering the IPv4 Identification. CRC-32 is affine over GF(2): for two
+ * streams of one length, crc(a ^ b) = crc(a) ^ crc(b) ^ crc(zeros). So
+ * flipping bit b of the ID changes the ICRC by delta_b, which depends only
+ * on the stream's length, and the ICRC of ID x differs from that of ID 0 by
+ * the XOR of the delta_b of x's bits. Given the difference d between the
+ * ICRC received and the one computed with ID 0, x solves a 32 x 16 linear
+ * system. The deltas are kept reduced (each row owns a pivot bit no other
+ * row has), per stream length, in a small per-thread cache: a connection
+ * sends a handful of lengths.
+ */
+#define ID_BITS	   16
+#define ID_OFFSET  (LRH_MASK_BYTES + 4) /* of the ID in the ICRC's stream */
+#define ID_CACHE   8
+#define ZERO_CHUNK 4096
+
+struct id_basis {
+	size_t n; /* stream length; 0: empty slot */
+	int rows;
+	uint32_t row[ID_BITS], pivot[ID_BITS];
+	uint16_t comb[ID_BITS]; /* the ID bits a row stands for */
+};
+
+static __thread struct id_basis id_cache[ID_CACHE];
+static __thread unsigned int id_cache_next;
+
+/* The CRC of @n bytes: @head (ID_OFFSET + 2 bytes), then zeros. */
+static uint32_t crc_head_then_zeros(const uint8_t *head, size_t n)
+{
+	static const uint8_t zeros[ZERO_CHUNK];
+	uint32_t crc = sodp_crc32(0, head, ID_OFFSET + 2);
+
+	for (n -= ID_OFFSET + 2; n; n -= SODP_MIN(n, sizeof(zeros)))
+		crc = sodp_crc32(crc, zeros, SODP_MIN(n, sizeof(zeros)));
+	return crc;
+}
+
+static void id_basis_add(struct id_basis *B, uint32_t v, uint16_t c)
+{
+	int i;
+
+	for (i = 0; i < B->rows; i++)
+		if (v & B->pivot[i]) {
+			v ^= B->row[i];
+			c ^= B->comb[i];
+		}
+	if (!v)
+		return; /* dependent: another ID gives the same ICRC */
+	B->pivot[B->rows] = v & -v;
+	for (i = 0; i < B->rows; i++)
+		if (B->row[i] & B->pivot[B->rows]) {
+			B->row[i] ^= v;
+			B->comb[i] ^= c;
+		}
+	B->row[B->rows] = v;
+	B->comb[B->rows++] = c;
+}
+
+static const struct id_basis *id_basis_of(size_t n)
+{
+	uint8_t head[ID_OFFSET + 2] = {0};
+	struct id_basis *B;
+	uint32_t zero;
+	int b, i;
+
+	for (i = 0; i < ID_CACHE; i++)
+		if (id_cache[i].n == n)
+			return &id_cache[i];
+	B = &id_cache[id_cache_next++ % ID_CACHE];
+	memset(B, 0, sizeof(*B));
+	zero = crc_head_then_zeros(head, n);
+	for (b = 0; b < ID_BITS; b++) {
+		head[ID_OFFSET + (b < 8)] = (uint8_t)(1u << (b % 8)); /* big-endian ID */
+		id_basis_add(B, crc_head_then_zeros(head, n) ^ zero, (uint16_t)(1u << b));
+		head[ID_OFFSET + (b < 8)] = 0;
+	}
+	B->n = n;
+	return B;
+}
+
+/* The ID whose ICRC differs by @d from that of ID 0, over a @len-byte UDP payload. */
+static int id_from_difference(size_t len, uint32_t d, uint16_t *id)
+{
+	const struct id_basis *B =
+		id_basis_of(LRH_MASK_BYTES + IPV4_HDR_BYTES + UDP_HDR_BYTES + len);
+	uint16_t x = 0;
+	int i;
+
+	for (i = 0; i < B->rows; i++)
+		if (d & B->pivot[i]) {
+			d ^= B->row[i];
+			x ^= B->comb[i];
+		}
+	if (d)
+		return -EBADMSG;
+	*id = x;
+	return 0;
+}
+
+/* The ICRC at the end of @len bytes and the one @h gives them; -EMSGSIZE when too short. */
+static int icrc_pair(const struct rxe_icrc_hdr *h, const void *pkt, size_t len, uint32_t *got,
+		     uint32_t *want)
+{
+	uint32_t icrc;
+
+	if (len < RXE_BTH_BYTES + RXE_ICRC_BYTES)
+		return -EMSGSIZE;
+	memcpy(&icrc, (const uint8_t *)pkt + len - RXE_ICRC_BYTES, sizeof(icrc));
+	*got = le32toh(icrc);
+	*want = rxe_icrc_compute(h, pkt, len - RXE_ICRC_BYTES);
+	return 0;
+}
+
+int rxe_icrc_recover_id(const struct rxe_icrc_hdr *ip_udp, const void *pkt, size_t len,
+			uint16_t *id)
+{
+	struct rxe_icrc_hdr h = *ip_udp;
+	uint32_t got, want;
+	int ret;
+
+	if (h.family == AF_INET6)
+		return -EAFNOSUPPORT;
+	h.ip_id = 0;
+	ret = icrc_pair(&h, pkt, len, &got, &want);
+	return ret ? ret : id_from_difference(len - RXE_ICRC_BYTES, got ^ want, id);
+}
+
 int rxe_icrc_check(const struct rxe_icrc_hdr *ip_udp, const void *pkt, size_t len,
 		   enum rxe_icrc_policy policy)
 {
 	struct rxe_icrc_hdr h;
+	uint32_t got, want;
+	uint16_t id;
 	int ret;
 
 	switch (policy) {
 	case RXE_ICRC_SKIP:
 		return RXE_ICRC_UNVERIFIED;
-	case RXE_ICRC_ASSUME_ID0:
+	case RXE_ICRC_RECOVER_ID:
 		if (ip_udp->family == AF_INET6)
 			return rxe_icrc_verify(ip_udp, pkt, len);
 		h = *ip_udp;
 		h.ip_id = 0;
 		h.frag_off = RXE_IP_DF;
-		ret = rxe_icrc_verify(&h, pkt, len);
-		return ret == -EBADMSG ? RXE_ICRC_UNVERIFIED : ret;
+		ret = icrc_pair(&h, pkt, len, &got, &want);
+		if (ret || got == want)
+			return ret;
+		ret = id_from_difference(len - RXE_ICRC_BYTES, got ^ want, &id);
+		return ret ? ret : RXE_ICRC_ID_RECOVERED;
 	case RXE_ICRC_STRICT:
 	default:
 		return rxe_icrc_verify(ip_udp, pkt, len);

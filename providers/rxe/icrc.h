@@ -31,8 +31,9 @@
  * always be checked. For IPv4 the peer's Identification and DF bit are not
  * visible to a UDP socket: a softodp peer sends ID 0 with DF, but kernel rxe
  * (captures/kernel-rxe-6.1) sends DF with an ID that increments per packet,
- * so its ICRC cannot be checked without a raw view of the IP header. The
- * caller picks the policy (enum rxe_icrc_policy) per device or per peer.
+ * so its ICRC cannot be checked directly; the ID is recovered from the ICRC
+ * instead (RXE_ICRC_RECOVER_ID). The caller picks the policy (enum
+ * rxe_icrc_policy) per device.
  */
 #ifndef RXE_ICRC_H
 #define RXE_ICRC_H
@@ -109,26 +110,44 @@ enum rxe_icrc_policy {
 	/* Verify with @ip_udp as given; a mismatch drops the packet. Right
 	 * for IPv6, raw sockets, and IPv4 peers known to send ID 0 + DF. */
 	RXE_ICRC_STRICT,
-	/* IPv4: verify assuming the peer sent ID 0 + DF (ip_id/frag_off of
-	 * @ip_udp are overridden); a mismatch is accepted as unverified since
-	 * the peer may be kernel rxe. IPv6: same as STRICT. */
-	RXE_ICRC_ASSUME_ID0,
+	/*
+	 * IPv4: verify assuming the peer sent ID 0 + DF (softodp does); if
+	 * that fails, find the Identification the peer used (kernel rxe
+	 * counts it up per packet): the CRC is linear in it, so the ID, if
+	 * one exists, follows from the difference (rxe_icrc_recover_id()).
+	 * No ID gives the ICRC received: dropped. A packet corrupted anywhere
+	 * else still passes with probability 2^-16 (16 of the 32 check bits
+	 * go to the unknown ID). IPv6: same as STRICT.
+	 */
+	RXE_ICRC_RECOVER_ID,
 	/* Do not look at the ICRC. */
 	RXE_ICRC_SKIP,
 };
 
 enum {
-	RXE_ICRC_OK = 0,	 /* verified */
-	RXE_ICRC_UNVERIFIED = 1, /* accepted without a check, by policy */
+	RXE_ICRC_OK = 0,	   /* verified */
+	RXE_ICRC_UNVERIFIED = 1,   /* accepted without a check, by policy */
+	RXE_ICRC_ID_RECOVERED = 2, /* verified with an IPv4 ID other than 0 */
 };
+
+/*
+ * rxe_icrc_recover_id - the IPv4 Identification an ICRC was computed with
+ * @ip_udp: the headers, as the receiver knows them (ip_id is ignored)
+ * @pkt, @len: the UDP payload, ICRC included
+ * @id: the Identification found
+ *
+ * Returns 0 and *id, -EBADMSG when no Identification gives the ICRC, or
+ * -EMSGSIZE / -EAFNOSUPPORT (IPv6 has no Identification).
+ */
+int rxe_icrc_recover_id(const struct rxe_icrc_hdr *ip_udp, const void *pkt, size_t len,
+			uint16_t *id);
 
 /*
  * rxe_icrc_check - apply @policy to a received packet
  *
- * Returns RXE_ICRC_OK, RXE_ICRC_UNVERIFIED, or a negative errno as from
- * rxe_icrc_verify() when the packet must be dropped. Note that an
- * unverified packet from kernel rxe has no end-to-end check at all beyond
- * the link CRC: it sends UDP checksum 0.
+ * Returns RXE_ICRC_OK, RXE_ICRC_ID_RECOVERED, RXE_ICRC_UNVERIFIED (SKIP),
+ * or a negative errno as from rxe_icrc_verify() when the packet must be
+ * dropped.
  */
 int rxe_icrc_check(const struct rxe_icrc_hdr *ip_udp, const void *pkt, size_t len,
 		   enum rxe_icrc_policy policy);

@@ -515,6 +515,8 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 		}
 		if (ret == RXE_ICRC_UNVERIFIED)
 			dev->rx_icrc_unverified++;
+		else if (ret == RXE_ICRC_ID_RECOVERED)
+			dev->rx_icrc_id_recovered++;
 	}
 	qp = rxe_qp_lookup(dev, pkt->pi.h.bth.qpn);
 	if (!qp) {

@@ -417,6 +417,7 @@ struct rxe_dev {
 
 	/* counters */
 	uint64_t rx_pkts, tx_pkts, rx_icrc_bad, rx_icrc_unverified, rx_drop, impair_drop;
+	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
 	enum rxe_icrc_policy icrc_policy;
 	struct sodp_mr_stats mr_retired; /* counters of deregistered MRs, under lock */
 	struct sockaddr_storage src4791; /* addr with port 4791 */

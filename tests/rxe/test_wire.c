@@ -755,13 +755,68 @@ static void test_icrc_policy_decides_what_a_mismatch_means(void)
 	rx = h;
 	rx.ip_id = 0;
 	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_STRICT), -EBADMSG);
-	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_ASSUME_ID0), RXE_ICRC_UNVERIFIED);
+	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_RECOVER_ID), RXE_ICRC_ID_RECOVERED);
 	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_SKIP), RXE_ICRC_UNVERIFIED);
-	/* Sent the way softodp sends: verified under ASSUME_ID0. */
+	/* corrupted: no ID explains it */
+	buf[20] ^= 0x01;
+	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_RECOVER_ID), -EBADMSG);
+	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_SKIP), RXE_ICRC_UNVERIFIED);
+	buf[20] ^= 0x01;
+	/* Sent the way softodp sends: verified as it is. */
 	h.ip_id = 0;
 	rxe_icrc_append(&h, buf, len - RXE_ICRC_BYTES);
 	rx.ip_id = 777; /* whatever the caller put there is overridden */
-	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_ASSUME_ID0), RXE_ICRC_OK);
+	CU_ASSERT_EQUAL(rxe_icrc_check(&rx, buf, len, RXE_ICRC_RECOVER_ID), RXE_ICRC_OK);
+}
+
+static void test_icrc_recovers_every_ipv4_id_at_several_lengths(void)
+{
+	static const uint16_t ids[] = {1, 2, 0x80, 0x100, 0x8000, 0xffff, 4242, 0x1234};
+	static const unsigned int pay[] = {0, 4, 60, 1024, 4096};
+	struct rxe_icrc_hdr h, rx;
+	uint8_t buf[4096 + 64];
+	unsigned int i, j, bad = 0;
+
+	ipv4_hdr(&h, "10.0.0.1", "10.0.0.2", 0xc001);
+	for (j = 0; j < sizeof(pay) / sizeof(pay[0]); j++) {
+		size_t len = make_pkt(buf, sizeof(buf), IB_OPCODE_RC_SEND_ONLY, pay[j]);
+
+		for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+			uint16_t got = 0;
+
+			h.ip_id = ids[i];
+			rxe_icrc_append(&h, buf, len - RXE_ICRC_BYTES);
+			rx = h;
+			rx.ip_id = 0;
+			bad += rxe_icrc_recover_id(&rx, buf, len, &got) != 0 || got != ids[i];
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Of a thousand single-bit corruptions of a packet sent with ID 77, none passes. */
+static void test_icrc_recovery_drops_corrupted_packets(void)
+{
+	struct rxe_icrc_hdr h, rx;
+	uint8_t buf[1100];
+	size_t len = make_pkt(buf, sizeof(buf), IB_OPCODE_RC_SEND_ONLY, 1024);
+	unsigned int i, passed = 0;
+
+	ipv4_hdr(&h, "10.0.0.1", "10.0.0.2", 0xc001);
+	h.ip_id = 77;
+	rxe_icrc_append(&h, buf, len - RXE_ICRC_BYTES);
+	rx = h;
+	rx.ip_id = 0;
+	for (i = 0; i < 1000; i++) {
+		size_t bit = (i * 7919) % ((len - RXE_ICRC_BYTES) * 8);
+
+		if (bit / 8 == 4) /* BTH byte 4 is not covered */
+			continue;
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		passed += rxe_icrc_check(&rx, buf, len, RXE_ICRC_RECOVER_ID) >= 0;
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	CU_ASSERT_EQUAL(passed, 0);
 }
 
 /* Expected value computed independently (zlib over the masked header bytes). */
@@ -1255,19 +1310,39 @@ static void test_capture_shows_kernel_rxe_ip_udp_conventions(void)
 	CU_ASSERT_EQUAL(nonzero_id, total);
 }
 
-static void test_capture_kernel_rxe_icrc_unverifiable_assuming_id0(void)
+/* Every kernel rxe packet of the captures: the ID recovered is the one it was sent with. */
+static void test_capture_kernel_rxe_ids_are_recovered_from_the_icrc(void)
 {
+	static const char *const names[] = {"send_small", "write_bw",	 "read_bw",
+					    "atomic_bw",  "ud_pingpong", "uc_send"};
+	unsigned int n, total = 0, right = 0;
 	struct pcap_file f;
 	struct pcap_roce_pkt p;
-	struct rxe_pkt_info pi;
-	struct rxe_icrc_hdr h;
+	struct rxe_icrc_hdr h, rx;
 
-	capture_pkt("send_small", 1, &f, &p, &pi);
-	CU_ASSERT_FATAL(rxe_icrc_hdr_from_ip(p.l3, p.l3_len, &h) > 0);
-	CU_ASSERT_EQUAL(rxe_icrc_check(&h, p.bth, p.bth_len, RXE_ICRC_STRICT), RXE_ICRC_OK);
-	CU_ASSERT_EQUAL(rxe_icrc_check(&h, p.bth, p.bth_len, RXE_ICRC_ASSUME_ID0),
-			RXE_ICRC_UNVERIFIED);
-	pcap_close(&f);
+	for (n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s.pcap", SODP_WIRE_DATA_DIR, names[n]);
+		CU_ASSERT_EQUAL_FATAL(pcap_open(&f, path), 0);
+		while (pcap_next_roce(&f, &p) == 1 && p.family == 4) {
+			uint16_t got = 0;
+
+			if (rxe_icrc_hdr_from_ip(p.l3, p.l3_len, &h) <= 0)
+				continue;
+			rx = h;
+			rx.ip_id = 0;
+			total++;
+			right += h.ip_id &&
+				 rxe_icrc_check(&rx, p.bth, p.bth_len, RXE_ICRC_RECOVER_ID) ==
+					 RXE_ICRC_ID_RECOVERED &&
+				 !rxe_icrc_recover_id(&rx, p.bth, p.bth_len, &got) &&
+				 got == h.ip_id;
+		}
+		pcap_close(&f);
+	}
+	CU_ASSERT_TRUE(total >= 100);
+	CU_ASSERT_EQUAL(right, total);
 }
 
 /* ------------------------------------------------------------------ suites */
@@ -1352,6 +1427,9 @@ static const struct sodp_test_case icrc_tests[] = {
 	 test_icrc_covers_ipv4_identification_and_flags},
 	{"test_icrc_policy_decides_what_a_mismatch_means",
 	 test_icrc_policy_decides_what_a_mismatch_means},
+	{"test_icrc_recovers_every_ipv4_id_at_several_lengths",
+	 test_icrc_recovers_every_ipv4_id_at_several_lengths},
+	{"test_icrc_recovery_drops_corrupted_packets", test_icrc_recovery_drops_corrupted_packets},
 	{"test_icrc_ipv6_masks_traffic_class_flow_label_and_hop_limit",
 	 test_icrc_ipv6_masks_traffic_class_flow_label_and_hop_limit},
 	{"test_icrc_hdr_from_v4_mapped_gid_is_ipv4", test_icrc_hdr_from_v4_mapped_gid_is_ipv4},
@@ -1371,8 +1449,8 @@ static const struct sodp_test_case capture_tests[] = {
 	 test_capture_reencoded_headers_are_byte_identical},
 	{"test_capture_shows_kernel_rxe_ip_udp_conventions",
 	 test_capture_shows_kernel_rxe_ip_udp_conventions},
-	{"test_capture_kernel_rxe_icrc_unverifiable_assuming_id0",
-	 test_capture_kernel_rxe_icrc_unverifiable_assuming_id0},
+	{"test_capture_kernel_rxe_ids_are_recovered_from_the_icrc",
+	 test_capture_kernel_rxe_ids_are_recovered_from_the_icrc},
 	{NULL, NULL},
 };
 
