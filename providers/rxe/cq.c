@@ -17,8 +17,7 @@
 #define RXE_WC_FLAGS                                                            \
 	(IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_IMM | IBV_WC_EX_WITH_QP_NUM | \
 	 IBV_WC_EX_WITH_SRC_QP | IBV_WC_EX_WITH_SLID | IBV_WC_EX_WITH_SL |      \
-	 IBV_WC_EX_WITH_DLID_PATH_BITS | IBV_WC_EX_WITH_COMPLETION_TIMESTAMP |  \
-	 IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
+	 IBV_WC_EX_WITH_DLID_PATH_BITS)
 
 static uint32_t rxe_roundup_pow2(uint32_t v)
 {
@@ -210,11 +209,6 @@ static uint8_t rxe_read_dlid_path_bits(struct ibv_cq_ex *ex)
 	return 0;
 }
 
-static uint64_t rxe_read_completion_ts(struct ibv_cq_ex *ex)
-{
-	return ex_to_rcq(ex)->cur->ts;
-}
-
 /* ---- create / resize / destroy ---- */
 
 struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr)
@@ -277,10 +271,6 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 		cq->ibcq.read_sl = rxe_read_sl;
 	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
 		cq->ibcq.read_dlid_path_bits = rxe_read_dlid_path_bits;
-	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP)
-		cq->ibcq.read_completion_ts = rxe_read_completion_ts;
-	if (attr->wc_flags & IBV_WC_EX_WITH_COMPLETION_TIMESTAMP_WALLCLOCK)
-		cq->ibcq.read_completion_wallclock_ns = rxe_read_completion_ts;
 	pthread_mutex_lock(&cq->dev->lock);
 	list_add_tail(&cq->node, &cq->dev->cqs);
 	pthread_mutex_unlock(&cq->dev->lock);

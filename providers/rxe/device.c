@@ -29,9 +29,13 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	a->hw_ver = RXE_HW_VER;
 	a->max_qp = RXE_MAX_QP;
 	a->max_qp_wr = RXE_MAX_QP_WR;
-	a->device_cap_flags = IBV_DEVICE_BAD_PKEY_CNTR | IBV_DEVICE_BAD_QKEY_CNTR |
-			      IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN |
-			      IBV_DEVICE_SRQ_RESIZE | IBV_DEVICE_PORT_ACTIVE_EVENT;
+	/*
+	 * Only what the NIC does: no P_Key or Q_Key violation counters (the
+	 * port reports both as 0), and no port events, since the port is
+	 * active from the start and never changes state.
+	 */
+	a->device_cap_flags =
+		IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN | IBV_DEVICE_SRQ_RESIZE;
 	a->max_sge = RXE_MAX_SGE;
 	a->max_sge_rd = RXE_MAX_SGE_RD;
 	a->max_cq = RXE_MAX_CQ;
@@ -44,9 +48,10 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	a->max_qp_init_rd_atom = RXE_MAX_QP_INIT_RD_ATOM;
 	a->max_ee_init_rd_atom = 0;
 	a->atomic_cap = IBV_ATOMIC_HCA;
-	a->max_mcast_grp = RXE_MAX_MCAST_GRP;
-	a->max_mcast_qp_attach = RXE_MAX_MCAST_QP_ATTACH;
-	a->max_total_mcast_qp_attach = RXE_MAX_MCAST_GRP * RXE_MAX_MCAST_QP_ATTACH;
+	/* no multicast: ibv_attach_mcast() fails with EOPNOTSUPP */
+	a->max_mcast_grp = 0;
+	a->max_mcast_qp_attach = 0;
+	a->max_total_mcast_qp_attach = 0;
 	a->max_ah = RXE_MAX_AH;
 	a->max_srq = RXE_MAX_SRQ;
 	a->max_srq_wr = RXE_MAX_SRQ_WR;
@@ -63,9 +68,18 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	ex->odp_caps.per_transport_caps.ud_odp_caps =
 		IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV | IBV_ODP_SUPPORT_SRQ_RECV;
 	ex->odp_caps.per_transport_caps.uc_odp_caps = 0;
-	ex->completion_timestamp_mask = 0;
 	/* RC ATOMIC WRITE (IBV_WR_ATOMIC_WRITE, ibv_wr_atomic_write), as kernel rxe */
 	ex->device_cap_flags_ex = a->device_cap_flags | RXE_DEVICE_ATOMIC_WRITE;
+	ex->phys_port_cnt_ex = a->phys_port_cnt;
+	/*
+	 * Zero, like every field not set here, for what the device does not
+	 * have: completion timestamps (IBV_WC_EX_WITH_COMPLETION_TIMESTAMP is
+	 * refused), device memory, TSO, RSS, WQs, packet pacing, raw packet
+	 * QPs, tag matching, CQ moderation, PCIe atomics and XRC. Each verb
+	 * that would need one fails with EOPNOTSUPP.
+	 */
+	ex->completion_timestamp_mask = 0;
+	ex->hca_core_clock = 0;
 	ex->max_dm_size = 0;
 	return 0;
 }

@@ -125,7 +125,6 @@ struct rxe_cqe {
 	uint32_t qp_num;
 	uint32_t src_qp;
 	unsigned int wc_flags;
-	uint64_t ts;
 };
 
 struct rxe_cq {
