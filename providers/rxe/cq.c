@@ -280,9 +280,47 @@ err:
 	return NULL;
 }
 
+/*
+ * Completions the engine owes @cq for work already handed to it: every
+ * signalled send WQE (all of them on an sq_sig_all QP) completes, with
+ * success or an error, and so does a receive WQE a SEND is being written
+ * into. Posted receive WQEs no request has reached are not counted: they
+ * complete only if a peer sends. Under dev->lock, which the engine holds
+ * while it retires WQEs.
+ */
+static uint32_t rxe_cq_owed(struct rxe_cq *cq)
+{
+	struct rxe_qp *qp;
+	uint32_t n = 0;
+
+	list_for_each_entry (qp, &cq->dev->qps, node) {
+		uint32_t i, prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
+
+		if (qp->rcq == cq && qp->resp.have_wqe)
+			n++;
+		if (qp->scq != cq)
+			continue;
+		for (i = qp->sq.cons; i != prod; i++) {
+			const struct rxe_send_wqe *w = rxe_wq_slot(&qp->sq, i);
+
+			if (w->state != WQE_DONE &&
+			    (qp->sq_sig_all || (w->send_flags & IBV_SEND_SIGNALED)))
+				n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * A CQ shrinks only to hold what it holds: the completions queued in it and
+ * those owed to it (rxe_cq_owed()), else -EINVAL and nothing changes. The
+ * owed ones count because the engine completes asynchronously: a send
+ * posted just before the resize would otherwise overflow the smaller CQ.
+ */
 int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
 {
 	struct rxe_cq *cq = to_rcq(ibcq);
+	struct rxe_dev *dev = cq->dev;
 	struct rxe_cqe *ring;
 	uint32_t size, i, n;
 
@@ -292,10 +330,12 @@ int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
 	ring = calloc(size, sizeof(*ring));
 	if (!ring)
 		return -ENOMEM;
+	pthread_mutex_lock(&dev->lock);
 	pthread_mutex_lock(&cq->lock);
 	n = cq->prod - cq->cons;
-	if (n > (uint32_t)cqe) {
+	if (n + rxe_cq_owed(cq) > (uint32_t)cqe) {
 		pthread_mutex_unlock(&cq->lock);
+		pthread_mutex_unlock(&dev->lock);
 		free(ring);
 		return -EINVAL;
 	}
@@ -309,6 +349,7 @@ int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
 	cq->prod = n;
 	cq->ibcq.cqe = cqe;
 	pthread_mutex_unlock(&cq->lock);
+	pthread_mutex_unlock(&dev->lock);
 	return 0;
 }
 
