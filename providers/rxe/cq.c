@@ -106,6 +106,29 @@ int rxe_cq_post(struct rxe_cq *cq, const struct rxe_cqe *cqe, bool solicited)
 	return 0;
 }
 
+/*
+ * Removes the completions of QP @qpn from @cq, keeping the others in
+ * order. A QP moved to RESET leaves nothing behind it: its WQEs are gone,
+ * and so are the completions (flushes, errors) the application did not
+ * poll, so that the QP starts again on a clean CQ, as rdma-core's mlx4 and
+ * mlx5 providers clean it. Under dev->lock (modify_qp).
+ */
+void rxe_cq_clean(struct rxe_cq *cq, uint32_t qpn)
+{
+	uint32_t from, to;
+
+	pthread_mutex_lock(&cq->lock);
+	to = cq->prod;
+	for (from = cq->prod; from != cq->cons;) {
+		struct rxe_cqe *e = &cq->ring[--from & (cq->size - 1)];
+
+		if (e->qp_num != qpn)
+			cq->ring[--to & (cq->size - 1)] = *e;
+	}
+	cq->cons = to;
+	pthread_mutex_unlock(&cq->lock);
+}
+
 /* ---- the extended poll interface ---- */
 
 static inline struct rxe_cq *ex_to_rcq(struct ibv_cq_ex *ex)

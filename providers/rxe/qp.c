@@ -297,6 +297,9 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 	qp->fatal = false;
 	__atomic_store_n(&qp->req_fault.err, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&qp->resp_fault.err, 0, __ATOMIC_RELAXED);
+	rxe_cq_clean(qp->scq, qp->ibqp.qp_base.qp_num);
+	if (qp->rcq != qp->scq)
+		rxe_cq_clean(qp->rcq, qp->ibqp.qp_base.qp_num);
 }
 
 struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)

@@ -524,6 +524,7 @@ int rxe_destroy_cq(struct ibv_cq *cq);
 int rxe_poll_cq(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc);
 int rxe_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int rxe_cq_post(struct rxe_cq *cq, const struct rxe_cqe *cqe, bool solicited);
+void rxe_cq_clean(struct rxe_cq *cq, uint32_t qpn);
 
 /* ---- srq.c ---- */
 struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *attr);
