@@ -311,7 +311,11 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	uint32_t i, qpn = 0;
 	int ret = -EOPNOTSUPP;
 
-	if (attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))
+	if (attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS |
+					  IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))
+		goto err;
+	/* no create flag has a meaning here (kernel rxe takes none either) */
+	if ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) && attr->create_flags)
 		goto err;
 	if (attr->qp_type != IBV_QPT_RC && attr->qp_type != IBV_QPT_UD &&
 	    attr->qp_type != IBV_QPT_UC)
