@@ -11,6 +11,10 @@
  * arguments that do not depend on provider state (NULL pointers, unknown
  * flags, comp_mask bits it does not know) before it calls an op.
  *
+ * PDs: a PD imported into another context (ibv_import_pd) is another struct
+ * ibv_pd with the same handle; PD handles are unique in the process, so a
+ * provider compares PDs by handle, never by pointer.
+ *
  * Return convention inside softodp: 0 or a negative errno. Ops returning an
  * object return NULL and set errno. The front converts to the verbs
  * convention at its boundary.
@@ -68,6 +72,8 @@ struct sodp_provider_ops {
 	int (*rereg_mr)(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
 			unsigned int access);
 	int (*dereg_mr)(struct ibv_mr *mr);
+	/* The MR of @ctx's device whose handle is @handle, or NULL (for ibv_import_mr). */
+	struct ibv_mr *(*find_mr)(struct sodp_context *ctx, uint32_t handle);
 	int (*advise_mr)(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 			 struct ibv_sge *sg_list, uint32_t num_sge);
 

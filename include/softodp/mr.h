@@ -82,8 +82,9 @@ struct sodp_mr_stats {
 };
 
 /*
- * Fills @st for @mr, an MR registered with softodp. Returns 0, or -EINVAL
- * for NULL arguments. The MTT census is that of the MR's current
+ * Fills @st for @mr, an MR registered with softodp (the struct ibv_reg_mr()
+ * returned, not one from ibv_import_mr()). Returns 0, or -EINVAL for NULL
+ * arguments. The MTT census is that of the MR's current
  * translation (after ibv_rereg_mr(), of the new one); for an ODP MR it
  * changes as pages are faulted and invalidated.
  */

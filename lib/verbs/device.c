@@ -188,27 +188,29 @@ static const struct sodp_front_ops front_ops = {
 	.cq_event = sodp_cq_event,
 };
 
-SODP_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *device)
+/*
+ * A context on @device through the command file @u, whose descriptor @cmd_fd
+ * it owns once it exists. NULL with errno on failure (@cmd_fd is then left
+ * open and @u's reference untouched).
+ */
+static struct ibv_context *open_context(struct ibv_device *device, struct sodp_ufile *u, int cmd_fd)
 {
 	struct sodp_front_ctx *fc;
 	struct sodp_context *ctx;
 	int ret;
 
-	if (!is_our_device(device)) {
-		errno = ENODEV;
-		return NULL;
-	}
 	fc = calloc(1, sizeof(*fc));
 	if (!fc) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	fc->front.ufile = u;
 	ctx = &fc->ctx;
 	ctx->cfg = &to_sdev(device)->cfg;
 	ctx->ops = &rxe_provider_ops;
 	ctx->front = &front_ops;
 	ctx->vctx.context.device = device;
-	ctx->vctx.context.cmd_fd = -1;
+	ctx->vctx.context.cmd_fd = cmd_fd;
 	ctx->vctx.context.num_comp_vectors = 1;
 	ctx->vctx.context.abi_compat = __VERBS_ABI_IS_EXTENDED;
 	ctx->vctx.sz = sizeof(ctx->vctx);
@@ -236,6 +238,31 @@ err_free:
 	return NULL;
 }
 
+SODP_EXPORT struct ibv_context *ibv_open_device(struct ibv_device *device)
+{
+	struct ibv_context *ibctx;
+	struct sodp_ufile *u;
+	int fd, ret;
+
+	if (!is_our_device(device)) {
+		errno = ENODEV;
+		return NULL;
+	}
+	ret = sodp_ufile_create(device, &fd, &u);
+	if (ret) {
+		errno = -ret;
+		return NULL;
+	}
+	ibctx = open_context(device, u, fd);
+	if (!ibctx) {
+		ret = errno;
+		close(fd);
+		sodp_ufile_put(u);
+		errno = ret;
+	}
+	return ibctx;
+}
+
 SODP_EXPORT int ibv_close_device(struct ibv_context *ibctx)
 {
 	struct sodp_front_ctx *fc;
@@ -253,14 +280,34 @@ SODP_EXPORT int ibv_close_device(struct ibv_context *ibctx)
 
 	ctx->ops->close(ctx);
 	sodp_async_fini(ctx);
+	close(ibctx->cmd_fd);
+	sodp_ufile_put(fc->front.ufile);
 	pthread_mutex_destroy(&ibctx->mutex);
 	free(fc);
 	return 0;
 }
 
+/*
+ * A context sharing the command file @cmd_fd is a descriptor of (the caller
+ * dup()s a context's cmd_fd); the new context owns @cmd_fd. ufile.c says
+ * which descriptors are accepted.
+ */
 SODP_EXPORT struct ibv_context *ibv_import_device(int cmd_fd)
 {
-	/* Sharing a context needs a kernel uverbs file; softodp has none. */
-	errno = EOPNOTSUPP;
-	return NULL;
+	struct ibv_context *ibctx;
+	struct sodp_ufile *u;
+	int ret;
+
+	ret = sodp_ufile_find(cmd_fd, &u);
+	if (ret) {
+		errno = -ret;
+		return NULL;
+	}
+	ibctx = open_context(u->device, u, cmd_fd);
+	if (!ibctx) {
+		ret = errno;
+		sodp_ufile_put(u);
+		errno = ret;
+	}
+	return ibctx;
 }

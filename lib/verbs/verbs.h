@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "driver.h"
 #include "compiler.h"
@@ -48,12 +49,41 @@ void sodp_async_post(struct sodp_context *ctx, const struct ibv_async_event *ev)
 /* Completion events: what the provider signals on an armed CQ. */
 void sodp_cq_event(struct ibv_cq *cq);
 
+/*
+ * The command file behind cmd_fd, shared by a context and those imported
+ * from it, with the objects they share (ufile.c).
+ */
+struct sodp_ufile {
+	struct list_head node; /* every ufile of the process */
+	unsigned int refs;     /* contexts on it */
+	struct ibv_device *device;
+	dev_t st_dev; /* the memfd's identity */
+	ino_t st_ino;
+	pid_t pid; /* the process whose objects these are */
+	pthread_mutex_t lock;
+	struct list_head pds;	    /* struct sodp_pd_obj (pd.c) */
+	struct list_head mr_shares; /* struct sodp_mr_share (mr.c) */
+};
+
+/* A new command file for @device: its memfd in *fd_out. 0 or a negative errno. */
+int sodp_ufile_create(struct ibv_device *device, int *fd_out, struct sodp_ufile **out);
+/*
+ * The ufile @fd is a descriptor of, with a reference taken: 0, -EOPNOTSUPP
+ * for another process's command file, -EINVAL for anything else.
+ */
+int sodp_ufile_find(int fd, struct sodp_ufile **out);
+void sodp_ufile_put(struct sodp_ufile *u);
+/* Frees what a ufile still holds once no context uses it. */
+void sodp_pd_release_all(struct sodp_ufile *u);
+void sodp_mr_release_shares(struct sodp_ufile *u);
+
 /* The front's own state beside the provider's in struct sodp_context. */
 struct sodp_front {
 	pthread_mutex_t async_lock;
 	struct list_head async_events;
 	int async_wfd; /* write end; vctx.context.async_fd reads */
 	unsigned int async_queued;
+	struct sodp_ufile *ufile;
 };
 
 struct sodp_front *sodp_front_of(struct sodp_context *ctx);
@@ -63,6 +93,11 @@ void sodp_init_context_ops(struct sodp_context *ctx);
 /* Objects on a PD keep it from being deallocated. */
 void sodp_pd_get(struct ibv_pd *pd);
 void sodp_pd_put(struct ibv_pd *pd);
+/* The ufile of a context this library created. */
+static inline struct sodp_ufile *sodp_ufile_of(struct ibv_context *ibctx)
+{
+	return sodp_front_of(sodp_ctx(ibctx))->ufile;
+}
 
 /* The extended verbs reached through struct verbs_context. */
 int sodp_query_device_ex(struct ibv_context *ibctx, const struct ibv_query_device_ex_input *input,

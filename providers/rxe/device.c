@@ -134,6 +134,7 @@ const struct sodp_provider_ops rxe_provider_ops = {
 	.reg_mr = rxe_reg_mr,
 	.rereg_mr = rxe_rereg_mr,
 	.dereg_mr = rxe_dereg_mr,
+	.find_mr = rxe_find_mr,
 	.advise_mr = rxe_advise_mr,
 	.create_cq = rxe_create_cq,
 	.resize_cq = rxe_resize_cq,

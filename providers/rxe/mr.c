@@ -65,7 +65,7 @@ int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t l
 {
 	uint64_t off;
 
-	if (!mr || mr->ibmr.pd != pd)
+	if (!mr || !rxe_pd_same(mr->ibmr.pd, pd))
 		return -EACCES;
 	if ((mr->access & access) != access)
 		return -EACCES;
@@ -467,6 +467,17 @@ int rxe_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr, 
 	return 0;
 }
 
+struct ibv_mr *rxe_find_mr(struct sodp_context *ctx, uint32_t handle)
+{
+	struct rxe_dev *dev = ctx_dev(ctx);
+	struct rxe_mr *mr;
+
+	pthread_mutex_lock(&dev->lock);
+	mr = rxe_mr_lookup(dev, handle);
+	pthread_mutex_unlock(&dev->lock);
+	return mr ? &mr->ibmr : NULL;
+}
+
 /* Adds the counters of @a to @st (the MTT census only with @census). */
 static void rxe_stats_add(struct sodp_mr_stats *st, const struct sodp_mr_stats *a, bool census)
 {
@@ -599,7 +610,7 @@ int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t 
 
 		if (!mr)
 			ret = -EINVAL;
-		else if (mr->ibmr.pd != pd)
+		else if (!rxe_pd_same(mr->ibmr.pd, pd))
 			ret = -EPERM;
 		else if (write && !(mr->access & IBV_ACCESS_LOCAL_WRITE))
 			ret = -EPERM;

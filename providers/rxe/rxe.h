@@ -114,6 +114,12 @@ static inline struct rxe_mr *to_rmr(struct ibv_mr *mr)
 	return container_of(mr, struct rxe_mr, ibmr);
 }
 
+/* Whether @a and @b are one PD: an imported PD is another struct (driver.h). */
+static inline bool rxe_pd_same(const struct ibv_pd *a, const struct ibv_pd *b)
+{
+	return a == b || (a && b && a->handle == b->handle);
+}
+
 /* ---- completion queues ---- */
 struct rxe_cqe {
 	uint64_t wr_id;
@@ -502,6 +508,7 @@ struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t
 int rxe_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
 		 unsigned int access);
 int rxe_dereg_mr(struct ibv_mr *mr);
+struct ibv_mr *rxe_find_mr(struct sodp_context *ctx, uint32_t handle);
 int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		  struct ibv_sge *sg_list, uint32_t num_sge);
 int rxe_alloc_pd(struct ibv_pd *pd);
