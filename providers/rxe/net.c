@@ -2,7 +2,9 @@
 /*
  * The UDP side of the NIC: one socket per device address bound to port 4791,
  * batched transmit (sendmmsg) and receive (recvmmsg), ICRC on both ways and
- * the dispatch of received packets to the QP state machines.
+ * the dispatch of received packets to the QP state machines. A received
+ * packet reaches a QP only after the checks of rxe_rx_accept(); whatever is
+ * dropped on the way is counted by reason (enum rxe_drop, rxe_dev_counters()).
  *
  * UDP checksums are 0, as kernel rxe sends them: the ICRC protects the packet.
  *
@@ -491,6 +493,84 @@ static struct rxe_qp *rxe_qp_lookup(struct rxe_dev *dev, uint32_t qpn)
 	return NULL;
 }
 
+static void rxe_rx_drop(struct rxe_dev *dev, enum rxe_drop why)
+{
+	dev->rx_drops[why]++;
+}
+
+/* Whether @a and @b hold the same IP address (ports are not compared). */
+static bool rxe_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+static uint8_t rxe_qp_transport(const struct rxe_qp *qp)
+{
+	switch (qp->ibqp.qp_base.qp_type) {
+	case IBV_QPT_RC:
+		return IB_OPCODE_RC;
+	case IBV_QPT_UC:
+		return IB_OPCODE_UC;
+	default:
+		return IB_OPCODE_UD;
+	}
+}
+
+/*
+ * The states in which a QP takes a packet: requests from RTR on (UD also in
+ * SQE), responses only while the send queue runs (RTS, SQD).
+ */
+static bool rxe_rx_state_ok(const struct rxe_qp *qp, const struct rxe_pkt *pkt)
+{
+	enum ibv_qp_state st = qp->state;
+
+	if (pkt->pi.mask & RXE_ACK_MASK)
+		return st == IBV_QPS_RTS || st == IBV_QPS_SQD;
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD && st == IBV_QPS_SQE)
+		return true;
+	return st == IBV_QPS_RTR || st == IBV_QPS_RTS || st == IBV_QPS_SQD;
+}
+
+/*
+ * The checks of kernel rxe's rxe_rcv() (check_type_state, check_addr) that
+ * a packet passes before it may touch @qp: an opcode of the QP's transport,
+ * a state that takes it, and for a connected QP (RC, UC) the connection's
+ * two addresses, the peer's as source and the device's own as destination,
+ * so that nobody but the peer can inject into or tear down a connection
+ * by guessing its QPN and PSN. A failed check counts its drop reason.
+ */
+static bool rxe_rx_accept(struct rxe_dev *dev, struct rxe_qp *qp, const struct rxe_pkt *pkt)
+{
+	if ((pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK) != rxe_qp_transport(qp)) {
+		rxe_rx_drop(dev, RXE_DROP_TRANSPORT);
+		return false;
+	}
+	if (!rxe_rx_state_ok(qp, pkt)) {
+		rxe_rx_drop(dev, RXE_DROP_QP_STATE);
+		return false;
+	}
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
+		return true;
+	if (!rxe_same_ip(&pkt->src, &qp->av.dst)) {
+		rxe_rx_drop(dev, RXE_DROP_SRC_ADDR);
+		return false;
+	}
+	if (!rxe_same_ip(&pkt->dst, &dev->addr)) {
+		rxe_rx_drop(dev, RXE_DROP_DST_ADDR);
+		return false;
+	}
+	return true;
+}
+
 static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt)
 {
 	struct rxe_icrc_hdr h;
@@ -499,18 +579,18 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 
 	dev->rx_pkts++;
 	if (rxe_pkt_parse(buf, len, &pkt->pi)) {
-		dev->rx_drop++;
+		rxe_rx_drop(dev, RXE_DROP_MALFORMED);
 		return;
 	}
 	if (dev->icrc_policy != RXE_ICRC_SKIP) {
 		if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&pkt->src,
 					       (struct sockaddr *)&pkt->dst)) {
-			dev->rx_drop++;
+			rxe_rx_drop(dev, RXE_DROP_ADDR);
 			return;
 		}
 		ret = rxe_icrc_check(&h, buf, len, dev->icrc_policy);
 		if (ret < 0) {
-			dev->rx_icrc_bad++;
+			rxe_rx_drop(dev, RXE_DROP_ICRC);
 			return;
 		}
 		if (ret == RXE_ICRC_UNVERIFIED)
@@ -520,15 +600,30 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 	}
 	qp = rxe_qp_lookup(dev, pkt->pi.h.bth.qpn);
 	if (!qp) {
-		dev->rx_drop++;
+		rxe_rx_drop(dev, RXE_DROP_NO_QP);
 		return;
 	}
+	if (!rxe_rx_accept(dev, qp, pkt))
+		return;
 	dev->tx_qp = qp; /* responses leave from this QP's source port */
 	if (pkt->pi.mask & RXE_ACK_MASK)
 		rxe_completer(qp, pkt);
 	else
 		rxe_responder(qp, pkt);
 	dev->tx_qp = NULL;
+}
+
+/* A snapshot of @dev's counters. */
+void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c)
+{
+	pthread_mutex_lock(&dev->lock);
+	c->rx_pkts = dev->rx_pkts;
+	c->tx_pkts = dev->tx_pkts;
+	c->rx_icrc_unverified = dev->rx_icrc_unverified;
+	c->rx_icrc_id_recovered = dev->rx_icrc_id_recovered;
+	c->impair_drop = dev->impair_drop;
+	memcpy(c->rx_drops, dev->rx_drops, sizeof(c->rx_drops));
+	pthread_mutex_unlock(&dev->lock);
 }
 
 /*

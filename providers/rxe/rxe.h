@@ -366,6 +366,32 @@ struct rxe_pkt {
 };
 
 /* ---- the device ---- */
+/*
+ * Why the receive path dropped a packet before it reached a QP's state
+ * machine. Each reason has a counter (dev->rx_drops), so that an attack or a
+ * misconfigured peer can be told from loss.
+ */
+enum rxe_drop {
+	RXE_DROP_MALFORMED, /* the headers do not parse (rxe_pkt_parse()) */
+	RXE_DROP_ADDR,	    /* a source or destination address of no known family */
+	RXE_DROP_ICRC,	    /* ICRC mismatch */
+	RXE_DROP_NO_QP,	    /* no QP has the destination QPN */
+	RXE_DROP_TRANSPORT, /* an opcode of another transport than the QP's */
+	RXE_DROP_QP_STATE,  /* the QP takes no such packet in its state */
+	RXE_DROP_SRC_ADDR,  /* RC/UC: not from the address the QP is connected to */
+	RXE_DROP_DST_ADDR,  /* RC/UC: not addressed to the device's own address */
+	RXE_DROP_NR,
+};
+
+/* The device's packet counters, as rxe_dev_counters() reads them. */
+struct rxe_counters {
+	uint64_t rx_pkts, tx_pkts;
+	uint64_t rx_icrc_unverified;   /* accepted by policy without a check (icrc.h) */
+	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
+	uint64_t impair_drop;	       /* dropped on transmit by SOFTODP_IMPAIR */
+	uint64_t rx_drops[RXE_DROP_NR];
+};
+
 struct rxe_impair {
 	unsigned int drop, dup, reorder; /* percent */
 	uint64_t seed;
@@ -420,9 +446,10 @@ struct rxe_dev {
 	struct rxe_txbuf *held; /* impairment: a reordered packet */
 	struct rxe_impair impair;
 
-	/* counters */
-	uint64_t rx_pkts, tx_pkts, rx_icrc_bad, rx_icrc_unverified, rx_drop, impair_drop;
+	/* counters, under dev->lock */
+	uint64_t rx_pkts, tx_pkts, rx_icrc_unverified, impair_drop;
 	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
+	uint64_t rx_drops[RXE_DROP_NR];
 	enum rxe_icrc_policy icrc_policy;
 	struct sodp_mr_stats mr_retired; /* counters of deregistered MRs, under lock */
 	struct sockaddr_storage src4791; /* addr with port 4791 */
@@ -474,10 +501,11 @@ void rxe_tx_flush(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen);
 void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);
-void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len,
-		   const struct sockaddr *src, socklen_t src_len);
+void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len, const struct sockaddr *src,
+		   socklen_t src_len);
 int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family);
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
+void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c);
 
 /* ---- mr.c ---- */
 int rxe_mr_table_init(struct rxe_dev *dev);

@@ -435,13 +435,16 @@ int main(int argc, char **argv)
 		}
 	printf("replayed %lu inputs; the devices survived\n", n);
 	for (i = 0; F.ready && i < 2; i++) {
-		struct rxe_dev *d = F.s[i].dev;
+		struct rxe_counters c;
+		unsigned long long drops = 0;
+		int r;
 
-		pthread_mutex_lock(&d->lock);
-		printf("  %s: %llu packets received, %llu dropped, %llu with a bad ICRC\n", d->name,
-		       (unsigned long long)d->rx_pkts, (unsigned long long)d->rx_drop,
-		       (unsigned long long)d->rx_icrc_bad);
-		pthread_mutex_unlock(&d->lock);
+		rxe_dev_counters(F.s[i].dev, &c);
+		for (r = 0; r < RXE_DROP_NR; r++)
+			drops += c.rx_drops[r];
+		printf("  %s: %llu packets received, %llu dropped, %llu with a bad ICRC\n",
+		       F.s[i].dev->name, (unsigned long long)c.rx_pkts, drops,
+		       (unsigned long long)c.rx_drops[RXE_DROP_ICRC]);
 	}
 	return ret;
 }

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Packets from a hostile or confused peer (rxe_peer_util.h scripts it):
+ * only the connected peer reaches an RC QP, and what it sends is checked
+ * before it touches memory or the QP's state. Each test shows the packet
+ * dropped (and counted, by reason) or refused on the wire, and the same
+ * exchange done right still working.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sodp_test.h"
+#include "rxe_peer_util.h"
+
+#define RP_ACCESS                                                                    \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
+	 IBV_ACCESS_REMOTE_ATOMIC)
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* The next packet the victim sends to the peer is an ACK of @psn with @syndrome. */
+static bool peer_gets_ack(struct rp *r, uint32_t psn, uint8_t syndrome)
+{
+	uint8_t b[8192];
+	struct rxe_pkt_info pi;
+
+	if (rp_recv(&r->peer, b, sizeof(b), &pi, RT_WAIT_MS))
+		return false;
+	if (pi.opcode != IB_OPCODE_RC_ACKNOWLEDGE || pi.h.bth.psn != psn ||
+	    pi.h.aeth.syndrome != syndrome) {
+		printf("\n    got opcode %#x psn %#x syndrome %#x", pi.opcode, pi.h.bth.psn,
+		       pi.h.aeth.syndrome);
+		return false;
+	}
+	return true;
+}
+
+/* Nothing reaches the peer for 100 ms. */
+static bool peer_gets_nothing(struct rp *r)
+{
+	uint8_t b[8192];
+	struct rxe_pkt_info pi;
+
+	return rp_recv(&r->peer, b, sizeof(b), &pi, 100) != 0;
+}
+
+/* The victim posts a 64-byte RDMA WRITE; returns the PSN the peer sees it at. */
+static int victim_write(struct rp *r, uint32_t *psn)
+{
+	struct ibv_sge sge = {(uintptr_t)r->buf + 4096, 64, r->mr->lkey};
+	struct ibv_send_wr wr, *bad;
+	struct rxe_pkt_info pi;
+	uint8_t b[8192];
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = 7;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = 0x10000;
+	wr.wr.rdma.rkey = 0x1234;
+	if (ibv_post_send(r->qp, &wr, &bad))
+		return -1;
+	if (rp_recv(&r->peer, b, sizeof(b), &pi, RT_WAIT_MS) ||
+	    pi.opcode != IB_OPCODE_RC_RDMA_WRITE_ONLY)
+		return -1;
+	*psn = pi.h.bth.psn;
+	return 0;
+}
+
+/* No completion arrives on the victim's CQ for 100 ms. */
+static bool no_completion(struct rp *r)
+{
+	uint64_t end = rt_ms() + 100;
+	struct ibv_wc wc;
+
+	do {
+		if (ibv_poll_cq(r->cq, 1, &wc))
+			return false;
+		usleep(1000);
+	} while (rt_ms() < end);
+	return true;
+}
+
+/* ---- the connection's addresses ---- */
+
+static void test_write_from_a_stranger_is_dropped(void)
+{
+	uint8_t data[64];
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	struct rp r;
+
+	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	memset(data, 0xab, sizeof(data));
+	rp_write_hdrs(&r, &h, 0, sizeof(data));
+	rp_counters(&r, &c0);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, data, sizeof(data)), 0);
+	rp_counters(&r, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_SRC_ADDR], c0.rx_drops[RXE_DROP_SRC_ADDR] + 1);
+	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0));
+	CU_ASSERT(peer_gets_nothing(&r));
+	/* the same packet from the connected peer is executed */
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0xab));
+	CU_ASSERT(peer_gets_ack(&r, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	rp_close(&r);
+}
+
+static void test_nak_from_a_stranger_leaves_the_qp_in_rts(void)
+{
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+	uint32_t psn;
+	struct rp r;
+
+	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(victim_write(&r, &psn), 0);
+	rp_ack_hdrs(&r, &h, psn, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR));
+	rp_counters(&r, &c0);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, NULL, 0), 0);
+	rp_counters(&r, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_SRC_ADDR], c0.rx_drops[RXE_DROP_SRC_ADDR] + 1);
+	CU_ASSERT_EQUAL(rp_qp_state(r.qp), IBV_QPS_RTS);
+	CU_ASSERT(no_completion(&r));
+	/* the peer's ACK completes the WRITE */
+	rp_ack_hdrs(&r, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(r.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.wr_id, 7);
+	rp_close(&r);
+}
+
+void sodp_tests_register(void)
+{
+	static const struct sodp_test_case t[] = {
+		{"write_from_a_stranger_is_dropped", test_write_from_a_stranger_is_dropped},
+		{"nak_from_a_stranger_leaves_the_qp_in_rts",
+		 test_nak_from_a_stranger_leaves_the_qp_in_rts},
+		{NULL, NULL},
+	};
+
+	sodp_add_suite("rxe_peer", NULL, NULL, t);
+}
