@@ -86,6 +86,8 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 
 static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_port_attr *pa)
 {
+	struct rxe_counters c;
+
 	if (port != 1)
 		return -EINVAL;
 	memset(pa, 0, sizeof(*pa));
@@ -95,8 +97,9 @@ static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_por
 	pa->gid_tbl_len = RXE_MAX_GID;
 	pa->port_cap_flags = IBV_PORT_CM_SUP;
 	pa->max_msg_sz = 1U << 31;
-	pa->bad_pkey_cntr = 0;
-	pa->qkey_viol_cntr = 0;
+	rxe_dev_counters(ctx_dev(ctx), &c);
+	pa->bad_pkey_cntr = (uint32_t)SODP_MIN(c.rx_drops[RXE_DROP_PKEY], UINT32_MAX);
+	pa->qkey_viol_cntr = (uint32_t)SODP_MIN(c.rx_drops[RXE_DROP_QKEY], UINT32_MAX);
 	pa->pkey_tbl_len = RXE_MAX_PKEYS;
 	pa->lid = 0;
 	pa->sm_lid = 0;

@@ -62,6 +62,20 @@ static inline bool rxe_psn_after(uint32_t a, uint32_t b)
 	return rxe_psn_diff(a, b) > 0;
 }
 
+/*
+ * rxe_pkey_match - whether a packet's P_Key @a admits it where the P_Key
+ * table holds @b, by IBA's partition rule (kernel rxe's pkey_match()): the
+ * same partition (low 15 bits), not the invalid partition 0, and at least
+ * one of the two a full member (bit 15). Two limited members may not talk
+ * to each other.
+ */
+static inline bool rxe_pkey_match(uint16_t a, uint16_t b)
+{
+	if (!(a & 0x7fff) || (a & 0x7fff) != (b & 0x7fff))
+		return false;
+	return (a & 0x8000) || (b & 0x8000);
+}
+
 /* ---- Decoded headers ---- */
 
 struct rxe_bth {

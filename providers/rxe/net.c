@@ -540,16 +540,23 @@ static bool rxe_rx_state_ok(const struct rxe_qp *qp, const struct rxe_pkt *pkt)
 	return st == IBV_QPS_RTR || st == IBV_QPS_RTS || st == IBV_QPS_SQD;
 }
 
+/* The port's P_Key table: the default partition, full membership. */
+static const uint16_t rxe_pkey_tbl[RXE_MAX_PKEYS] = {RXE_DEFAULT_PKEY};
+
 /*
- * The checks of kernel rxe's rxe_rcv() (check_type_state, check_addr) that
- * a packet passes before it may touch @qp: an opcode of the QP's transport,
- * a state that takes it, and for a connected QP (RC, UC) the connection's
- * two addresses, the peer's as source and the device's own as destination,
- * so that nobody but the peer can inject into or tear down a connection
- * by guessing its QPN and PSN. A failed check counts its drop reason.
+ * The checks of kernel rxe's rxe_rcv() (check_type_state, check_addr,
+ * check_keys) that a packet passes before it may touch @qp: an opcode of the
+ * QP's transport, a state that takes it; for a connected QP (RC, UC) the
+ * connection's two addresses, the peer's as source and the device's own as
+ * destination, so that nobody but the peer can inject into or tear down a
+ * connection by guessing its QPN and PSN; a P_Key that matches the QP's
+ * entry of the P_Key table; and for UD the QP's Q_Key (IBA 10.2.5: a
+ * violation is dropped silently). A failed check counts its drop reason.
  */
 static bool rxe_rx_accept(struct rxe_dev *dev, struct rxe_qp *qp, const struct rxe_pkt *pkt)
 {
+	bool ud = qp->ibqp.qp_base.qp_type == IBV_QPT_UD;
+
 	if ((pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK) != rxe_qp_transport(qp)) {
 		rxe_rx_drop(dev, RXE_DROP_TRANSPORT);
 		return false;
@@ -558,14 +565,20 @@ static bool rxe_rx_accept(struct rxe_dev *dev, struct rxe_qp *qp, const struct r
 		rxe_rx_drop(dev, RXE_DROP_QP_STATE);
 		return false;
 	}
-	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
-		return true;
-	if (!rxe_same_ip(&pkt->src, &qp->av.dst)) {
+	if (!ud && !rxe_same_ip(&pkt->src, &qp->av.dst)) {
 		rxe_rx_drop(dev, RXE_DROP_SRC_ADDR);
 		return false;
 	}
-	if (!rxe_same_ip(&pkt->dst, &dev->addr)) {
+	if (!ud && !rxe_same_ip(&pkt->dst, &dev->addr)) {
 		rxe_rx_drop(dev, RXE_DROP_DST_ADDR);
+		return false;
+	}
+	if (!rxe_pkey_match(pkt->pi.h.bth.pkey, rxe_pkey_tbl[qp->attr.pkey_index])) {
+		rxe_rx_drop(dev, RXE_DROP_PKEY);
+		return false;
+	}
+	if (ud && pkt->pi.h.deth.qkey != qp->attr.qkey) {
+		rxe_rx_drop(dev, RXE_DROP_QKEY);
 		return false;
 	}
 	return true;

@@ -320,11 +320,10 @@ static void rxe_resp_ud(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	struct ibv_pd *pd = qp->ibqp.qp_base.pd;
 	int ret;
 
+	/* its P_Key and Q_Key were checked on receipt (net.c) */
 	if (pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY &&
 	    pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY_WITH_IMMEDIATE)
 		return;
-	if (pkt->pi.h.deth.qkey != qp->attr.qkey)
-		return; /* Q_Key violation: silently dropped (IBA 10.2.5) */
 	if (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD &&
 	    qp->state != IBV_QPS_SQE)
 		return;

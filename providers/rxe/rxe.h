@@ -380,6 +380,8 @@ enum rxe_drop {
 	RXE_DROP_QP_STATE,  /* the QP takes no such packet in its state */
 	RXE_DROP_SRC_ADDR,  /* RC/UC: not from the address the QP is connected to */
 	RXE_DROP_DST_ADDR,  /* RC/UC: not addressed to the device's own address */
+	RXE_DROP_PKEY,	    /* P_Key not of the QP's partition (the port's bad_pkey_cntr) */
+	RXE_DROP_QKEY,	    /* UD: not the QP's Q_Key (the port's qkey_viol_cntr) */
 	RXE_DROP_NR,
 };
 

@@ -142,12 +142,128 @@ static void test_nak_from_a_stranger_leaves_the_qp_in_rts(void)
 	rp_close(&r);
 }
 
+/* ---- partitions and Q_Keys ---- */
+
+static void test_pkey_match_follows_the_membership_rule(void)
+{
+	CU_ASSERT_TRUE(rxe_pkey_match(0xffff, 0xffff));
+	CU_ASSERT_TRUE(rxe_pkey_match(0x7fff, 0xffff));	 /* limited with full */
+	CU_ASSERT_TRUE(rxe_pkey_match(0xffff, 0x7fff));	 /* full with limited */
+	CU_ASSERT_FALSE(rxe_pkey_match(0x7fff, 0x7fff)); /* two limited members */
+	CU_ASSERT_TRUE(rxe_pkey_match(0x9234, 0x1234));
+	CU_ASSERT_FALSE(rxe_pkey_match(0x1234, 0xffff)); /* another partition */
+	CU_ASSERT_FALSE(rxe_pkey_match(0x0000, 0xffff)); /* the invalid partition */
+	CU_ASSERT_FALSE(rxe_pkey_match(0x8000, 0xffff));
+	CU_ASSERT_FALSE(rxe_pkey_match(0x8000, 0x8000));
+}
+
+static uint32_t bad_pkey_cntr(struct ibv_context *ctx)
+{
+	struct ibv_port_attr pa;
+
+	if (ibv_query_port(ctx, 1, &pa))
+		return UINT32_MAX;
+	return pa.bad_pkey_cntr;
+}
+
+static void test_write_with_pkey_zero_is_dropped(void)
+{
+	uint8_t data[64];
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	uint32_t bad0;
+	struct rp r;
+
+	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	memset(data, 0xcd, sizeof(data));
+	rp_write_hdrs(&r, &h, 0, sizeof(data));
+	h.bth.pkey = 0x0000;
+	rp_counters(&r, &c0);
+	bad0 = bad_pkey_cntr(r.ctx);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
+	rp_counters(&r, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_PKEY], c0.rx_drops[RXE_DROP_PKEY] + 1);
+	CU_ASSERT_EQUAL(bad_pkey_cntr(r.ctx), bad0 + 1);
+	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0));
+	CU_ASSERT(peer_gets_nothing(&r));
+	/* a limited member of the default partition talks to a full member */
+	h.bth.pkey = 0x7fff;
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0xcd));
+	CU_ASSERT(peer_gets_ack(&r, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	rp_close(&r);
+}
+
+static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
+{
+	static const uint16_t pkeys[] = {0x1234, 0x8000, 0xffff, 0xffff};
+	static const uint32_t qkeys[] = {0x11111111, 0x11111111, 0x22222222, 0x11111111};
+	static const enum rxe_drop why[] = {RXE_DROP_PKEY, RXE_DROP_PKEY, RXE_DROP_QKEY};
+	struct ibv_qp_init_attr ia;
+	struct rxe_counters c0, c1;
+	struct ibv_qp *ud;
+	struct rxe_hdrs h;
+	uint8_t data[64];
+	struct ibv_wc wc;
+	struct rp r;
+	unsigned int i;
+
+	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = r.cq;
+	ia.recv_cq = r.cq;
+	ia.qp_type = IBV_QPT_UD;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_recv_wr = 4;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	ud = ibv_create_qp(r.pd, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
+	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(ud, 0), 0);
+	{
+		struct ibv_sge sge = {(uintptr_t)r.buf + 8192, RXE_GRH_LEN + sizeof(data),
+				      r.mr->lkey};
+		struct ibv_recv_wr wr = {.wr_id = 5, .sg_list = &sge, .num_sge = 1}, *bad;
+
+		CU_ASSERT_EQUAL_FATAL(ibv_post_recv(ud, &wr, &bad), 0);
+	}
+	memset(data, 0x5e, sizeof(data));
+	for (i = 0; i < ARRAY_SIZE(pkeys); i++) {
+		memset(&h, 0, sizeof(h));
+		h.bth.opcode = IB_OPCODE_UD_SEND_ONLY;
+		h.bth.pkey = pkeys[i];
+		h.bth.qpn = ud->qp_num;
+		h.deth.qkey = qkeys[i];
+		h.deth.sqp = 0x99;
+		rp_counters(&r, &c0);
+		/* UD has no connection: any address may send */
+		CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, data, sizeof(data)), 0);
+		rp_counters(&r, &c1);
+		if (i < ARRAY_SIZE(why)) {
+			CU_ASSERT_EQUAL(c1.rx_drops[why[i]], c0.rx_drops[why[i]] + 1);
+			CU_ASSERT_EQUAL(ibv_poll_cq(r.cq, 1, &wc), 0);
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(rt_poll(r.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.wr_id, 5);
+	CU_ASSERT_EQUAL(wc.byte_len, RXE_GRH_LEN + sizeof(data));
+	CU_ASSERT_EQUAL(wc.src_qp, 0x99);
+	ibv_destroy_qp(ud);
+	rp_close(&r);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
 		{"write_from_a_stranger_is_dropped", test_write_from_a_stranger_is_dropped},
 		{"nak_from_a_stranger_leaves_the_qp_in_rts",
 		 test_nak_from_a_stranger_leaves_the_qp_in_rts},
+		{"pkey_match_follows_the_membership_rule",
+		 test_pkey_match_follows_the_membership_rule},
+		{"write_with_pkey_zero_is_dropped", test_write_with_pkey_zero_is_dropped},
+		{"ud_send_with_a_foreign_pkey_or_qkey_is_dropped",
+		 test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped},
 		{NULL, NULL},
 	};
 
