@@ -18,11 +18,12 @@
  * Duplicated and reordered responses: only a response that moves comp.psn
  * or retires a WQE is progress; a repeated ACK neither restores the retry
  * counters nor pushes the retransmission timer back. Responses older than
- * comp.psn are stale and ignored. One rewind per event: a repeated sequence
- * NAK for the PSN already rewound to (comp.nak_seen), an RNR NAK while the
- * requester is already paused for one, or another ACK past a READ/atomic
- * whose response is already being asked for again (comp.read_gap) is a copy
- * of something already acted on.
+ * comp.psn are stale and dropped, and so is any response while no request
+ * is outstanding or for a PSN never sent (rxe_comp_psn_ok()). One rewind
+ * per event: a repeated sequence NAK for the PSN already rewound to
+ * (comp.nak_seen), an RNR NAK while the requester is already paused for
+ * one, or another ACK past a READ/atomic whose response is already being
+ * asked for again (comp.read_gap) is a copy of something already acted on.
  */
 #include <errno.h>
 #include <string.h>
@@ -314,6 +315,21 @@ static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_
 	qp->comp.deadline = 0;
 }
 
+/*
+ * Whether a response for @psn may answer something: a request must be
+ * outstanding, and @psn must lie between the oldest unacknowledged PSN and
+ * the last PSN given to a request (kernel rxe's completer finds no WQE, or
+ * a PSN past it, and drops the packet). The responder never answers
+ * anything else, so whatever else arrives is a stale copy or forged: an
+ * ACK, NAK or RNR NAK out of that window neither retires a WQE nor fails
+ * one, and cannot take an idle QP to the error state.
+ */
+static bool rxe_comp_psn_ok(struct rxe_qp *qp, uint32_t psn)
+{
+	return rxe_outstanding(qp) && !rxe_psn_before(psn, qp->comp.psn) &&
+	       !rxe_psn_after(psn, qp->req.last_psn);
+}
+
 /* Handles one response packet for @qp. Engine, under dev->lock. */
 void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
@@ -328,6 +344,10 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		return;
 	if ((pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK) != IB_OPCODE_RC)
 		return;
+	if (!rxe_comp_psn_ok(qp, psn)) {
+		qp->dev->rx_drops[RXE_DROP_RESPONSE]++;
+		return;
+	}
 	switch (pkt->pi.opcode) {
 	case IB_OPCODE_RC_ACKNOWLEDGE:
 		switch (rxe_aeth_syn_type(syn)) {

@@ -591,6 +591,7 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 	if (mask & IBV_QP_SQ_PSN) {
 		qp->attr.sq_psn = attr->sq_psn & RXE_PSN_MASK;
 		qp->req.psn = qp->attr.sq_psn;
+		qp->req.last_psn = rxe_psn_add(qp->attr.sq_psn, -1);
 		qp->comp.psn = qp->attr.sq_psn;
 	}
 	if (mask & IBV_QP_EN_SQD_ASYNC_NOTIFY)

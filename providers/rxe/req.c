@@ -435,6 +435,7 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			wqe->npkts = rxe_wqe_npkts(qp, wqe);
 			wqe->first_psn = qp->req.psn;
 			wqe->last_psn = rxe_psn_add(qp->req.psn, wqe->npkts - 1);
+			qp->req.last_psn = wqe->last_psn;
 			wqe->state = WQE_STARTED;
 			qp->req.offset = 0;
 		}

@@ -265,9 +265,10 @@ struct rxe_rd_res {
 };
 
 struct rxe_req_state {
-	uint32_t wqe_idx; /* next WQE to send from */
-	uint32_t psn;	  /* next PSN to send */
-	uint32_t offset;  /* byte offset inside the current WQE */
+	uint32_t wqe_idx;  /* next WQE to send from */
+	uint32_t psn;	   /* next PSN to send */
+	uint32_t last_psn; /* the last PSN given to a WQE: no response answers a later one */
+	uint32_t offset;   /* byte offset inside the current WQE */
 	uint32_t noack_pkts;
 	uint64_t rnr_until; /* ns; requester paused until then */
 	bool rnr_wait;
@@ -382,6 +383,7 @@ enum rxe_drop {
 	RXE_DROP_DST_ADDR,  /* RC/UC: not addressed to the device's own address */
 	RXE_DROP_PKEY,	    /* P_Key not of the QP's partition (the port's bad_pkey_cntr) */
 	RXE_DROP_QKEY,	    /* UD: not the QP's Q_Key (the port's qkey_viol_cntr) */
+	RXE_DROP_RESPONSE,  /* RC: a response to nothing outstanding, or outside its PSNs */
 	RXE_DROP_NR,
 };
 

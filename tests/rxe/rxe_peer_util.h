@@ -39,6 +39,7 @@ struct rp_sock {
 };
 
 struct rp {
+	bool open; /* rp_open() was called: rp_close() has something to undo */
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
@@ -219,6 +220,26 @@ static inline void rp_ack_hdrs(struct rp *r, struct rxe_hdrs *h, uint32_t psn, u
 	h->aeth.syndrome = syndrome;
 }
 
+static inline void rp_close(struct rp *r)
+{
+	if (!r->open)
+		return;
+	rp_sock_close(&r->peer);
+	rp_sock_close(&r->stranger);
+	if (r->qp)
+		ibv_destroy_qp(r->qp);
+	if (r->mr)
+		ibv_dereg_mr(r->mr);
+	if (r->cq)
+		ibv_destroy_cq(r->cq);
+	if (r->pd)
+		ibv_dealloc_pd(r->pd);
+	if (r->ctx)
+		ibv_close_device(r->ctx);
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+}
+
 /* RESET -> INIT -> RTR -> RTS towards the scripted peer. */
 static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomic)
 {
@@ -269,7 +290,8 @@ static inline int rp_open(struct rp *r, int access, uint8_t max_dest_rd_atomic)
 {
 	struct ibv_qp_init_attr ia;
 
-	memset(r, 0, sizeof(*r));
+	rp_close(r);
+	r->open = true;
 	r->peer.fd = r->stranger.fd = -1;
 	r->ctx = rt_open("srxe0");
 	if (!r->ctx)
@@ -300,25 +322,6 @@ static inline int rp_open(struct rp *r, int access, uint8_t max_dest_rd_atomic)
 		return -1;
 	r->next_psn = RP_VICTIM_PSN;
 	return 0;
-}
-
-static inline void rp_close(struct rp *r)
-{
-	rp_sock_close(&r->peer);
-	rp_sock_close(&r->stranger);
-	if (r->qp)
-		ibv_destroy_qp(r->qp);
-	if (r->mr)
-		ibv_dereg_mr(r->mr);
-	if (r->cq)
-		ibv_destroy_cq(r->cq);
-	if (r->pd)
-		ibv_dealloc_pd(r->pd);
-	if (r->ctx)
-		ibv_close_device(r->ctx);
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-	r->peer.fd = r->stranger.fd = -1;
 }
 
 #define RP_OPEN_OR_SKIP(r, access, rd)                                                    \

@@ -16,6 +16,9 @@
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
 	 IBV_ACCESS_REMOTE_ATOMIC)
 
+/* One victim at a time; a test that failed half-way leaves it for the next to close. */
+static struct rp R;
+
 static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
 {
 	size_t i;
@@ -98,22 +101,21 @@ static void test_write_from_a_stranger_is_dropped(void)
 	uint8_t data[64];
 	struct rxe_counters c0, c1;
 	struct rxe_hdrs h;
-	struct rp r;
 
-	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	memset(data, 0xab, sizeof(data));
-	rp_write_hdrs(&r, &h, 0, sizeof(data));
-	rp_counters(&r, &c0);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, data, sizeof(data)), 0);
-	rp_counters(&r, &c1);
+	rp_write_hdrs(&R, &h, 0, sizeof(data));
+	rp_counters(&R, &c0);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, data, sizeof(data)), 0);
+	rp_counters(&R, &c1);
 	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_SRC_ADDR], c0.rx_drops[RXE_DROP_SRC_ADDR] + 1);
-	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0));
-	CU_ASSERT(peer_gets_nothing(&r));
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0));
+	CU_ASSERT(peer_gets_nothing(&R));
 	/* the same packet from the connected peer is executed */
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
-	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0xab));
-	CU_ASSERT(peer_gets_ack(&r, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
-	rp_close(&r);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0xab));
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	rp_close(&R);
 }
 
 static void test_nak_from_a_stranger_leaves_the_qp_in_rts(void)
@@ -122,24 +124,23 @@ static void test_nak_from_a_stranger_leaves_the_qp_in_rts(void)
 	struct rxe_hdrs h;
 	struct ibv_wc wc;
 	uint32_t psn;
-	struct rp r;
 
-	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
-	CU_ASSERT_EQUAL_FATAL(victim_write(&r, &psn), 0);
-	rp_ack_hdrs(&r, &h, psn, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR));
-	rp_counters(&r, &c0);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, NULL, 0), 0);
-	rp_counters(&r, &c1);
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
+	rp_ack_hdrs(&R, &h, psn, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR));
+	rp_counters(&R, &c0);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, NULL, 0), 0);
+	rp_counters(&R, &c1);
 	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_SRC_ADDR], c0.rx_drops[RXE_DROP_SRC_ADDR] + 1);
-	CU_ASSERT_EQUAL(rp_qp_state(r.qp), IBV_QPS_RTS);
-	CU_ASSERT(no_completion(&r));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	CU_ASSERT(no_completion(&R));
 	/* the peer's ACK completes the WRITE */
-	rp_ack_hdrs(&r, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, NULL, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rt_poll(r.cq, &wc), 1);
+	rp_ack_hdrs(&R, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(wc.wr_id, 7);
-	rp_close(&r);
+	rp_close(&R);
 }
 
 /* ---- partitions and Q_Keys ---- */
@@ -172,26 +173,25 @@ static void test_write_with_pkey_zero_is_dropped(void)
 	struct rxe_counters c0, c1;
 	struct rxe_hdrs h;
 	uint32_t bad0;
-	struct rp r;
 
-	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	memset(data, 0xcd, sizeof(data));
-	rp_write_hdrs(&r, &h, 0, sizeof(data));
+	rp_write_hdrs(&R, &h, 0, sizeof(data));
 	h.bth.pkey = 0x0000;
-	rp_counters(&r, &c0);
-	bad0 = bad_pkey_cntr(r.ctx);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
-	rp_counters(&r, &c1);
+	rp_counters(&R, &c0);
+	bad0 = bad_pkey_cntr(R.ctx);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	rp_counters(&R, &c1);
 	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_PKEY], c0.rx_drops[RXE_DROP_PKEY] + 1);
-	CU_ASSERT_EQUAL(bad_pkey_cntr(r.ctx), bad0 + 1);
-	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0));
-	CU_ASSERT(peer_gets_nothing(&r));
+	CU_ASSERT_EQUAL(bad_pkey_cntr(R.ctx), bad0 + 1);
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0));
+	CU_ASSERT(peer_gets_nothing(&R));
 	/* a limited member of the default partition talks to a full member */
 	h.bth.pkey = 0x7fff;
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.peer, &h, data, sizeof(data)), 0);
-	CU_ASSERT(all_bytes(r.buf, sizeof(data), 0xcd));
-	CU_ASSERT(peer_gets_ack(&r, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
-	rp_close(&r);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0xcd));
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	rp_close(&R);
 }
 
 static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
@@ -205,24 +205,23 @@ static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
 	struct rxe_hdrs h;
 	uint8_t data[64];
 	struct ibv_wc wc;
-	struct rp r;
 	unsigned int i;
 
-	RP_OPEN_OR_SKIP(&r, RP_ACCESS, 16);
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = r.cq;
-	ia.recv_cq = r.cq;
+	ia.send_cq = R.cq;
+	ia.recv_cq = R.cq;
 	ia.qp_type = IBV_QPT_UD;
 	ia.cap.max_send_wr = 4;
 	ia.cap.max_recv_wr = 4;
 	ia.cap.max_send_sge = 1;
 	ia.cap.max_recv_sge = 1;
-	ud = ibv_create_qp(r.pd, &ia);
+	ud = ibv_create_qp(R.pd, &ia);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
 	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(ud, 0), 0);
 	{
-		struct ibv_sge sge = {(uintptr_t)r.buf + 8192, RXE_GRH_LEN + sizeof(data),
-				      r.mr->lkey};
+		struct ibv_sge sge = {(uintptr_t)R.buf + 8192, RXE_GRH_LEN + sizeof(data),
+				      R.mr->lkey};
 		struct ibv_recv_wr wr = {.wr_id = 5, .sg_list = &sge, .num_sge = 1}, *bad;
 
 		CU_ASSERT_EQUAL_FATAL(ibv_post_recv(ud, &wr, &bad), 0);
@@ -235,22 +234,112 @@ static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
 		h.bth.qpn = ud->qp_num;
 		h.deth.qkey = qkeys[i];
 		h.deth.sqp = 0x99;
-		rp_counters(&r, &c0);
+		rp_counters(&R, &c0);
 		/* UD has no connection: any address may send */
-		CU_ASSERT_EQUAL_FATAL(rp_send_wait(&r, &r.stranger, &h, data, sizeof(data)), 0);
-		rp_counters(&r, &c1);
+		CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, data, sizeof(data)), 0);
+		rp_counters(&R, &c1);
 		if (i < ARRAY_SIZE(why)) {
 			CU_ASSERT_EQUAL(c1.rx_drops[why[i]], c0.rx_drops[why[i]] + 1);
-			CU_ASSERT_EQUAL(ibv_poll_cq(r.cq, 1, &wc), 0);
+			CU_ASSERT_EQUAL(ibv_poll_cq(R.cq, 1, &wc), 0);
 		}
 	}
-	CU_ASSERT_EQUAL_FATAL(rt_poll(r.cq, &wc), 1);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(wc.wr_id, 5);
 	CU_ASSERT_EQUAL(wc.byte_len, RXE_GRH_LEN + sizeof(data));
 	CU_ASSERT_EQUAL(wc.src_qp, 0x99);
 	ibv_destroy_qp(ud);
-	rp_close(&r);
+	rp_close(&R);
+}
+
+/* ---- responses the victim's requester did not ask for ---- */
+
+/* The victim's requester still works: a WRITE the peer ACKs completes. */
+static void check_write_completes(struct rp *r)
+{
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+	uint32_t psn;
+
+	CU_ASSERT_EQUAL_FATAL(victim_write(r, &psn), 0);
+	rp_ack_hdrs(r, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(r, &r->peer, &h, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(r->cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+}
+
+static void test_naks_to_an_idle_qp_are_dropped(void)
+{
+	static const uint8_t codes[] = {RXE_NAK_INVALID_REQUEST, RXE_NAK_REM_ACCESS_ERROR,
+					RXE_NAK_REM_OP_ERROR, RXE_NAK_INVALID_RD_REQUEST};
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	int i;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	rp_counters(&R, &c0);
+	/* from the peer's own address: blind, but not spoofed */
+	for (i = 0; i < 32; i++) {
+		uint32_t psn = rxe_psn_add(RP_PEER_PSN, i * 0x3ffff);
+
+		rp_ack_hdrs(&R, &h, psn, rxe_aeth_syn(RXE_AETH_NAK, codes[i % ARRAY_SIZE(codes)]));
+		CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	}
+	rp_counters(&R, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_RESPONSE], c0.rx_drops[RXE_DROP_RESPONSE] + 32);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	CU_ASSERT(no_completion(&R));
+	check_write_completes(&R);
+	rp_close(&R);
+}
+
+static void test_ack_past_the_psns_sent_completes_nothing(void)
+{
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+	uint32_t psn;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
+	rp_counters(&R, &c0);
+	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, 100), RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	rp_counters(&R, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_RESPONSE], c0.rx_drops[RXE_DROP_RESPONSE] + 1);
+	CU_ASSERT(no_completion(&R));
+	rp_ack_hdrs(&R, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	rp_close(&R);
+}
+
+static void test_nak_outside_the_window_is_dropped_and_inside_fails_the_wqe(void)
+{
+	const uint8_t access = rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR);
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+	uint32_t psn;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
+	rp_counters(&R, &c0);
+	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, 1), access);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, -1), access);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	rp_counters(&R, &c1);
+	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_RESPONSE], c0.rx_drops[RXE_DROP_RESPONSE] + 2);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	CU_ASSERT(no_completion(&R));
+	rp_ack_hdrs(&R, &h, psn, access);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	rp_close(&R);
 }
 
 void sodp_tests_register(void)
@@ -264,6 +353,11 @@ void sodp_tests_register(void)
 		{"write_with_pkey_zero_is_dropped", test_write_with_pkey_zero_is_dropped},
 		{"ud_send_with_a_foreign_pkey_or_qkey_is_dropped",
 		 test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped},
+		{"naks_to_an_idle_qp_are_dropped", test_naks_to_an_idle_qp_are_dropped},
+		{"ack_past_the_psns_sent_completes_nothing",
+		 test_ack_past_the_psns_sent_completes_nothing},
+		{"nak_outside_the_window_is_dropped_and_inside_fails_the_wqe",
+		 test_nak_outside_the_window_is_dropped_and_inside_fails_the_wqe},
 		{NULL, NULL},
 	};
 
