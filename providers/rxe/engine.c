@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 
 #include "rxe.h"
@@ -51,6 +52,30 @@ uint64_t rxe_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * rxe_random_u32 - an unpredictable 32-bit number, for what a blind peer
+ * must not guess (the key bits of an MR, the QPN of a new QP). From the
+ * kernel's CSPRNG (getrandom(2)); should that fail, from a generator seeded
+ * with the clock, which is predictable and says so once.
+ */
+uint32_t rxe_random_u32(void)
+{
+	static uint64_t fallback;
+	static bool warned;
+	uint32_t v;
+	ssize_t n;
+
+	do {
+		n = getrandom(&v, sizeof(v), 0);
+	} while (n < 0 && errno == EINTR);
+	if (n == sizeof(v))
+		return v;
+	if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		sodp_warn("rxe: getrandom: %s; keys and QPNs are predictable\n", strerror(errno));
+	v = (uint32_t)__atomic_add_fetch(&fallback, rxe_now() | 1, __ATOMIC_RELAXED);
+	return v * 2654435761u;
 }
 
 void rxe_doorbell(struct rxe_dev *dev)
@@ -340,7 +365,6 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 		dev->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 	dev->if_mtu = cfg->if_mtu;
 	dev->active_mtu = rxe_mtu_of(cfg->if_mtu);
-	dev->next_qpn = RXE_QPN_FIRST;
 	list_init(&dev->qps);
 	list_init(&dev->cqs);
 	list_init(&dev->srqs);

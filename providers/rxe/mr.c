@@ -11,8 +11,14 @@
  * translate through the same MTT of map-order entries (seed 004), so a
  * 1 GiB THP-backed buffer takes 512 entries.
  *
- * Keys: lkey == rkey == (table index << 8) | generation byte, so a stale key
- * of a freed slot is rejected.
+ * Keys: lkey == rkey == a generation (5 bits), the MR's table index (19
+ * bits) and a random byte. The random byte, and at a slot's first use the
+ * generation, keep a blind peer from guessing a key; the generation, one up
+ * from the slot's previous key at each reuse, makes a slot's key differ from
+ * each of its 31 previous ones, so that the stale key of a freed MR does not
+ * reach the next MR in its slot (kernel rxe only draws a random byte other
+ * than the last, rxe_get_next_key()). Slots are taken round robin: one comes
+ * back only after every other free slot has been used.
  *
  * An access that finds a page missing returns -EAGAIN with a struct
  * rxe_miss; what that means on the wire is decided by the caller (odp.c).
@@ -27,24 +33,40 @@
 #include "rxe.h"
 #include "log.h"
 
+#define RXE_KEY_GEN_SHIFT (RXE_KEY_BYTE_BITS + RXE_KEY_IDX_BITS)
+#define RXE_KEY_BYTE_MASK ((1u << RXE_KEY_BYTE_BITS) - 1)
+_Static_assert(RXE_MAX_MR <= RXE_KEY_IDX_MASK, "an MR's index must fit in its key");
+
+/* A new key for slot @idx, whose previous key was @last (0: none yet). */
+static uint32_t rxe_key_next(uint32_t idx, uint32_t last)
+{
+	uint32_t r = rxe_random_u32();
+	uint32_t gen = last ? (last >> RXE_KEY_GEN_SHIFT) + 1 : r >> RXE_KEY_BYTE_BITS;
+
+	return gen << RXE_KEY_GEN_SHIFT | idx << RXE_KEY_BYTE_BITS | (r & RXE_KEY_BYTE_MASK);
+}
+
+/* Slot 0 is never used: RXE_MAX_MR slots from 1 on. */
 int rxe_mr_table_init(struct rxe_dev *dev)
 {
-	dev->nr_mr = RXE_MAX_MR;
+	dev->nr_mr = RXE_MAX_MR + 1;
 	dev->mr_tbl = calloc(dev->nr_mr, sizeof(*dev->mr_tbl));
+	dev->mr_keys = calloc(dev->nr_mr, sizeof(*dev->mr_keys));
 	dev->next_mr = 1;
-	dev->key_gen = 1;
-	return dev->mr_tbl ? 0 : -ENOMEM;
+	return dev->mr_tbl && dev->mr_keys ? 0 : -ENOMEM;
 }
 
 void rxe_mr_table_fini(struct rxe_dev *dev)
 {
 	free(dev->mr_tbl);
+	free(dev->mr_keys);
 	dev->mr_tbl = NULL;
+	dev->mr_keys = NULL;
 }
 
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key)
 {
-	uint32_t idx = key >> 8;
+	uint32_t idx = rxe_key_idx(key);
 	struct rxe_mr *mr;
 
 	if (!idx || idx >= dev->nr_mr)
@@ -356,8 +378,9 @@ static int rxe_mr_insert(struct rxe_dev *dev, struct rxe_mr *mr)
 		if (dev->next_mr >= dev->nr_mr)
 			dev->next_mr = 1;
 		if (!dev->mr_tbl[idx]) {
-			uint32_t key = idx << 8 | dev->key_gen++;
+			uint32_t key = rxe_key_next(idx, dev->mr_keys[idx]);
 
+			dev->mr_keys[idx] = key;
 			dev->mr_tbl[idx] = mr;
 			mr->ibmr.lkey = key;
 			mr->ibmr.rkey = key;
@@ -527,7 +550,7 @@ int rxe_dereg_mr(struct ibv_mr *ibmr)
 	struct sodp_mr_stats st;
 
 	pthread_mutex_lock(&dev->lock);
-	dev->mr_tbl[ibmr->lkey >> 8] = NULL;
+	dev->mr_tbl[rxe_key_idx(ibmr->lkey)] = NULL;
 	rxe_mr_stats(mr, &st);
 	rxe_stats_add(&dev->mr_retired, &st, false);
 	pthread_mutex_unlock(&dev->lock);

@@ -487,7 +487,7 @@ static struct rxe_qp *rxe_qp_lookup(struct rxe_dev *dev, uint32_t qpn)
 
 	if (qpn < RXE_QPN_FIRST)
 		return NULL;
-	idx = (qpn - RXE_QPN_FIRST) % RXE_QP_TBL;
+	idx = rxe_qpn_slot(qpn);
 	if (dev->qp_tbl[idx] && dev->qp_tbl[idx]->ibqp.qp_base.qp_num == qpn)
 		return dev->qp_tbl[idx];
 	return NULL;

@@ -302,13 +302,40 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 		rxe_cq_clean(qp->rcq, qp->ibqp.qp_base.qp_num);
 }
 
+/*
+ * QPNs: a new QP takes a free slot of dev->qp_tbl picked at random, and a
+ * QPN picked at random among that slot's (RXE_QPN_FIRST + slot + k *
+ * RXE_QP_TBL, up to RXE_QPN_LAST) other than the slot's previous one. So a
+ * blind peer cannot guess a QPN, and packets meant for a destroyed QP do
+ * not reach the next QP in its slot. Under dev->lock; 0 when all slots are
+ * taken.
+ */
+static uint32_t rxe_qpn_alloc(struct rxe_dev *dev)
+{
+	uint32_t start = rxe_random_u32() % RXE_QP_TBL, i, slot = 0, n, qpn;
+
+	for (i = 0; i < RXE_QP_TBL; i++) {
+		slot = (start + i) % RXE_QP_TBL;
+		if (!dev->qp_tbl[slot])
+			break;
+	}
+	if (i == RXE_QP_TBL)
+		return 0;
+	n = (RXE_QPN_LAST - RXE_QPN_FIRST - slot) / RXE_QP_TBL + 1; /* the slot's QPNs */
+	qpn = RXE_QPN_FIRST + slot + rxe_random_u32() % n * RXE_QP_TBL;
+	if (qpn == dev->qp_last[slot])
+		qpn = qpn + RXE_QP_TBL <= RXE_QPN_LAST ? qpn + RXE_QP_TBL : RXE_QPN_FIRST + slot;
+	dev->qp_last[slot] = qpn;
+	return qpn;
+}
+
 struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)
 {
 	struct rxe_dev *dev = ctx_dev(ctx);
 	struct ibv_qp_cap *cap = &attr->cap;
 	struct rxe_qp *qp;
 	uint64_t ops_ok;
-	uint32_t i, qpn = 0;
+	uint32_t qpn;
 	int ret = -EOPNOTSUPP;
 
 	if (attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS |
@@ -397,24 +424,14 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	rxe_qp_fault_init(qp);
 	pthread_mutex_lock(&dev->lock);
 	ret = -ENOMEM;
-	for (i = 0; i < RXE_QP_TBL; i++) {
-		uint32_t cand = dev->next_qpn;
-
-		dev->next_qpn++;
-		if (dev->next_qpn >= RXE_QPN_FIRST + RXE_QP_TBL)
-			dev->next_qpn = RXE_QPN_FIRST;
-		if (!dev->qp_tbl[cand - RXE_QPN_FIRST]) {
-			qpn = cand;
-			break;
-		}
-	}
+	qpn = rxe_qpn_alloc(dev);
 	if (!qpn) {
 		pthread_mutex_unlock(&dev->lock);
 		goto err_rq;
 	}
 	qp->ibqp.qp_base.qp_num = qpn;
 	qp->ibqp.qp_base.handle = qpn;
-	dev->qp_tbl[qpn - RXE_QPN_FIRST] = qp;
+	dev->qp_tbl[rxe_qpn_slot(qpn)] = qp;
 	list_add_tail(&qp->node, &dev->qps);
 	qp->scq->users++;
 	qp->rcq->users++;
@@ -440,7 +457,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 	struct rxe_dev *dev = qp->dev;
 
 	pthread_mutex_lock(&dev->lock);
-	dev->qp_tbl[ibqp->qp_num - RXE_QPN_FIRST] = NULL;
+	dev->qp_tbl[rxe_qpn_slot(ibqp->qp_num)] = NULL;
 	list_del_init(&qp->node);
 	qp->scq->users--;
 	qp->rcq->users--;

@@ -120,6 +120,16 @@ static inline bool rxe_pd_same(const struct ibv_pd *a, const struct ibv_pd *b)
 	return a == b || (a && b && a->handle == b->handle);
 }
 
+/* The bits of an lkey/rkey that hold the MR's index in dev->mr_tbl (mr.c). */
+#define RXE_KEY_BYTE_BITS 8
+#define RXE_KEY_IDX_BITS  19
+#define RXE_KEY_IDX_MASK  ((1u << RXE_KEY_IDX_BITS) - 1)
+
+static inline uint32_t rxe_key_idx(uint32_t key)
+{
+	return (key >> RXE_KEY_BYTE_BITS) & RXE_KEY_IDX_MASK;
+}
+
 /* ---- completion queues ---- */
 struct rxe_cqe {
 	uint64_t wr_id;
@@ -358,6 +368,12 @@ static inline struct rxe_qp *to_rqp(struct ibv_qp *qp)
 	return container_of(qp, struct rxe_qp, ibqp.qp_base);
 }
 
+/* The slot of dev->qp_tbl a QPN (at least RXE_QPN_FIRST) lives in. */
+static inline uint32_t rxe_qpn_slot(uint32_t qpn)
+{
+	return (qpn - RXE_QPN_FIRST) % RXE_QP_TBL;
+}
+
 /* ---- packets ---- */
 /* A received packet: the parsed headers and where it travelled. */
 struct rxe_pkt {
@@ -432,16 +448,16 @@ struct rxe_dev {
 	bool orphan; /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;
-	int lock_waiters; /* threads in rxe_dev_lock(); the engine steps aside */
-	struct rxe_qp *qp_tbl[RXE_QP_TBL];
-	uint32_t next_qpn;
+	int lock_waiters;		   /* threads in rxe_dev_lock(); the engine steps aside */
+	struct rxe_qp *qp_tbl[RXE_QP_TBL]; /* by rxe_qpn_slot() */
+	uint32_t qp_last[RXE_QP_TBL];	   /* the last QPN each slot gave out (qp.c) */
 	struct list_head qps;
 	struct list_head cqs;
 	struct list_head srqs;
 	struct rxe_mr **mr_tbl;
+	uint32_t *mr_keys; /* the last key each slot gave out, 0 for none (mr.c) */
 	uint32_t nr_mr;
 	uint32_t next_mr;
-	uint8_t key_gen;
 
 	/* transmit batch, engine only */
 	struct rxe_txbuf *tx;
@@ -486,6 +502,7 @@ int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out);
 void rxe_dev_put(struct rxe_dev *dev);
 void rxe_doorbell(struct rxe_dev *dev);
 uint64_t rxe_now(void);
+uint32_t rxe_random_u32(void);
 int rxe_ctx_open(struct sodp_context *ctx);
 void rxe_ctx_close(struct sodp_context *ctx);
 bool rxe_impair_tx(struct rxe_dev *dev, bool *dup);

@@ -35,7 +35,8 @@
 #define RXE_DEFAULT_PKEY	0xffff
 
 #define RXE_ROCE_V2_PORT 4791
-#define RXE_QPN_FIRST	 0x11 /* as kernel rxe: 0 and 1 are the special QPs */
+#define RXE_QPN_FIRST	 0x11	  /* as kernel rxe: 0 and 1 are the special QPs */
+#define RXE_QPN_LAST	 0xfffffe /* 0xffffff is the multicast QPN */
 
 /* Headers a RoCEv2 packet may carry beyond the payload: rxe's allowance. */
 #define RXE_MAX_HDR_LENGTH 80
