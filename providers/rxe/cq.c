@@ -6,7 +6,9 @@
  * Notification: ibv_req_notify_cq() arms the CQ; the first completion that
  * matches (any for NEXT; solicited or in error for SOLICITED) disarms it and
  * calls front->cq_event(), which makes the completion channel readable.
- * A full ring sets the overflow state and raises IBV_EVENT_CQ_ERR.
+ * A full ring sets the overflow state and raises IBV_EVENT_CQ_ERR; the QP
+ * whose completion it could not take goes to the error state
+ * (rxe_qp_cq_overrun()).
  */
 #include <errno.h>
 #include <stdlib.h>

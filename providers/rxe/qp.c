@@ -177,6 +177,21 @@ static enum ibv_wc_opcode rxe_wc_opcode(enum ibv_wr_opcode op)
 }
 
 /*
+ * A completion of @qp that its CQ had no room for: the CQ has raised
+ * IBV_EVENT_CQ_ERR, and the QP, which lost the completion, goes to the
+ * error state with IBV_EVENT_QP_FATAL (kernel rxe's responder goes to
+ * error on RESPST_ERR_CQ_OVERFLOW; here the requester does too).
+ */
+void rxe_qp_cq_overrun(struct rxe_qp *qp)
+{
+	if (!qp->fatal) {
+		qp->fatal = true;
+		rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
+	}
+	rxe_qp_error(qp);
+}
+
+/*
  * Completes the WQE at sq.cons with @st (under dev->lock, engine or flush).
  * Unsignalled successful WQEs retire without a completion.
  */
@@ -198,10 +213,8 @@ void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_
 	 */
 	wqe->state = WQE_DONE;
 	__atomic_store_n(&qp->sq.cons, qp->sq.cons + 1, __ATOMIC_RELEASE);
-	if (signal && rxe_cq_post(qp->scq, &e, false) == -ENOSPC && !qp->fatal) {
-		qp->fatal = true;
-		rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
-	}
+	if (signal && rxe_cq_post(qp->scq, &e, false) == -ENOSPC)
+		rxe_qp_cq_overrun(qp);
 }
 
 /* Completes every outstanding WR with IBV_WC_WR_FLUSH_ERR. Under dev->lock. */
@@ -250,7 +263,10 @@ static void rxe_qp_set_state(struct rxe_qp *qp, enum ibv_qp_state st)
 	qp->ibqp.qp_base.state = st;
 }
 
-/* Moves the QP to the error state after a fatal transport error. */
+/*
+ * Moves the QP to the error state after a fatal transport error. The flush
+ * may post to a full CQ and come back here: the state is ERR by then.
+ */
 void rxe_qp_error(struct rxe_qp *qp)
 {
 	if (qp->state == IBV_QPS_ERR)

@@ -257,10 +257,8 @@ static void rxe_recv_complete(struct rxe_qp *qp, enum ibv_wc_status st, enum ibv
 		e.wc_flags |= IBV_WC_WITH_INV;
 	}
 	qp->resp.have_wqe = false;
-	if (rxe_cq_post(qp->rcq, &e, pkt && pkt->pi.h.bth.se) == -ENOSPC && !qp->fatal) {
-		qp->fatal = true;
-		rxe_async_qp(qp, IBV_EVENT_QP_FATAL);
-	}
+	if (rxe_cq_post(qp->rcq, &e, pkt && pkt->pi.h.bth.se) == -ENOSPC)
+		rxe_qp_cq_overrun(qp);
 }
 
 /* ---- UD ---- */
@@ -842,6 +840,9 @@ void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		res = RESP_NAK_INV;
 
 result:
+	/* a receive completion found its CQ full: the QP is in error, nothing is answered */
+	if (qp->state == IBV_QPS_ERR)
+		return;
 	/* COMPLETE, or one of the error exits */
 	switch (res) {
 	case RESP_DONE:

@@ -603,6 +603,7 @@ int rxe_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr 
 int rxe_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
 struct ibv_qp_ex *rxe_qp_to_qp_ex(struct ibv_qp *qp);
 void rxe_qp_error(struct rxe_qp *qp);
+void rxe_qp_cq_overrun(struct rxe_qp *qp);
 void rxe_qp_flush(struct rxe_qp *qp);
 void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn);
 bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe);

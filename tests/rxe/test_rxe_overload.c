@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+/*
+ * More than a device or a queue can take, between two softodp devices in
+ * one process (srxe0 = 127.0.0.1, srxe1 = 127.0.0.2): a completion queue
+ * that overflows, and what it does to the QPs that lost a completion.
+ */
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "sodp_test.h"
+#include "rxe_test_util.h"
+
+/* One end: its own send and receive CQs, of the depths the test asks for. */
+struct end {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_cq *scq, *rcq;
+	struct ibv_qp *qp;
+	struct ibv_mr *mr;
+	uint8_t *buf;
+	union ibv_gid gid;
+};
+
+static struct end A, B;
+
+static void end_fini(struct end *e)
+{
+	if (e->qp)
+		ibv_destroy_qp(e->qp);
+	if (e->mr)
+		ibv_dereg_mr(e->mr);
+	if (e->scq)
+		ibv_destroy_cq(e->scq);
+	if (e->rcq)
+		ibv_destroy_cq(e->rcq);
+	if (e->pd)
+		ibv_dealloc_pd(e->pd);
+	if (e->ctx)
+		ibv_close_device(e->ctx);
+	free(e->buf);
+	memset(e, 0, sizeof(*e));
+}
+
+static int end_init(struct end *e, const char *dev, int scqe, int rcqe, uint32_t sq_depth)
+{
+	struct ibv_qp_init_attr ia;
+
+	end_fini(e);
+	e->ctx = rt_open(dev);
+	if (!e->ctx)
+		return -1;
+	e->pd = ibv_alloc_pd(e->ctx);
+	e->scq = ibv_create_cq(e->ctx, scqe, NULL, NULL, 0);
+	e->rcq = ibv_create_cq(e->ctx, rcqe, NULL, NULL, 0);
+	e->buf = aligned_alloc(4096, RT_BUF);
+	if (!e->pd || !e->scq || !e->rcq || !e->buf)
+		return -1;
+	memset(e->buf, 0, RT_BUF);
+	e->mr = ibv_reg_mr(e->pd, e->buf, RT_BUF, rt_default_opts()->access);
+	if (!e->mr)
+		return -1;
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = e->scq;
+	ia.recv_cq = e->rcq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = sq_depth;
+	ia.cap.max_recv_wr = 64;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	e->qp = ibv_create_qp(e->pd, &ia);
+	if (!e->qp)
+		return -1;
+	return ibv_query_gid(e->ctx, 1, 0, &e->gid);
+}
+
+static int ends_connect(const struct rt_conn_opts *o)
+{
+	if (rt_rc_connect_qp(A.qp, B.qp->qp_num, &B.gid, 100, 200, o))
+		return -1;
+	return rt_rc_connect_qp(B.qp, A.qp->qp_num, &A.gid, 200, 100, o);
+}
+
+#define ENDS_OR_SKIP(a_scqe, a_rcqe, b_scqe, b_rcqe, depth)                       \
+	do {                                                                      \
+		if (end_init(&A, "srxe0", a_scqe, a_rcqe, depth) ||               \
+		    end_init(&B, "srxe1", b_scqe, b_rcqe, depth) ||               \
+		    ends_connect(rt_default_opts())) {                            \
+			end_fini(&A);                                             \
+			end_fini(&B);                                             \
+			SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2"); \
+		}                                                                 \
+	} while (0)
+
+static int post_one(struct end *e, enum ibv_wr_opcode op, uint64_t wr_id, uint32_t off,
+		    uint32_t len, uint64_t raddr, uint32_t rkey)
+{
+	struct ibv_sge sge = {(uintptr_t)e->buf + off, len, e->mr->lkey};
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = wr_id;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return ibv_post_send(e->qp, &wr, &bad);
+}
+
+static int post_recv_one(struct end *e, uint64_t wr_id, uint32_t off, uint32_t len)
+{
+	struct ibv_sge sge = {(uintptr_t)e->buf + off, len, e->mr->lkey};
+	struct ibv_recv_wr wr = {.wr_id = wr_id, .sg_list = &sge, .num_sge = 1}, *bad;
+
+	return ibv_post_recv(e->qp, &wr, &bad);
+}
+
+static enum ibv_qp_state qp_state(struct ibv_qp *qp)
+{
+	struct ibv_qp_attr at;
+	struct ibv_qp_init_attr ia;
+
+	if (ibv_query_qp(qp, &at, IBV_QP_STATE, &ia))
+		return IBV_QPS_UNKNOWN;
+	return at.qp_state;
+}
+
+/* Whether @qp reaches @st within RT_WAIT_MS. */
+static bool qp_reaches(struct ibv_qp *qp, enum ibv_qp_state st)
+{
+	uint64_t end = rt_ms() + RT_WAIT_MS;
+
+	do {
+		if (qp_state(qp) == st)
+			return true;
+		usleep(1000);
+	} while (rt_ms() < end);
+	return false;
+}
+
+/* Whether @ctx raises @type within a few seconds (other events are read past). */
+static bool async_event(struct ibv_context *ctx, enum ibv_event_type type)
+{
+	struct pollfd p = {.fd = ctx->async_fd, .events = POLLIN};
+	struct ibv_async_event ev;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		if (poll(&p, 1, 500) != 1)
+			return false;
+		if (ibv_get_async_event(ctx, &ev))
+			return false;
+		ibv_ack_async_event(&ev);
+		if (ev.event_type == type)
+			return true;
+	}
+	return false;
+}
+
+/* ---- completion queue overrun ---- */
+
+static void test_send_cq_overrun_moves_the_qp_to_error(void)
+{
+	int i;
+
+	ENDS_OR_SKIP(1, 64, 64, 64, 64);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(
+			post_one(&A, IBV_WR_RDMA_WRITE, i, 0, 64, (uintptr_t)B.buf, B.mr->rkey), 0);
+	CU_ASSERT_TRUE(async_event(A.ctx, IBV_EVENT_CQ_ERR));
+	CU_ASSERT_TRUE(qp_reaches(A.qp, IBV_QPS_ERR));
+	end_fini(&A);
+	end_fini(&B);
+}
+
+static void test_recv_cq_overrun_moves_the_qp_to_error(void)
+{
+	int i;
+
+	ENDS_OR_SKIP(64, 64, 64, 1, 64);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(post_recv_one(&B, i, i * 64, 64), 0);
+	for (i = 0; i < 8; i++)
+		CU_ASSERT_EQUAL(post_one(&A, IBV_WR_SEND, i, 0, 64, 0, 0), 0);
+	CU_ASSERT_TRUE(async_event(B.ctx, IBV_EVENT_CQ_ERR));
+	CU_ASSERT_TRUE(qp_reaches(B.qp, IBV_QPS_ERR));
+	end_fini(&A);
+	end_fini(&B);
+}
+
+void sodp_tests_register(void)
+{
+	static const struct sodp_test_case t[] = {
+		{"send_cq_overrun_moves_the_qp_to_error",
+		 test_send_cq_overrun_moves_the_qp_to_error},
+		{"recv_cq_overrun_moves_the_qp_to_error",
+		 test_recv_cq_overrun_moves_the_qp_to_error},
+		{NULL, NULL},
+	};
+
+	sodp_add_suite("rxe_overload", NULL, NULL, t);
+}
