@@ -31,24 +31,33 @@ struct ibv_ah *rxe_create_ah(struct ibv_pd *pd, struct ibv_ah_attr *attr)
 	struct rxe_ah *ah;
 	int ret;
 
+	ret = rxe_dev_take(dev, &dev->nr_ah, RXE_MAX_AH);
+	if (ret)
+		goto err;
+	ret = -ENOMEM;
 	ah = calloc(1, sizeof(*ah));
-	if (!ah) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!ah)
+		goto err_give;
 	ret = rxe_av_from_ah_attr(&ah->av, attr, dev);
-	if (ret) {
-		free(ah);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		goto err_free;
 	ah->ibah.context = pd->context;
 	ah->ibah.pd = pd;
 	return &ah->ibah;
+err_free:
+	free(ah);
+err_give:
+	rxe_dev_give(dev, &dev->nr_ah);
+err:
+	errno = -ret;
+	return NULL;
 }
 
 int rxe_destroy_ah(struct ibv_ah *ibah)
 {
+	struct rxe_dev *dev = ctx_dev(sodp_ctx(ibah->context));
+
 	free(to_rah(ibah));
+	rxe_dev_give(dev, &dev->nr_ah);
 	return 0;
 }

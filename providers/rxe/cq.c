@@ -238,6 +238,7 @@ static uint8_t rxe_read_dlid_path_bits(struct ibv_cq_ex *ex)
 
 struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr)
 {
+	struct rxe_dev *dev = ctx_dev(ctx);
 	struct rxe_cq *cq;
 	int ret = -EINVAL;
 
@@ -254,18 +255,21 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 	if ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
 	    (attr->flags & ~(uint32_t)IBV_CREATE_CQ_ATTR_SINGLE_THREADED))
 		goto err;
+	ret = rxe_dev_take(dev, &dev->nr_cq, RXE_MAX_CQ);
+	if (ret)
+		goto err;
 	ret = -ENOMEM;
 	cq = calloc(1, sizeof(*cq));
 	if (!cq)
-		goto err;
+		goto err_give;
 	cq->size = rxe_roundup_pow2(attr->cqe + 1);
 	cq->max = attr->cqe;
 	cq->ring = calloc(cq->size, sizeof(*cq->ring));
 	if (!cq->ring) {
 		free(cq);
-		goto err;
+		goto err_give;
 	}
-	cq->dev = ctx_dev(ctx);
+	cq->dev = dev;
 	cq->ctx = ctx;
 	cq->wc_flags = attr->wc_flags;
 	pthread_mutex_init(&cq->lock, NULL);
@@ -300,6 +304,8 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 	list_add_tail(&cq->node, &cq->dev->cqs);
 	pthread_mutex_unlock(&cq->dev->lock);
 	return &cq->ibcq;
+err_give:
+	rxe_dev_give(dev, &dev->nr_cq);
 err:
 	errno = -ret;
 	return NULL;
@@ -389,6 +395,7 @@ int rxe_destroy_cq(struct ibv_cq *ibcq)
 		return -EBUSY;
 	}
 	list_del_init(&cq->node);
+	dev->nr_cq--;
 	pthread_mutex_unlock(&dev->lock);
 	pthread_mutex_destroy(&cq->lock);
 	free(cq->ring);

@@ -304,17 +304,6 @@ int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *
 	return rxe_access(qf, rxe_sge_once, &o, miss);
 }
 
-/* ---- PD ---- */
-
-int rxe_alloc_pd(struct ibv_pd *pd)
-{
-	return 0;
-}
-
-void rxe_dealloc_pd(struct ibv_pd *pd)
-{
-}
-
 /* ---- registration ---- */
 
 #define RXE_ACCESS_SUPPORTED                                                         \

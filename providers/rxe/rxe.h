@@ -454,6 +454,8 @@ struct rxe_dev {
 	struct list_head qps;
 	struct list_head cqs;
 	struct list_head srqs;
+	/* objects that exist, each up to its RXE_MAX_* (pd.c) */
+	uint32_t nr_pd, nr_cq, nr_srq, nr_ah;
 	struct rxe_mr **mr_tbl;
 	uint32_t *mr_keys; /* the last key each slot gave out, 0 for none (mr.c) */
 	uint32_t nr_mr;
@@ -560,8 +562,6 @@ int rxe_dereg_mr(struct ibv_mr *mr);
 struct ibv_mr *rxe_find_mr(struct sodp_context *ctx, uint32_t handle);
 int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		  struct ibv_sge *sg_list, uint32_t num_sge);
-int rxe_alloc_pd(struct ibv_pd *pd);
-void rxe_dealloc_pd(struct ibv_pd *pd);
 
 /* ---- odp.c: what a miss means for each side of a QP ---- */
 /* Misses one access may resolve in a row: one per scatter element, twice. */
@@ -572,6 +572,12 @@ bool rxe_qp_fault_pending(struct rxe_qp_fault *qf);
 int rxe_access(struct rxe_qp_fault *qf, int (*fn)(void *arg, struct rxe_miss *miss), void *arg,
 	       struct rxe_miss *miss);
 void rxe_prefetch_ahead(struct rxe_qp *qp, struct rxe_mr *mr, uintptr_t va, size_t len);
+
+/* ---- pd.c ---- */
+int rxe_alloc_pd(struct ibv_pd *pd);
+void rxe_dealloc_pd(struct ibv_pd *pd);
+int rxe_dev_take(struct rxe_dev *dev, uint32_t *count, uint32_t max);
+void rxe_dev_give(struct rxe_dev *dev, uint32_t *count);
 
 /* ---- cq.c ---- */
 struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_init_attr_ex *attr);

@@ -77,6 +77,7 @@ int rxe_wq_post_recv(struct rxe_wq *wq, struct ibv_recv_wr *wr, struct ibv_recv_
 struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *attr)
 {
 	struct sodp_context *ctx = sodp_ctx(pd->context);
+	struct rxe_dev *dev = ctx_dev(ctx);
 	struct rxe_srq *srq;
 	int ret = -EINVAL;
 
@@ -91,19 +92,22 @@ struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *a
 	if (!attr->attr.max_wr || attr->attr.max_wr > RXE_MAX_SRQ_WR ||
 	    attr->attr.max_sge > RXE_MAX_SRQ_SGE || attr->attr.srq_limit > attr->attr.max_wr)
 		goto err;
+	ret = rxe_dev_take(dev, &dev->nr_srq, RXE_MAX_SRQ);
+	if (ret)
+		goto err;
 	ret = -ENOMEM;
 	srq = calloc(1, sizeof(*srq));
 	if (!srq)
-		goto err;
+		goto err_give;
 	if (!attr->attr.max_sge)
 		attr->attr.max_sge = 1;
 	ret = rxe_wq_init(&srq->rq, attr->attr.max_wr, attr->attr.max_sge,
 			  sizeof(struct rxe_recv_wqe));
 	if (ret) {
 		free(srq);
-		goto err;
+		goto err_give;
 	}
-	srq->dev = ctx_dev(ctx);
+	srq->dev = dev;
 	srq->ctx = ctx;
 	srq->limit = attr->attr.srq_limit;
 	srq->ibsrq.context = pd->context;
@@ -115,6 +119,8 @@ struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *a
 	list_add_tail(&srq->node, &srq->dev->srqs);
 	pthread_mutex_unlock(&srq->dev->lock);
 	return &srq->ibsrq;
+err_give:
+	rxe_dev_give(dev, &dev->nr_srq);
 err:
 	errno = -ret;
 	return NULL;
@@ -189,6 +195,7 @@ int rxe_destroy_srq(struct ibv_srq *ibsrq)
 		return -EBUSY;
 	}
 	list_del_init(&srq->node);
+	dev->nr_srq--;
 	pthread_mutex_unlock(&dev->lock);
 	rxe_wq_fini(&srq->rq);
 	free(srq);
