@@ -96,7 +96,7 @@ static int rxe_query_port(struct sodp_context *ctx, uint8_t port, struct ibv_por
 	pa->active_mtu = ctx_dev(ctx)->active_mtu;
 	pa->gid_tbl_len = RXE_MAX_GID;
 	pa->port_cap_flags = IBV_PORT_CM_SUP;
-	pa->max_msg_sz = 1U << 31;
+	pa->max_msg_sz = RXE_MAX_MSG_SIZE;
 	rxe_dev_counters(ctx_dev(ctx), &c);
 	pa->bad_pkey_cntr = (uint32_t)SODP_MIN(c.rx_drops[RXE_DROP_PKEY], UINT32_MAX);
 	pa->qkey_viol_cntr = (uint32_t)SODP_MIN(c.rx_drops[RXE_DROP_QKEY], UINT32_MAX);

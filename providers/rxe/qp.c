@@ -732,7 +732,7 @@ static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	 */
 	if (wqe->opcode == IBV_WR_ATOMIC_WRITE && wqe->length != RXE_ATOMIC_WRITE_LEN)
 		return -EINVAL;
-	if (wqe->length > (1u << 31))
+	if (wqe->length > RXE_MAX_MSG_SIZE)
 		return -EINVAL;
 	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD &&
 	    wqe->length > rxe_mtu_bytes(qp->dev->active_mtu))
@@ -744,7 +744,8 @@ static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 
 static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_send_wr *wr)
 {
-	uint32_t i, len = 0;
+	uint64_t len = 0; /* of up to RXE_MAX_SGE lengths of 32 bits: no wrap */
+	uint32_t i;
 
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->sq.max_sge)
 		return -EINVAL;
@@ -794,7 +795,9 @@ static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_
 		}
 		wqe->num_sge = wr->num_sge;
 	}
-	wqe->length = len;
+	if (len > RXE_MAX_MSG_SIZE)
+		return -EINVAL;
+	wqe->length = (uint32_t)len;
 	return rxe_wqe_check(qp, wqe);
 }
 
@@ -1019,6 +1022,7 @@ static void rxe_wr_set_sge_list(struct ibv_qp_ex *ex, size_t num, const struct i
 {
 	struct rxe_qp *qp = ex_to_rqp(ex);
 	struct rxe_send_wqe *w = qp->wr_cur;
+	uint64_t len = 0;
 	size_t i;
 
 	if (!w)
@@ -1029,11 +1033,13 @@ static void rxe_wr_set_sge_list(struct ibv_qp_ex *ex, size_t num, const struct i
 	}
 	w->inline_data = false;
 	w->num_sge = num;
-	w->length = 0;
 	for (i = 0; i < num; i++) {
 		w->sge[i] = sg[i];
-		w->length += sg[i].length;
+		len += sg[i].length;
 	}
+	if (len > RXE_MAX_MSG_SIZE)
+		qp->wr_err = EINVAL;
+	w->length = (uint32_t)len;
 }
 
 static void rxe_wr_set_inline_data_list(struct ibv_qp_ex *ex, size_t num,

@@ -190,7 +190,7 @@ static uint32_t rxe_wqe_npkts(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		return 1;
 	if (!wqe->length)
 		return 1;
-	return (wqe->length + qp->mtu - 1) / qp->mtu;
+	return (uint32_t)(((uint64_t)wqe->length + qp->mtu - 1) / qp->mtu);
 }
 
 /*

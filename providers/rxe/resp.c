@@ -7,7 +7,9 @@
  *   CHECK_PSN -> CHECK_OPCODE_SEQ -> CHECK_RESOURCE -> CHECK_RKEY -> EXECUTE
  *   -> COMPLETE, with exits to DUPLICATE, NAK_* and RNR. Remote access is
  * validated (rkey, PD, access rights of MR and QP, bounds) before any byte
- * of application memory is touched.
+ * of application memory is touched, and a RETH longer than a message may be
+ * (RXE_MAX_MSG_SIZE, 2^31) is an invalid request, as kernel rxe's
+ * check_length() finds it; packet counts are computed in 64 bits.
  *
  * Responses go through a per-QP FIFO (resp.q) so that they leave in PSN
  * order: READ responses are produced a budget at a time by
@@ -483,6 +485,8 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		const struct rxe_reth *reth = &pkt->pi.h.reth;
 		uintptr_t va = 0;
 
+		if (reth->len > RXE_MAX_MSG_SIZE)
+			return RESP_NAK_INV;
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
 						IBV_ACCESS_REMOTE_WRITE, &va))
 			return RESP_NAK_ACCESS;
@@ -574,6 +578,8 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	uintptr_t va = 0;
 	uint32_t npkts;
 
+	if (reth->len > RXE_MAX_MSG_SIZE)
+		return RESP_NAK_INV;
 	if (reth->len &&
 	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va))
 		return RESP_NAK_ACCESS;
@@ -581,7 +587,7 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		sodp_dbg("qp %#x: response queue full\n", qp->ibqp.qp_base.qp_num);
 		return RESP_NAK_INV;
 	}
-	npkts = reth->len ? (reth->len + qp->mtu - 1) / qp->mtu : 1;
+	npkts = reth->len ? (uint32_t)(((uint64_t)reth->len + qp->mtu - 1) / qp->mtu) : 1;
 	res = rxe_res_new(qp);
 	if (res) {
 		res->first_psn = pkt->pi.h.bth.psn;

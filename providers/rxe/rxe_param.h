@@ -12,6 +12,7 @@
 #define RXE_FW_VER	   "0.1.0"
 
 #define RXE_MAX_MR_SIZE		(1ULL << 40)
+#define RXE_MAX_MSG_SIZE	(1U << 31) /* a message's bytes (port max_msg_sz, IBA) */
 #define RXE_PAGE_SIZE_CAP	(0x1000ULL | 0x200000ULL | 0x40000000ULL)
 #define RXE_MAX_QP		4096 /* QPN table per device and process (rxe.h RXE_QP_TBL) */
 #define RXE_MAX_QP_WR		0x4000

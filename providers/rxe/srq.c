@@ -48,7 +48,8 @@ int rxe_wq_post_recv(struct rxe_wq *wq, struct ibv_recv_wr *wr, struct ibv_recv_
 
 	for (; wr; wr = wr->next) {
 		struct rxe_recv_wqe *wqe;
-		uint32_t i, len = 0;
+		uint64_t len = 0;
+		uint32_t i;
 
 		if (prod - __atomic_load_n(&wq->cons, __ATOMIC_ACQUIRE) >= wq->max_wr) {
 			*bad_wr = wr;
@@ -67,7 +68,8 @@ int rxe_wq_post_recv(struct rxe_wq *wq, struct ibv_recv_wr *wr, struct ibv_recv_
 			wqe->sge[i] = wr->sg_list[i];
 			len += wr->sg_list[i].length;
 		}
-		wqe->length = len;
+		/* a receive buffer may be larger than a message: saturate */
+		wqe->length = (uint32_t)SODP_MIN(len, UINT32_MAX);
 		prod++;
 	}
 	__atomic_store_n(&wq->prod, prod, __ATOMIC_RELEASE);

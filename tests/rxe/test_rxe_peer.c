@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "sodp_test.h"
 #include "rxe_peer_util.h"
@@ -342,6 +343,108 @@ static void test_nak_outside_the_window_is_dropped_and_inside_fails_the_wqe(void
 	rp_close(&R);
 }
 
+/* ---- message lengths ---- */
+
+#define BIG_MR (4ULL << 30)
+
+/* A 4 GiB ODP MR of the victim, on memory nothing has touched. */
+static struct ibv_mr *big_mr(uint8_t **mem)
+{
+	struct ibv_mr *mr;
+
+	*mem = mmap(NULL, BIG_MR, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (*mem == MAP_FAILED)
+		return NULL;
+	mr = ibv_reg_mr(R.pd, *mem, BIG_MR, IBV_ACCESS_ON_DEMAND | RP_ACCESS);
+	if (!mr)
+		munmap(*mem, BIG_MR);
+	return mr;
+}
+
+/* Ends a test with a big MR: the QP goes first, with what it still streams. */
+static void big_mr_done(struct ibv_mr *mr, uint8_t *mem)
+{
+	ibv_destroy_qp(R.qp);
+	R.qp = NULL;
+	ibv_dereg_mr(mr);
+	munmap(mem, BIG_MR);
+	rp_close(&R);
+}
+
+/* The first packet the victim answers a READ of @len bytes at @mem with. */
+static int read_answer(struct ibv_mr *mr, uint8_t *mem, uint32_t len, uint8_t *b, size_t size,
+		       struct rxe_pkt_info *pi)
+{
+	struct rxe_hdrs h;
+
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_READ_REQUEST, R.next_psn);
+	h.reth.va = (uintptr_t)mem;
+	h.reth.rkey = mr->rkey;
+	h.reth.len = len;
+	if (rp_send(&R.peer, &h, NULL, 0))
+		return -1;
+	return rp_recv(&R.peer, b, size, pi, RT_WAIT_MS);
+}
+
+static void test_read_longer_than_2_pow_31_is_nak_invalid_request(void)
+{
+	struct rxe_pkt_info pi;
+	struct ibv_mr *mr;
+	uint8_t *mem, b[8192];
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	/* its packet count, 32 bits wide, wrapped to 0 */
+	CU_ASSERT_EQUAL_FATAL(read_answer(mr, mem, 0xffffffff, b, sizeof(b), &pi), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_ACKNOWLEDGE);
+	CU_ASSERT_EQUAL(pi.h.bth.psn, RP_VICTIM_PSN);
+	CU_ASSERT_EQUAL(pi.h.aeth.syndrome, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_INVALID_REQUEST));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	big_mr_done(mr, mem);
+}
+
+static void test_read_of_2_pow_31_bytes_is_answered(void)
+{
+	struct rxe_pkt_info pi;
+	struct ibv_mr *mr;
+	uint8_t *mem, b[8192];
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL_FATAL(read_answer(mr, mem + 4096, 1U << 31, b, sizeof(b), &pi), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST);
+	CU_ASSERT_EQUAL(pi.h.bth.psn, RP_VICTIM_PSN);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	big_mr_done(mr, mem);
+}
+
+static void test_write_longer_than_2_pow_31_is_nak_invalid_request(void)
+{
+	struct rxe_pkt_info pi;
+	struct rxe_hdrs h;
+	struct ibv_mr *mr;
+	uint8_t *mem, b[8192], data[1024];
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	memset(data, 0x77, sizeof(data));
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_WRITE_FIRST, R.next_psn);
+	h.reth.va = (uintptr_t)mem;
+	h.reth.rkey = mr->rkey;
+	h.reth.len = (1U << 31) + 1;
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_ACKNOWLEDGE);
+	CU_ASSERT_EQUAL(pi.h.aeth.syndrome, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_INVALID_REQUEST));
+	CU_ASSERT_EQUAL(mem[0], 0);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	big_mr_done(mr, mem);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -358,6 +461,11 @@ void sodp_tests_register(void)
 		 test_ack_past_the_psns_sent_completes_nothing},
 		{"nak_outside_the_window_is_dropped_and_inside_fails_the_wqe",
 		 test_nak_outside_the_window_is_dropped_and_inside_fails_the_wqe},
+		{"read_longer_than_2_pow_31_is_nak_invalid_request",
+		 test_read_longer_than_2_pow_31_is_nak_invalid_request},
+		{"read_of_2_pow_31_bytes_is_answered", test_read_of_2_pow_31_bytes_is_answered},
+		{"write_longer_than_2_pow_31_is_nak_invalid_request",
+		 test_write_longer_than_2_pow_31_is_nak_invalid_request},
 		{NULL, NULL},
 	};
 
