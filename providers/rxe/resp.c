@@ -19,7 +19,12 @@
  *
  * READ and atomic requests are remembered in resp.res (max_dest_rd_atomic
  * entries) so that a duplicate is answered again: READs are re-executed,
- * atomics replay the saved original value instead of executing twice.
+ * atomics replay the saved original value instead of executing twice. A
+ * duplicate of a READ whose answer is still queued or streaming moves that
+ * answer back to the PSN asked for instead of queueing a second one, as
+ * kernel rxe's responder restarts its current resource: a requester that
+ * lost one packet of a long READ gets the rest once, not twice (or once
+ * per timeout, each copy as long as the READ).
  * ATOMIC WRITE takes an entry too and a duplicate only repeats its response:
  * the 8 bytes are never stored twice (a later WRITE may have overwritten
  * them since).
@@ -728,6 +733,21 @@ static bool rxe_respq_room_for_replay(struct rxe_qp *qp)
 	return qp->resp.q_tail - qp->resp.q_head < RXE_RESPQ_LEN / 2;
 }
 
+/* The queued answer of the READ remembered in @res, or NULL. */
+static struct rxe_resp_entry *rxe_respq_find_read(struct rxe_qp *qp, const struct rxe_rd_res *res)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t i;
+
+	for (i = r->q_head; i != r->q_tail; i++) {
+		struct rxe_resp_entry *e = &r->q[i % RXE_RESPQ_LEN];
+
+		if (e->kind == RESP_READ && e->msn == res->msn && e->rkey == res->rkey)
+			return e;
+	}
+	return NULL;
+}
+
 /*
  * DUPLICATE: a request before the expected PSN. It is answered again but
  * never executed twice (IBA 9.7.5.1.1, 9.7.5.1.6):
@@ -749,8 +769,10 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		uint64_t skip;
 		uintptr_t va = 0;
 
+		struct rxe_resp_entry *e;
+
 		res = rxe_res_find(qp, psn, false);
-		if (!res || !rxe_respq_room_for_replay(qp))
+		if (!res)
 			return;
 		skip = (uint64_t)rxe_psn_diff(psn, res->first_psn) * qp->mtu;
 		if (reth->rkey != res->rkey || reth->va != res->va + skip ||
@@ -759,7 +781,17 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
 						IBV_ACCESS_REMOTE_READ, &va))
 			return;
-		rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn);
+		e = rxe_respq_find_read(qp, res);
+		if (e) {
+			/* still being answered: answer again from @psn, once */
+			e->psn = psn;
+			e->va = va;
+			e->resid = reth->len;
+			e->first_sent = false;
+			return;
+		}
+		if (rxe_respq_room_for_replay(qp))
+			rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn);
 		return;
 	}
 	if (pkt->pi.mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {

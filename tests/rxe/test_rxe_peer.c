@@ -445,6 +445,63 @@ static void test_write_longer_than_2_pow_31_is_nak_invalid_request(void)
 	big_mr_done(mr, mem);
 }
 
+/* ---- retried READs ---- */
+
+#define DUP_READ (64U << 20)
+
+/* Waits until the victim has sent nothing for 300 ms; its tx_pkts then. */
+static uint64_t tx_settled(void)
+{
+	struct rxe_counters c;
+	uint64_t last = UINT64_MAX, end = rt_ms() + 30000;
+
+	do {
+		rp_drain(&R.peer);
+		rp_counters(&R, &c);
+		if (c.tx_pkts == last)
+			break;
+		last = c.tx_pkts;
+		usleep(300000);
+	} while (rt_ms() < end);
+	return c.tx_pkts;
+}
+
+/*
+ * The peer asks for a 64 MiB READ and at once asks again from 100 packets
+ * in, as a requester that lost a response does. The victim answers from
+ * there on once: it sends fewer packets than the READ and the retried part
+ * together (two answers, the second queued behind the first).
+ */
+static void test_a_duplicate_read_restarts_its_answer_instead_of_adding_one(void)
+{
+	const uint32_t npkts = DUP_READ / 1024, skip = 100;
+	struct rxe_counters c0;
+	struct rxe_hdrs h;
+	struct ibv_mr *mr;
+	uint64_t sent;
+	uint8_t *mem;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	rp_counters(&R, &c0);
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_READ_REQUEST, R.next_psn);
+	h.reth.va = (uintptr_t)mem;
+	h.reth.rkey = mr->rkey;
+	h.reth.len = DUP_READ;
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, NULL, 0), 0);
+	h.bth.psn = rxe_psn_add(R.next_psn, skip);
+	h.reth.va += skip * 1024;
+	h.reth.len -= skip * 1024;
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, NULL, 0), 0);
+	sent = tx_settled() - c0.tx_pkts;
+	printf("\n    %llu packets for a READ of %u", (unsigned long long)sent, npkts);
+	CU_ASSERT(sent >= npkts - skip);
+	CU_ASSERT(sent < 2 * npkts - skip);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	big_mr_done(mr, mem);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -466,6 +523,8 @@ void sodp_tests_register(void)
 		{"read_of_2_pow_31_bytes_is_answered", test_read_of_2_pow_31_bytes_is_answered},
 		{"write_longer_than_2_pow_31_is_nak_invalid_request",
 		 test_write_longer_than_2_pow_31_is_nak_invalid_request},
+		{"a_duplicate_read_restarts_its_answer_instead_of_adding_one",
+		 test_a_duplicate_read_restarts_its_answer_instead_of_adding_one},
 		{NULL, NULL},
 	};
 
