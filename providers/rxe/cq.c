@@ -300,7 +300,7 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 		cq->ibcq.read_sl = rxe_read_sl;
 	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
 		cq->ibcq.read_dlid_path_bits = rxe_read_dlid_path_bits;
-	pthread_mutex_lock(&cq->dev->lock);
+	rxe_dev_lock(cq->dev);
 	list_add_tail(&cq->node, &cq->dev->cqs);
 	pthread_mutex_unlock(&cq->dev->lock);
 	return &cq->ibcq;
@@ -389,7 +389,7 @@ int rxe_destroy_cq(struct ibv_cq *ibcq)
 	struct rxe_cq *cq = to_rcq(ibcq);
 	struct rxe_dev *dev = cq->dev;
 
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	if (cq->users) {
 		pthread_mutex_unlock(&dev->lock);
 		return -EBUSY;

@@ -24,6 +24,9 @@
  * gives no waiter a turn, so a thread in rxe_dev_lock() raises
  * dev->lock_waiters and the engine, at the top of every round, releases the
  * lock and yields until no waiter is left, i.e. until each has taken it.
+ * A round is bounded (a batch of receives, and per QP a budget of responses
+ * and of requests), so however long a message a QP streams, a control verb
+ * waits at most one round for the device, and every QP gets its turn.
  *
  * SOFTODP_IMPAIR="drop=N%,dup=N%,reorder=N%,seed=S" impairs transmitted
  * packets, deterministically for a given seed (tests of the loss paths).
@@ -144,7 +147,7 @@ int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec)
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	dev->impair = im;
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
@@ -183,11 +186,12 @@ bool rxe_impair_reorder(struct rxe_dev *dev)
  * rxe_dev_lock() - take dev->lock ahead of a busy engine
  * @dev: the device
  *
- * For a caller that must get the lock within bounded time even while the
- * engine has work every round or spins (SOFTODP_BUSY_POLL): the fork prepare
- * handler and device stop. The waiter count is raised before blocking and
- * dropped once the lock is held; rxe_engine_step_aside() waits for it to
- * reach zero with the lock released.
+ * For every thread but the engine's: control verbs, counters, the fork
+ * prepare handler and device stop must get the lock within bounded time
+ * even while the engine has work every round or spins (SOFTODP_BUSY_POLL).
+ * The waiter count is raised before blocking and dropped once the lock is
+ * held; rxe_engine_step_aside() waits for it to reach zero with the lock
+ * released.
  */
 void rxe_dev_lock(struct rxe_dev *dev)
 {

@@ -629,7 +629,7 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 /* A snapshot of @dev's counters. */
 void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c)
 {
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	c->rx_pkts = dev->rx_pkts;
 	c->tx_pkts = dev->tx_pkts;
 	c->rx_icrc_unverified = dev->rx_icrc_unverified;

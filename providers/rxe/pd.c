@@ -16,7 +16,7 @@ int rxe_dev_take(struct rxe_dev *dev, uint32_t *count, uint32_t max)
 {
 	int ret = -ENOMEM;
 
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	if (*count < max) {
 		(*count)++;
 		ret = 0;
@@ -27,7 +27,7 @@ int rxe_dev_take(struct rxe_dev *dev, uint32_t *count, uint32_t max)
 
 void rxe_dev_give(struct rxe_dev *dev, uint32_t *count)
 {
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	(*count)--;
 	pthread_mutex_unlock(&dev->lock);
 }

@@ -438,7 +438,7 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	qp->mtu = 1024;
 	rxe_qp_ex_init(qp);
 	rxe_qp_fault_init(qp);
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	ret = -ENOMEM;
 	qpn = rxe_qpn_alloc(dev);
 	if (!qpn) {
@@ -472,7 +472,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 	struct rxe_qp *qp = to_rqp(ibqp);
 	struct rxe_dev *dev = qp->dev;
 
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	dev->qp_tbl[rxe_qpn_slot(ibqp->qp_num)] = NULL;
 	list_del_init(&qp->node);
 	qp->scq->users--;
@@ -542,7 +542,7 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 
 	if (mask & ~RXE_QP_ATTR_KNOWN)
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	cur = qp->state;
 	ret = -EINVAL;
 	if ((mask & IBV_QP_CUR_STATE) && attr->cur_qp_state != cur &&
@@ -664,7 +664,7 @@ int rxe_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
 {
 	struct rxe_qp *qp = to_rqp(ibqp);
 
-	pthread_mutex_lock(&qp->dev->lock);
+	rxe_dev_lock(qp->dev);
 	*attr = qp->attr;
 	attr->qp_state = qp->state;
 	attr->cur_qp_state = qp->state;

@@ -13,11 +13,12 @@
  *  - dev->lock protects all protocol state (requester, responder, completer of
  *    every QP), the QPN and key tables and the object lists (qps, cqs, srqs).
  *    The progress thread holds it while it processes a batch; control verbs
- *    (create, modify, destroy, reg/dereg) take it too, so an object is never
- *    freed under the engine. Between rounds the engine re-takes it at once, so
- *    a thread that must not wait behind a busy engine (fork's prepare handler,
- *    device stop) takes it with rxe_dev_lock(), which makes the engine step
- *    aside until the waiter holds it: a pthread mutex is not fair.
+ *    (create, modify, query, destroy, reg/dereg) take it too, so an object is
+ *    never freed under the engine. Between rounds the engine re-takes it at
+ *    once, so a thread that must not wait behind a busy engine (control
+ *    verbs, fork's prepare handler, device stop) takes it with
+ *    rxe_dev_lock(), which makes the engine step aside until the waiter
+ *    holds it: a pthread mutex is not fair.
  *  - The data-path verbs do not take dev->lock. Work queues are rings with one
  *    producer and one consumer: post_send/post_recv/post_srq_recv serialise
  *    producers with the queue's own lock and publish `prod` with a release

@@ -117,7 +117,7 @@ struct ibv_srq *rxe_create_srq(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *a
 	srq->ibsrq.srq_context = attr->srq_context;
 	pthread_mutex_init(&srq->ibsrq.mutex, NULL);
 	pthread_cond_init(&srq->ibsrq.cond, NULL);
-	pthread_mutex_lock(&srq->dev->lock);
+	rxe_dev_lock(srq->dev);
 	list_add_tail(&srq->node, &srq->dev->srqs);
 	pthread_mutex_unlock(&srq->dev->lock);
 	return &srq->ibsrq;
@@ -136,7 +136,7 @@ int rxe_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask)
 
 	if (mask & ~(IBV_SRQ_MAX_WR | IBV_SRQ_LIMIT))
 		return -EINVAL;
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	pthread_mutex_lock(&srq->rq.lock);
 	if (mask & IBV_SRQ_MAX_WR) {
 		uint32_t posted = srq->rq.prod - srq->rq.cons, i;
@@ -191,7 +191,7 @@ int rxe_destroy_srq(struct ibv_srq *ibsrq)
 	struct rxe_srq *srq = to_rsrq(ibsrq);
 	struct rxe_dev *dev = srq->dev;
 
-	pthread_mutex_lock(&dev->lock);
+	rxe_dev_lock(dev);
 	if (srq->users) {
 		pthread_mutex_unlock(&dev->lock);
 		return -EBUSY;

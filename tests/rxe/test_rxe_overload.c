@@ -2,12 +2,15 @@
 /*
  * More than a device or a queue can take, between two softodp devices in
  * one process (srxe0 = 127.0.0.1, srxe1 = 127.0.0.2): a completion queue
- * that overflows, and what it does to the QPs that lost a completion.
+ * that overflows, and what it does to the QPs that lost a completion; a
+ * READ so long that the responder works on it for a second, during which
+ * its device must still serve the control verbs.
  */
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include "sodp_test.h"
 #include "rxe_test_util.h"
@@ -67,7 +70,7 @@ static int end_init(struct end *e, const char *dev, int scqe, int rcqe, uint32_t
 	ia.qp_type = IBV_QPT_RC;
 	ia.cap.max_send_wr = sq_depth;
 	ia.cap.max_recv_wr = 64;
-	ia.cap.max_send_sge = 1;
+	ia.cap.max_send_sge = 32;
 	ia.cap.max_recv_sge = 1;
 	e->qp = ibv_create_qp(e->pd, &ia);
 	if (!e->qp)
@@ -82,15 +85,14 @@ static int ends_connect(const struct rt_conn_opts *o)
 	return rt_rc_connect_qp(B.qp, A.qp->qp_num, &A.gid, 200, 100, o);
 }
 
-#define ENDS_OR_SKIP(a_scqe, a_rcqe, b_scqe, b_rcqe, depth)                       \
-	do {                                                                      \
-		if (end_init(&A, "srxe0", a_scqe, a_rcqe, depth) ||               \
-		    end_init(&B, "srxe1", b_scqe, b_rcqe, depth) ||               \
-		    ends_connect(rt_default_opts())) {                            \
-			end_fini(&A);                                             \
-			end_fini(&B);                                             \
-			SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2"); \
-		}                                                                 \
+#define ENDS_OR_SKIP(o, a_scqe, a_rcqe, b_scqe, b_rcqe, depth)                         \
+	do {                                                                           \
+		if (end_init(&A, "srxe0", a_scqe, a_rcqe, depth) ||                    \
+		    end_init(&B, "srxe1", b_scqe, b_rcqe, depth) || ends_connect(o)) { \
+			end_fini(&A);                                                  \
+			end_fini(&B);                                                  \
+			SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2");      \
+		}                                                                      \
 	} while (0)
 
 static int post_one(struct end *e, enum ibv_wr_opcode op, uint64_t wr_id, uint32_t off,
@@ -166,7 +168,7 @@ static void test_send_cq_overrun_moves_the_qp_to_error(void)
 {
 	int i;
 
-	ENDS_OR_SKIP(1, 64, 64, 64, 64);
+	ENDS_OR_SKIP(rt_default_opts(), 1, 64, 64, 64, 64);
 	for (i = 0; i < 8; i++)
 		CU_ASSERT_EQUAL(
 			post_one(&A, IBV_WR_RDMA_WRITE, i, 0, 64, (uintptr_t)B.buf, B.mr->rkey), 0);
@@ -180,13 +182,102 @@ static void test_recv_cq_overrun_moves_the_qp_to_error(void)
 {
 	int i;
 
-	ENDS_OR_SKIP(64, 64, 64, 1, 64);
+	ENDS_OR_SKIP(rt_default_opts(), 64, 64, 64, 1, 64);
 	for (i = 0; i < 8; i++)
 		CU_ASSERT_EQUAL(post_recv_one(&B, i, i * 64, 64), 0);
 	for (i = 0; i < 8; i++)
 		CU_ASSERT_EQUAL(post_one(&A, IBV_WR_SEND, i, 0, 64, 0, 0), 0);
 	CU_ASSERT_TRUE(async_event(B.ctx, IBV_EVENT_CQ_ERR));
 	CU_ASSERT_TRUE(qp_reaches(B.qp, IBV_QPS_ERR));
+	end_fini(&A);
+	end_fini(&B);
+}
+
+/* ---- one long request ---- */
+
+#define LONG_READ (1ULL << 30)
+#define LOCAL_BUF (32U << 20) /* A's landing area, used LONG_READ / LOCAL_BUF times */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * B answers one 1 GiB READ (from a pinned MR on read-only memory nothing
+ * touched: the zero page, resident at once) while the test times
+ * ibv_query_qp() and a CQ's create and destroy on B's device, every few
+ * milliseconds until the READ is done. Each waits for the engine at most
+ * one round, so many go through while the READ streams, and the slowest
+ * takes far less than the stream (a loaded machine may stall the test a
+ * while, not for a quarter of it); a call that waits for the whole stream
+ * fails both.
+ */
+static void test_a_long_read_does_not_hold_up_control_verbs(void)
+{
+	struct ibv_sge sge[LONG_READ / LOCAL_BUF];
+	struct ibv_send_wr wr, *bad;
+	struct ibv_mr *amr, *bmr;
+	uint64_t worst = 0, t, t0, end;
+	struct ibv_qp_init_attr ia;
+	struct ibv_qp_attr at;
+	struct ibv_wc wc;
+	uint8_t *abuf, *bmem;
+	unsigned int i, n = 0;
+	struct ibv_cq *cq;
+	int got = 0;
+	struct rt_conn_opts o = *rt_default_opts();
+
+	o.timeout = 16; /* 268 ms: a loaded machine may hold up the stream a while */
+	ENDS_OR_SKIP(&o, 64, 64, 64, 64, 64);
+	abuf = aligned_alloc(4096, LOCAL_BUF);
+	/* read-only: registering faults in the zero page, nothing is allocated */
+	bmem = mmap(NULL, LONG_READ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CU_ASSERT_FATAL(abuf && bmem != MAP_FAILED);
+	amr = ibv_reg_mr(A.pd, abuf, LOCAL_BUF, IBV_ACCESS_LOCAL_WRITE);
+	bmr = ibv_reg_mr(B.pd, bmem, LONG_READ, IBV_ACCESS_REMOTE_READ);
+	CU_ASSERT_FATAL(amr && bmr);
+	for (i = 0; i < LONG_READ / LOCAL_BUF; i++)
+		sge[i] = (struct ibv_sge){(uintptr_t)abuf, LOCAL_BUF, amr->lkey};
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = sge;
+	wr.num_sge = LONG_READ / LOCAL_BUF;
+	wr.opcode = IBV_WR_RDMA_READ;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = (uintptr_t)bmem;
+	wr.wr.rdma.rkey = bmr->rkey;
+	t0 = now_us();
+	CU_ASSERT_EQUAL_FATAL(ibv_post_send(A.qp, &wr, &bad), 0);
+	end = rt_ms() + 60000;
+	while (!got && rt_ms() < end) {
+		t = now_us();
+		CU_ASSERT_EQUAL(ibv_query_qp(B.qp, &at, IBV_QP_STATE, &ia), 0);
+		cq = ibv_create_cq(B.ctx, 4, NULL, NULL, 0);
+		CU_ASSERT_PTR_NOT_NULL(cq);
+		if (cq)
+			ibv_destroy_cq(cq);
+		t = now_us() - t;
+		worst = t > worst ? t : worst;
+		n++;
+		got = ibv_poll_cq(A.scq, 1, &wc);
+		usleep(5000);
+	}
+	t0 = now_us() - t0;
+	printf("\n    %u control calls during the %llu ms READ, the slowest %llu us", n,
+	       (unsigned long long)t0 / 1000, (unsigned long long)worst);
+	CU_ASSERT_EQUAL(got, 1);
+	if (got && wc.status != IBV_WC_SUCCESS)
+		printf("\n    READ: %s", ibv_wc_status_str(wc.status));
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT(n >= 20);
+	CU_ASSERT(worst < t0 / 4);
+	ibv_dereg_mr(amr);
+	ibv_dereg_mr(bmr);
+	munmap(bmem, LONG_READ);
+	free(abuf);
 	end_fini(&A);
 	end_fini(&B);
 }
@@ -198,6 +289,8 @@ void sodp_tests_register(void)
 		 test_send_cq_overrun_moves_the_qp_to_error},
 		{"recv_cq_overrun_moves_the_qp_to_error",
 		 test_recv_cq_overrun_moves_the_qp_to_error},
+		{"a_long_read_does_not_hold_up_control_verbs",
+		 test_a_long_read_does_not_hold_up_control_verbs},
 		{NULL, NULL},
 	};
 
