@@ -304,6 +304,7 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 	qp->resp.last_opcode = 0xff;
 	qp->resp.have_wqe = false;
 	qp->resp.q_head = qp->resp.q_tail = 0;
+	qp->resp.rd_queued = 0;
 	if (qp->resp.res)
 		memset(qp->resp.res, 0, qp->resp.nres * sizeof(*qp->resp.res));
 	qp->resp.res_next = 0;
@@ -484,6 +485,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 	rxe_wq_fini(&qp->sq);
 	rxe_wq_fini(&qp->rq);
 	free(qp->resp.res);
+	free(qp->resp.q);
 	free(qp);
 	return 0;
 }
@@ -531,6 +533,55 @@ static int rxe_check_attr(struct rxe_qp *qp, struct ibv_qp_attr *attr, int mask)
 	return 0;
 }
 
+static uint32_t rxe_pow2_up(uint32_t v)
+{
+	uint32_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+/*
+ * The responder resources of an RC QP: @max_dest_rd_atomic READ/atomic
+ * requests may be unanswered at once, rounded up to a power of two as
+ * kernel rxe rounds them (so that a kernel requester, which rounds its
+ * max_rd_atomic the same way, never exceeds them); as many are remembered
+ * for duplicates; and the response queue has room for all their answers,
+ * an ACK or NAK between each two, and replays. The queue keeps the
+ * responses still pending. Under dev->lock; 0 or -ENOMEM.
+ */
+static int rxe_resp_resources(struct rxe_qp *qp, uint8_t max_dest_rd_atomic)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t rd_max = max_dest_rd_atomic ? rxe_pow2_up(max_dest_rd_atomic) : 0;
+	uint32_t pending = r->q_tail - r->q_head, nres = rd_max ? rd_max : 1, len, i;
+	struct rxe_resp_entry *q;
+	struct rxe_rd_res *res;
+
+	len = rxe_pow2_up(2 * rd_max + RXE_RESPQ_SLACK + pending);
+	res = calloc(nres, sizeof(*res));
+	q = calloc(len, sizeof(*q));
+	if (!res || !q) {
+		free(res);
+		free(q);
+		return -ENOMEM;
+	}
+	for (i = 0; i < pending; i++)
+		q[i] = r->q[(r->q_head + i) & (r->q_len - 1)];
+	free(r->q);
+	free(r->res);
+	r->q = q;
+	r->q_len = len;
+	r->q_head = 0;
+	r->q_tail = pending;
+	r->rd_max = rd_max;
+	r->res = res;
+	r->nres = nres;
+	r->res_next = 0;
+	return 0;
+}
+
 int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 {
 	struct rxe_qp *qp = to_rqp(ibqp);
@@ -567,16 +618,9 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 			goto out;
 	}
 	if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && ibqp->qp_type == IBV_QPT_RC) {
-		uint32_t n = attr->max_dest_rd_atomic ? attr->max_dest_rd_atomic : 1;
-		struct rxe_rd_res *res = calloc(n, sizeof(*res));
-
-		ret = -ENOMEM;
-		if (!res)
+		ret = rxe_resp_resources(qp, attr->max_dest_rd_atomic);
+		if (ret)
 			goto out;
-		free(qp->resp.res);
-		qp->resp.res = res;
-		qp->resp.nres = n;
-		qp->resp.res_next = 0;
 	}
 	ret = 0;
 

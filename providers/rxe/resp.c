@@ -50,15 +50,29 @@ enum rxe_resp_result {
 
 /* ---- response queue ---- */
 
-static struct rxe_resp_entry *rxe_respq_push(struct rxe_qp *qp)
+static struct rxe_resp_entry *rxe_respq_at(struct rxe_resp_state *r, uint32_t i)
+{
+	return &r->q[i & (r->q_len - 1)];
+}
+
+/*
+ * A new entry at the tail, or NULL when the queue is full. The answers of
+ * the READ/atomic requests the requester may still send (rd_max, of which
+ * rd_queued are queued) always find room: every other entry (@counted
+ * false: ACKs, NAKs, replays of duplicates) leaves that many slots free.
+ */
+static struct rxe_resp_entry *rxe_respq_push(struct rxe_qp *qp, bool counted)
 {
 	struct rxe_resp_state *r = &qp->resp;
+	uint32_t keep = counted || r->rd_queued >= r->rd_max ? 0 : r->rd_max - r->rd_queued;
 	struct rxe_resp_entry *e;
 
-	if (r->q_tail - r->q_head >= RXE_RESPQ_LEN)
+	if (r->q_tail - r->q_head + keep >= r->q_len)
 		return NULL;
-	e = &r->q[r->q_tail % RXE_RESPQ_LEN];
+	e = rxe_respq_at(r, r->q_tail);
 	memset(e, 0, sizeof(*e));
+	e->counted = counted;
+	r->rd_queued += counted;
 	r->q_tail++;
 	return e;
 }
@@ -69,7 +83,7 @@ static void rxe_queue_ack(struct rxe_qp *qp, uint32_t psn, uint8_t syndrome)
 	struct rxe_resp_entry *e;
 
 	if (r->q_tail != r->q_head) {
-		e = &r->q[(r->q_tail - 1) % RXE_RESPQ_LEN];
+		e = rxe_respq_at(r, r->q_tail - 1);
 		if (e->kind == RESP_ACK && syndrome == RXE_AETH_SYN_ACK_UNLIMITED &&
 		    e->syndrome == syndrome) {
 			e->psn = psn;
@@ -77,7 +91,7 @@ static void rxe_queue_ack(struct rxe_qp *qp, uint32_t psn, uint8_t syndrome)
 			return;
 		}
 	}
-	e = rxe_respq_push(qp);
+	e = rxe_respq_push(qp, false);
 	if (!e)
 		return; /* the requester's timer covers a lost ACK */
 	e->kind = syndrome == RXE_AETH_SYN_ACK_UNLIMITED ? RESP_ACK : RESP_NAK;
@@ -187,7 +201,7 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 	bool sent = false;
 
 	while (budget > 0 && r->q_head != r->q_tail) {
-		struct rxe_resp_entry *e = &r->q[r->q_head % RXE_RESPQ_LEN];
+		struct rxe_resp_entry *e = rxe_respq_at(r, r->q_head);
 		int done = 1;
 
 		switch (e->kind) {
@@ -209,8 +223,10 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 		}
 		sent = true;
 		budget--;
-		if (done)
+		if (done) {
+			r->rd_queued -= e->counted;
 			r->q_head++;
+		}
 	}
 	return sent;
 }
@@ -550,11 +566,15 @@ static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
 	return res;
 }
 
-/* Queues a response of @kind; NULL when the queue is full (the requester retries). */
+/*
+ * Queues a response of @kind: the answer of a new request (@counted, which
+ * always finds room) or a replay (NULL when there is none: the requester
+ * asks again).
+ */
 static struct rxe_resp_entry *rxe_queue_resp(struct rxe_qp *qp, enum rxe_resp_kind kind,
-					     uint32_t psn, uint32_t msn)
+					     uint32_t psn, uint32_t msn, bool counted)
 {
-	struct rxe_resp_entry *e = rxe_respq_push(qp);
+	struct rxe_resp_entry *e = rxe_respq_push(qp, counted);
 
 	if (e) {
 		e->kind = kind;
@@ -565,15 +585,31 @@ static struct rxe_resp_entry *rxe_queue_resp(struct rxe_qp *qp, enum rxe_resp_ki
 }
 
 static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uintptr_t va,
-			   uint32_t len, uint32_t msn)
+			   uint32_t len, uint32_t msn, bool counted)
 {
-	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_READ, psn, msn);
+	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_READ, psn, msn, counted);
 
 	if (!e)
 		return;
 	e->rkey = rkey;
 	e->va = va;
 	e->resid = len;
+}
+
+/*
+ * CHECK_RESOURCE of a READ, atomic or ATOMIC WRITE: the requester may have
+ * as many unanswered as the responder resources it was given
+ * (max_dest_rd_atomic, rounded up to a power of two as kernel rxe rounds
+ * it, resp.rd_max); one more is an invalid request, as kernel rxe's
+ * RESPST_ERR_TOO_MANY_RDMA_ATM_REQ (with max_dest_rd_atomic 0, any).
+ */
+static bool rxe_resp_rd_resource(struct rxe_qp *qp)
+{
+	if (qp->resp.rd_queued < qp->resp.rd_max)
+		return true;
+	sodp_dbg("qp %#x: more than %u READ/atomic requests unanswered\n", qp->ibqp.qp_base.qp_num,
+		 qp->resp.rd_max);
+	return false;
 }
 
 static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
@@ -583,15 +619,13 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	uintptr_t va = 0;
 	uint32_t npkts;
 
+	if (!rxe_resp_rd_resource(qp))
+		return RESP_NAK_INV;
 	if (reth->len > RXE_MAX_MSG_SIZE)
 		return RESP_NAK_INV;
 	if (reth->len &&
 	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va))
 		return RESP_NAK_ACCESS;
-	if (qp->resp.q_tail - qp->resp.q_head >= RXE_RESPQ_LEN - 1) {
-		sodp_dbg("qp %#x: response queue full\n", qp->ibqp.qp_base.qp_num);
-		return RESP_NAK_INV;
-	}
 	npkts = reth->len ? (uint32_t)(((uint64_t)reth->len + qp->mtu - 1) / qp->mtu) : 1;
 	res = rxe_res_new(qp);
 	if (res) {
@@ -604,14 +638,15 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	qp->resp.msn++;
 	if (res)
 		res->msn = qp->resp.msn;
-	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, va, reth->len, qp->resp.msn);
+	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, va, reth->len, qp->resp.msn, true);
 	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
 	return RESP_DONE;
 }
 
-static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uint32_t msn)
+static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uint32_t msn,
+			     bool counted)
 {
-	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_ATOMIC, psn, msn);
+	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_ATOMIC, psn, msn, counted);
 
 	if (e)
 		e->orig = orig;
@@ -637,6 +672,8 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 	uintptr_t va;
 	uint64_t orig;
 
+	if (!rxe_resp_rd_resource(qp))
+		return RESP_NAK_INV;
 	if (a->va & 7)
 		return RESP_NAK_INV;
 	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
@@ -655,14 +692,14 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 		res->orig = orig;
 		res->msn = qp->resp.msn;
 	}
-	rxe_queue_atomic(qp, pkt->pi.h.bth.psn, orig, qp->resp.msn);
+	rxe_queue_atomic(qp, pkt->pi.h.bth.psn, orig, qp->resp.msn, true);
 	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, 1);
 	return RESP_DONE;
 }
 
-static void rxe_queue_atomic_write(struct rxe_qp *qp, uint32_t psn, uint32_t msn)
+static void rxe_queue_atomic_write(struct rxe_qp *qp, uint32_t psn, uint32_t msn, bool counted)
 {
-	rxe_queue_resp(qp, RESP_ATOMIC_WRITE, psn, msn);
+	rxe_queue_resp(qp, RESP_ATOMIC_WRITE, psn, msn, counted);
 }
 
 /*
@@ -683,7 +720,7 @@ static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pk
 	uint64_t value, orig;
 	uintptr_t va;
 
-	if (!qp->attr.max_dest_rd_atomic)
+	if (!rxe_resp_rd_resource(qp))
 		return RESP_NAK_INV;
 	if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE, &va))
 		return RESP_NAK_ACCESS;
@@ -703,7 +740,7 @@ static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pk
 		res->first_psn = res->last_psn = psn;
 		res->msn = qp->resp.msn;
 	}
-	rxe_queue_atomic_write(qp, psn, qp->resp.msn);
+	rxe_queue_atomic_write(qp, psn, qp->resp.msn, true);
 	qp->resp.psn = rxe_psn_add(psn, 1);
 	return RESP_DONE;
 }
@@ -730,7 +767,7 @@ static struct rxe_rd_res *rxe_res_find(struct rxe_qp *qp, uint32_t psn, bool ato
  */
 static bool rxe_respq_room_for_replay(struct rxe_qp *qp)
 {
-	return qp->resp.q_tail - qp->resp.q_head < RXE_RESPQ_LEN / 2;
+	return qp->resp.q_tail - qp->resp.q_head < qp->resp.q_len / 2;
 }
 
 /* The queued answer of the READ remembered in @res, or NULL. */
@@ -740,7 +777,7 @@ static struct rxe_resp_entry *rxe_respq_find_read(struct rxe_qp *qp, const struc
 	uint32_t i;
 
 	for (i = r->q_head; i != r->q_tail; i++) {
-		struct rxe_resp_entry *e = &r->q[i % RXE_RESPQ_LEN];
+		struct rxe_resp_entry *e = rxe_respq_at(r, i);
 
 		if (e->kind == RESP_READ && e->msn == res->msn && e->rkey == res->rkey)
 			return e;
@@ -791,7 +828,7 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 			return;
 		}
 		if (rxe_respq_room_for_replay(qp))
-			rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn);
+			rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn, false);
 		return;
 	}
 	if (pkt->pi.mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {
@@ -802,9 +839,9 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		    !rxe_respq_room_for_replay(qp))
 			return;
 		if (write)
-			rxe_queue_atomic_write(qp, psn, res->msn);
+			rxe_queue_atomic_write(qp, psn, res->msn, false);
 		else
-			rxe_queue_atomic(qp, psn, res->orig, res->msn);
+			rxe_queue_atomic(qp, psn, res->orig, res->msn, false);
 		return;
 	}
 	/* SEND / WRITE already executed: acknowledge the newest PSN again */

@@ -60,7 +60,7 @@
 #define RXE_QP_TBL	    RXE_MAX_QP
 #define RXE_MAX_PKT_PER_ACK 64	 /* AckReq at least every so many packets */
 #define RXE_MAX_INFLIGHT    1024 /* unacknowledged packets per QP */
-#define RXE_RESPQ_LEN	    256	 /* pending responses per QP */
+#define RXE_RESPQ_SLACK	    32	 /* response queue slots beyond two per responder resource */
 #define RXE_PKT_BUF	    (RXE_MAX_HDR_LENGTH + 4096 + 8)
 #define RXE_BATCH	    64
 #define RXE_RXBUF	    (RXE_PKT_BUF + 64)
@@ -260,6 +260,7 @@ struct rxe_resp_entry {
 	bool first_sent;
 	/* ATOMIC */
 	uint64_t orig;
+	bool counted; /* the answer of a new READ/atomic: counted in resp.rd_queued */
 };
 
 /* Saved results of READ / atomic requests, for duplicate replays. */
@@ -312,9 +313,15 @@ struct rxe_resp_state {
 	uintptr_t write_va;
 	uint32_t write_resid;
 	uint32_t write_len;
-	/* response queue */
-	struct rxe_resp_entry q[RXE_RESPQ_LEN];
+	/*
+	 * Response queue: a ring of q_len (a power of two) entries, sized
+	 * with the responder resources (qp.c, rxe_resp_resources()).
+	 */
+	struct rxe_resp_entry *q;
+	uint32_t q_len;
 	uint32_t q_head, q_tail;
+	uint32_t rd_max;    /* READ/atomic requests that may be unanswered at once */
+	uint32_t rd_queued; /* answers of new READ/atomic requests in the queue */
 	struct rxe_rd_res *res;
 	uint32_t res_next;
 	uint32_t nres;

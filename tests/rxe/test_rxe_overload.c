@@ -4,7 +4,8 @@
  * one process (srxe0 = 127.0.0.1, srxe1 = 127.0.0.2): a completion queue
  * that overflows, and what it does to the QPs that lost a completion; a
  * READ so long that the responder works on it for a second, during which
- * its device must still serve the control verbs.
+ * its device must still serve the control verbs; READs as deep as the
+ * device advertises.
  */
 #include <poll.h>
 #include <stdbool.h>
@@ -83,6 +84,27 @@ static int ends_connect(const struct rt_conn_opts *o)
 	if (rt_rc_connect_qp(A.qp, B.qp->qp_num, &B.gid, 100, 200, o))
 		return -1;
 	return rt_rc_connect_qp(B.qp, A.qp->qp_num, &A.gid, 200, 100, o);
+}
+
+/*
+ * Sets the initiator depth of @qp (RTS -> SQD -> SQD -> RTS) and, with
+ * @dest, its responder resources.
+ */
+static int set_rd_atomic(struct ibv_qp *qp, uint8_t init, uint8_t dest)
+{
+	struct ibv_qp_attr at;
+
+	memset(&at, 0, sizeof(at));
+	at.qp_state = IBV_QPS_SQD;
+	if (ibv_modify_qp(qp, &at, IBV_QP_STATE))
+		return -1;
+	at.max_rd_atomic = init;
+	at.max_dest_rd_atomic = dest;
+	if (ibv_modify_qp(qp, &at,
+			  IBV_QP_STATE | IBV_QP_MAX_QP_RD_ATOMIC | IBV_QP_MAX_DEST_RD_ATOMIC))
+		return -1;
+	at.qp_state = IBV_QPS_RTS;
+	return ibv_modify_qp(qp, &at, IBV_QP_STATE);
 }
 
 #define ENDS_OR_SKIP(o, a_scqe, a_rcqe, b_scqe, b_rcqe, depth)                         \
@@ -282,6 +304,77 @@ static void test_a_long_read_does_not_hold_up_control_verbs(void)
 	end_fini(&B);
 }
 
+/* ---- READ depth ---- */
+
+#define DEPTH_PAIRS 512	       /* WRITE + READ pairs, four times the depth */
+#define DEPTH_READ  1024       /* bytes per READ: one packet, one PSN */
+#define DEPTH_SRC   (4U << 20) /* B's READ source: ODP, faulted by the first READ */
+
+/*
+ * A requester as deep as the device lets it be (max_qp_init_rd_atom READs
+ * in flight) against a responder with as many resources as it advertises
+ * (max_qp_rd_atom), each READ behind a WRITE that is acknowledged on its
+ * own, while the responder's answers wait for the page fault of the first
+ * READ: every WR completes, and both QPs stay in RTS.
+ */
+static void test_reads_as_deep_as_advertised_complete(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct ibv_device_attr da;
+	struct ibv_wc wc[64];
+	unsigned int i, done = 0, bad = 0;
+	struct ibv_mr *src;
+	uint8_t *mem;
+	uint64_t end;
+
+	o.timeout = 16;
+	ENDS_OR_SKIP(&o, 2 * DEPTH_PAIRS, 64, 64, 64, 2 * DEPTH_PAIRS);
+	CU_ASSERT_EQUAL_FATAL(ibv_query_device(A.ctx, &da), 0);
+	CU_ASSERT_FATAL(da.max_qp_init_rd_atom > 0 && da.max_qp_rd_atom > 0);
+	CU_ASSERT_EQUAL_FATAL(set_rd_atomic(A.qp, da.max_qp_init_rd_atom, da.max_qp_rd_atom), 0);
+	CU_ASSERT_EQUAL_FATAL(set_rd_atomic(B.qp, da.max_qp_init_rd_atom, da.max_qp_rd_atom), 0);
+	mem = mmap(NULL, DEPTH_SRC, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(mem != MAP_FAILED);
+	src = ibv_reg_mr(B.pd, mem, DEPTH_SRC,
+			 IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+	memset(A.buf, 0xff, RT_BUF / 2);
+	for (i = 0; i < DEPTH_PAIRS; i++) {
+		uint32_t off = i * DEPTH_READ % (RT_BUF / 2);
+
+		CU_ASSERT_EQUAL(post_one(&A, IBV_WR_RDMA_WRITE, 2 * i, RT_BUF / 2, 1024,
+					 (uintptr_t)B.buf, B.mr->rkey),
+				0);
+		CU_ASSERT_EQUAL(post_one(&A, IBV_WR_RDMA_READ, 2 * i + 1, off, DEPTH_READ,
+					 (uintptr_t)mem + off, src->rkey),
+				0);
+	}
+	end = rt_ms() + 60000;
+	while (done < 2 * DEPTH_PAIRS && rt_ms() < end) {
+		int n = ibv_poll_cq(A.scq, 64, wc);
+
+		for (i = 0; i < (unsigned int)(n > 0 ? n : 0); i++) {
+			if (wc[i].status != IBV_WC_SUCCESS && !bad++)
+				printf("\n    wr %llu: %s", (unsigned long long)wc[i].wr_id,
+				       ibv_wc_status_str(wc[i].status));
+		}
+		done += n > 0 ? n : 0;
+		if (n <= 0)
+			usleep(1000);
+	}
+	CU_ASSERT_EQUAL(done, 2 * DEPTH_PAIRS);
+	CU_ASSERT_EQUAL(bad, 0);
+	for (i = 0; i < RT_BUF / 2 && A.buf[i] == 0; i++)
+		;
+	CU_ASSERT_EQUAL(i, RT_BUF / 2); /* what the READs brought: the source's zeros */
+	CU_ASSERT_EQUAL(qp_state(A.qp), IBV_QPS_RTS);
+	CU_ASSERT_EQUAL(qp_state(B.qp), IBV_QPS_RTS);
+	ibv_dereg_mr(src);
+	munmap(mem, DEPTH_SRC);
+	end_fini(&A);
+	end_fini(&B);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -291,6 +384,7 @@ void sodp_tests_register(void)
 		 test_recv_cq_overrun_moves_the_qp_to_error},
 		{"a_long_read_does_not_hold_up_control_verbs",
 		 test_a_long_read_does_not_hold_up_control_verbs},
+		{"reads_as_deep_as_advertised_complete", test_reads_as_deep_as_advertised_complete},
 		{NULL, NULL},
 	};
 

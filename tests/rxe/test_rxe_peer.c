@@ -445,6 +445,59 @@ static void test_write_longer_than_2_pow_31_is_nak_invalid_request(void)
 	big_mr_done(mr, mem);
 }
 
+/* ---- responder resources ---- */
+
+/*
+ * Sends @n READs of 64 MiB each (their answers take a while) from the next
+ * expected PSN on, and waits until the victim has taken them in.
+ */
+static int send_long_reads(struct ibv_mr *mr, uint8_t *mem, unsigned int n)
+{
+	const uint32_t len = 64U << 20;
+	struct rxe_hdrs h;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_READ_REQUEST, R.next_psn);
+		h.reth.va = (uintptr_t)mem + (uint64_t)i * len;
+		h.reth.rkey = mr->rkey;
+		h.reth.len = len;
+		if (rp_send_wait(&R, &R.peer, &h, NULL, 0))
+			return -1;
+		R.next_psn = rxe_psn_add(R.next_psn, len / 1024);
+	}
+	return 0;
+}
+
+static void test_reads_past_max_dest_rd_atomic_are_invalid_requests(void)
+{
+	struct ibv_mr *mr;
+	uint8_t *mem;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 4);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL_FATAL(send_long_reads(mr, mem, 4), 0);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	/* a fifth while the four are being answered */
+	CU_ASSERT_EQUAL_FATAL(send_long_reads(mr, mem, 1), 0);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	big_mr_done(mr, mem);
+}
+
+static void test_a_read_without_responder_resources_is_an_invalid_request(void)
+{
+	struct ibv_mr *mr;
+	uint8_t *mem;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 0);
+	mr = big_mr(&mem);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
+	CU_ASSERT_EQUAL_FATAL(send_long_reads(mr, mem, 1), 0);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	big_mr_done(mr, mem);
+}
+
 /* ---- retried READs ---- */
 
 #define DUP_READ (64U << 20)
@@ -525,6 +578,10 @@ void sodp_tests_register(void)
 		 test_write_longer_than_2_pow_31_is_nak_invalid_request},
 		{"a_duplicate_read_restarts_its_answer_instead_of_adding_one",
 		 test_a_duplicate_read_restarts_its_answer_instead_of_adding_one},
+		{"reads_past_max_dest_rd_atomic_are_invalid_requests",
+		 test_reads_past_max_dest_rd_atomic_are_invalid_requests},
+		{"a_read_without_responder_resources_is_an_invalid_request",
+		 test_a_read_without_responder_resources_is_an_invalid_request},
 		{NULL, NULL},
 	};
 
