@@ -786,12 +786,24 @@ static int rxe_wqe_check(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	return 0;
 }
 
+/*
+ * Whether the CPU may copy @len bytes of inline data from @addr: not from
+ * address 0 and not across the end of the address space (a caller's bad
+ * pointer is EINVAL, as far as it can be told, not a crash).
+ */
+static bool rxe_inline_src_ok(uintptr_t addr, size_t len)
+{
+	return !len || (addr && addr + len > addr);
+}
+
 static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_send_wr *wr)
 {
 	uint64_t len = 0; /* of up to RXE_MAX_SGE lengths of 32 bits: no wrap */
 	uint32_t i;
 
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->sq.max_sge)
+		return -EINVAL;
+	if (wr->num_sge && !wr->sg_list)
 		return -EINVAL;
 	/* before the union in wr->wr is read as the opcode's member */
 	if (!rxe_opcode_ok(qp, wr->opcode))
@@ -825,11 +837,14 @@ static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_
 	if ((wr->send_flags & IBV_SEND_INLINE) && wr->opcode != IBV_WR_RDMA_READ &&
 	    !rxe_is_atomic(wr->opcode)) {
 		for (i = 0; i < (uint32_t)wr->num_sge; i++) {
-			if (wr->sg_list[i].length > qp->max_inline - len)
+			const struct ibv_sge *sge = &wr->sg_list[i];
+
+			if (sge->length > qp->max_inline - len)
 				return -EINVAL;
-			memcpy(wqe->inline_buf + len, (void *)(uintptr_t)wr->sg_list[i].addr,
-			       wr->sg_list[i].length);
-			len += wr->sg_list[i].length;
+			if (!rxe_inline_src_ok(sge->addr, sge->length))
+				return -EINVAL;
+			memcpy(wqe->inline_buf + len, (void *)(uintptr_t)sge->addr, sge->length);
+			len += sge->length;
 		}
 		wqe->inline_data = true;
 	} else {
@@ -852,6 +867,8 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	uint32_t prod;
 	int ret = 0;
 
+	if (!bad_wr)
+		return EINVAL;
 	*bad_wr = NULL;
 	if (st == IBV_QPS_RESET || st == IBV_QPS_INIT || st == IBV_QPS_RTR) {
 		*bad_wr = wr;
@@ -886,6 +903,8 @@ int rxe_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr, struct ibv_recv_w
 	struct rxe_qp *qp = to_rqp(ibqp);
 	int ret;
 
+	if (!bad_wr)
+		return EINVAL;
 	*bad_wr = NULL;
 	if (qp->srq || READ_ONCE(qp->state) == IBV_QPS_RESET) {
 		*bad_wr = wr;
@@ -1071,7 +1090,7 @@ static void rxe_wr_set_sge_list(struct ibv_qp_ex *ex, size_t num, const struct i
 
 	if (!w)
 		return;
-	if (num > qp->sq.max_sge) {
+	if (num > qp->sq.max_sge || (num && !sg)) {
 		qp->wr_err = EINVAL;
 		return;
 	}
@@ -1095,8 +1114,13 @@ static void rxe_wr_set_inline_data_list(struct ibv_qp_ex *ex, size_t num,
 
 	if (!w)
 		return;
+	if (num && !buf) {
+		qp->wr_err = EINVAL;
+		return;
+	}
 	for (i = 0; i < num; i++) {
-		if (buf[i].length > qp->max_inline - len) {
+		if (buf[i].length > qp->max_inline - len ||
+		    !rxe_inline_src_ok((uintptr_t)buf[i].addr, buf[i].length)) {
 			qp->wr_err = EINVAL;
 			return;
 		}

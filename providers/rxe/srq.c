@@ -56,7 +56,8 @@ int rxe_wq_post_recv(struct rxe_wq *wq, struct ibv_recv_wr *wr, struct ibv_recv_
 			__atomic_store_n(&wq->prod, prod, __ATOMIC_RELEASE);
 			return -ENOMEM;
 		}
-		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > wq->max_sge) {
+		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > wq->max_sge ||
+		    (wr->num_sge && !wr->sg_list)) {
 			*bad_wr = wr;
 			__atomic_store_n(&wq->prod, prod, __ATOMIC_RELEASE);
 			return -EINVAL;
@@ -209,6 +210,9 @@ int rxe_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr, struct ibv_
 	struct rxe_srq *srq = to_rsrq(ibsrq);
 	int ret;
 
+	if (!bad_wr)
+		return EINVAL;
+	*bad_wr = NULL;
 	pthread_mutex_lock(&srq->rq.lock);
 	ret = rxe_wq_post_recv(&srq->rq, wr, bad_wr);
 	pthread_mutex_unlock(&srq->rq.lock);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * What ibv_post_send(), ibv_post_recv() and the ibv_wr_* calls refuse
- * before anything reaches the wire: a message longer than the port's
- * max_msg_sz however its scatter list adds up, and scatter lists or inline
- * data the caller did not provide. Each is EINVAL with *bad_wr at the WR,
- * never a crash. The QPs are connected to a QPN nobody serves; nothing
+ * What ibv_post_send(), ibv_post_recv(), ibv_post_srq_recv() and the
+ * ibv_wr_* calls refuse before anything reaches the wire: a message longer
+ * than the port's max_msg_sz however its scatter list adds up, and scatter
+ * lists, inline data or a bad_wr pointer the caller did not provide. Each
+ * is EINVAL with *bad_wr at the WR, never a crash. The QPs are connected to a QPN nobody serves; nothing
  * these tests post is meant to be sent.
  */
 #include <errno.h>
@@ -179,6 +179,109 @@ static void test_wr_sge_list_adding_up_past_max_msg_sz_is_einval(void)
 	ibv_destroy_qp(qp);
 }
 
+/* ---- what the caller did not provide ---- */
+
+static void test_a_null_sg_list_with_sges_is_einval(void)
+{
+	struct ibv_send_wr wr, *bad;
+	struct ibv_qp *qp;
+
+	QP_OR_SKIP(qp);
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_SEND;
+	wr.num_sge = 2;
+	wr.sg_list = NULL;
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_send(qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	wr.send_flags = IBV_SEND_INLINE;
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_send(qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	ibv_destroy_qp(qp);
+}
+
+static void test_inline_data_from_address_zero_is_einval(void)
+{
+	struct ibv_sge sge = {0, 16, 0};
+	struct ibv_send_wr wr, *bad;
+	struct ibv_qp *qp;
+
+	QP_OR_SKIP(qp);
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_INLINE;
+	wr.num_sge = 1;
+	wr.sg_list = &sge;
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_send(qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	/* and across the end of the address space */
+	sge.addr = UINT64_MAX - 7;
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_send(qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	ibv_destroy_qp(qp);
+}
+
+static void test_a_null_recv_sg_list_with_sges_is_einval(void)
+{
+	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 4, .max_sge = 2}};
+	struct ibv_recv_wr wr, *bad;
+	struct ibv_srq *srq;
+	struct ibv_qp *qp;
+
+	QP_OR_SKIP(qp);
+	memset(&wr, 0, sizeof(wr));
+	wr.num_sge = 2;
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_recv(qp, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	srq = ibv_create_srq(pd, &sa);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srq);
+	bad = NULL;
+	CU_ASSERT_EQUAL(ibv_post_srq_recv(srq, &wr, &bad), EINVAL);
+	CU_ASSERT_PTR_EQUAL(bad, &wr);
+	ibv_destroy_srq(srq);
+	ibv_destroy_qp(qp);
+}
+
+static void test_posting_without_a_bad_wr_pointer_is_einval(void)
+{
+	struct ibv_sge sge = {0x10000, 64, 0x1234};
+	struct ibv_send_wr swr = {.sg_list = &sge, .num_sge = 1, .opcode = IBV_WR_SEND};
+	struct ibv_recv_wr rwr = {.sg_list = &sge, .num_sge = 1};
+	struct ibv_qp *qp;
+
+	QP_OR_SKIP(qp);
+	CU_ASSERT_EQUAL(ibv_post_send(qp, &swr, NULL), EINVAL);
+	CU_ASSERT_EQUAL(ibv_post_recv(qp, &rwr, NULL), EINVAL);
+	ibv_destroy_qp(qp);
+}
+
+static void test_wr_null_sge_or_inline_lists_are_einval(void)
+{
+	struct ibv_qp_ex *qx;
+	struct ibv_qp *qp;
+
+	QP_OR_SKIP(qp);
+	qx = ibv_qp_to_qp_ex(qp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qx);
+	ibv_wr_start(qx);
+	ibv_wr_send(qx);
+	ibv_wr_set_sge_list(qx, 2, NULL);
+	CU_ASSERT_EQUAL(ibv_wr_complete(qx), EINVAL);
+	ibv_wr_start(qx);
+	ibv_wr_send(qx);
+	ibv_wr_set_inline_data_list(qx, 2, NULL);
+	CU_ASSERT_EQUAL(ibv_wr_complete(qx), EINVAL);
+	ibv_wr_start(qx);
+	ibv_wr_send(qx);
+	ibv_wr_set_inline_data(qx, NULL, 16);
+	CU_ASSERT_EQUAL(ibv_wr_complete(qx), EINVAL);
+	ibv_destroy_qp(qp);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -188,6 +291,15 @@ void sodp_tests_register(void)
 		 test_sges_adding_up_to_max_msg_sz_are_posted},
 		{"wr_sge_list_adding_up_past_max_msg_sz_is_einval",
 		 test_wr_sge_list_adding_up_past_max_msg_sz_is_einval},
+		{"a_null_sg_list_with_sges_is_einval", test_a_null_sg_list_with_sges_is_einval},
+		{"inline_data_from_address_zero_is_einval",
+		 test_inline_data_from_address_zero_is_einval},
+		{"a_null_recv_sg_list_with_sges_is_einval",
+		 test_a_null_recv_sg_list_with_sges_is_einval},
+		{"posting_without_a_bad_wr_pointer_is_einval",
+		 test_posting_without_a_bad_wr_pointer_is_einval},
+		{"wr_null_sge_or_inline_lists_are_einval",
+		 test_wr_null_sge_or_inline_lists_are_einval},
 		{NULL, NULL},
 	};
 
