@@ -24,6 +24,13 @@ uint64_t now_ns(void);
 /* A temporary file of @len bytes filled with @byte; returns the fd. */
 int temp_file(size_t len, int byte);
 bool thp_available(void);
+/*
+ * Whether the mirror can see a THP: only the PAGEMAP_SCAN ioctl and a
+ * readable /proc/kpageflags tell a PMD-mapped page from small ones; without
+ * either (SOFTODP_HMM_NO_PAGEMAP_SCAN=1 without CAP_SYS_ADMIN, or an older
+ * kernel) every page is correctly reported as order 0.
+ */
+bool thp_visible(void);
 
 /* What /proc/self/smaps says about the VMAs overlapping [addr, addr + len). */
 struct vma_stats {

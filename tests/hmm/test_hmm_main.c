@@ -106,6 +106,11 @@ bool thp_available(void)
 	return !strstr(buf, "[never]");
 }
 
+bool thp_visible(void)
+{
+	return have_source(SODP_HMM_SRC_PAGEMAP_SCAN) || have_source(SODP_HMM_SRC_KPAGEFLAGS);
+}
+
 /* Does the VmFlags line @line hold the two-letter flag @flag? */
 static bool has_vmflag(const char *line, const char *flag)
 {
