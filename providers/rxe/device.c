@@ -30,12 +30,13 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	a->max_qp = RXE_MAX_QP;
 	a->max_qp_wr = RXE_MAX_QP_WR;
 	/*
-	 * Only what the NIC does: no P_Key or Q_Key violation counters (the
-	 * port reports both as 0), and no port events, since the port is
+	 * Only what the NIC does: the port counts P_Key and Q_Key violations
+	 * (packets dropped for them), and reports no port events, since it is
 	 * active from the start and never changes state.
 	 */
-	a->device_cap_flags =
-		IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN | IBV_DEVICE_SRQ_RESIZE;
+	a->device_cap_flags = IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN |
+			      IBV_DEVICE_SRQ_RESIZE | IBV_DEVICE_BAD_PKEY_CNTR |
+			      IBV_DEVICE_BAD_QKEY_CNTR;
 	a->max_sge = RXE_MAX_SGE;
 	a->max_sge_rd = RXE_MAX_SGE_RD;
 	a->max_cq = RXE_MAX_CQ;
