@@ -185,6 +185,49 @@ static void test_unsupported_create_flags_are_refused_without_side_effects(void)
 	CU_ASSERT_EQUAL(ibv_dealloc_pd(pd), 0);
 }
 
+/*
+ * rdma-core's ODP tests put IBV_ACCESS_ON_DEMAND in a QP's access flags, as
+ * kernel providers accept: it is taken (a QP's access has no ODP of its
+ * own) and reported back; a flag no verbs version defines is refused.
+ */
+static void test_modify_qp_takes_on_demand_in_access_flags(void)
+{
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr qa;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_qp *qp;
+	struct ibv_qp_init_attr_ex a;
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_ON_DEMAND;
+
+	NEED_CTX();
+	pd = ibv_alloc_pd(ctx);
+	cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cq);
+	init_attr(&a, IBV_QPT_RC, pd, cq, cq);
+	qp = ibv_create_qp_ex(ctx, &a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	memset(&qa, 0, sizeof(qa));
+	qa.qp_state = IBV_QPS_INIT;
+	qa.port_num = 1;
+	qa.qp_access_flags = 1u << 30;
+	CU_ASSERT_EQUAL(
+		ibv_modify_qp(qp, &qa,
+			      IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS),
+		EINVAL);
+	qa.qp_access_flags = access;
+	CU_ASSERT_EQUAL(
+		ibv_modify_qp(qp, &qa,
+			      IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS),
+		0);
+	CU_ASSERT_EQUAL(ibv_query_qp(qp, &qa, IBV_QP_ACCESS_FLAGS, &init), 0);
+	CU_ASSERT_EQUAL(qa.qp_access_flags, access);
+	CU_ASSERT_EQUAL(ibv_destroy_qp(qp), 0);
+	CU_ASSERT_EQUAL(ibv_destroy_cq(cq), 0);
+	CU_ASSERT_EQUAL(ibv_dealloc_pd(pd), 0);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -194,6 +237,8 @@ void sodp_tests_register(void)
 		{"create_flags_zero_with_send_ops", test_create_flags_zero_with_send_ops},
 		{"unsupported_create_flags_are_refused_without_side_effects",
 		 test_unsupported_create_flags_are_refused_without_side_effects},
+		{"modify_qp_takes_on_demand_in_access_flags",
+		 test_modify_qp_takes_on_demand_in_access_flags},
 		{NULL, NULL},
 	};
 
