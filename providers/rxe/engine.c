@@ -490,6 +490,7 @@ void rxe_dev_put(struct rxe_dev *dev)
 	list_del_init(&dev->node);
 	pthread_mutex_unlock(&rxe_devs_lock);
 	rxe_dev_stop(dev);
+	rxe_dev_report_counters(dev);
 	rxe_dev_free(dev);
 }
 

@@ -26,6 +26,7 @@
  * RXE_MAX_SPORT_SOCKS sockets, falls back to the 4791 socket.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
+
+#include <softodp/device.h>
 
 #include "rxe.h"
 #include "log.h"
@@ -624,6 +627,77 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 	else
 		rxe_responder(qp, pkt);
 	dev->tx_qp = NULL;
+}
+
+/* enum rxe_drop is the public enum sodp_drop_reason, reason for reason. */
+#define RXE_SAME_DROP(n) ((int)RXE_DROP_##n == (int)SODP_DROP_##n)
+_Static_assert(RXE_SAME_DROP(MALFORMED) && RXE_SAME_DROP(ADDR) && RXE_SAME_DROP(ICRC) &&
+		       RXE_SAME_DROP(NO_QP) && RXE_SAME_DROP(TRANSPORT) &&
+		       RXE_SAME_DROP(QP_STATE) && RXE_SAME_DROP(SRC_ADDR) &&
+		       RXE_SAME_DROP(DST_ADDR) && RXE_SAME_DROP(PKEY) && RXE_SAME_DROP(QKEY) &&
+		       RXE_SAME_DROP(RESPONSE) && RXE_SAME_DROP(NR),
+	       "enum rxe_drop and enum sodp_drop_reason differ");
+
+static const char *const rxe_drop_name[RXE_DROP_NR] = {
+	[RXE_DROP_MALFORMED] = "malformed",
+	[RXE_DROP_ADDR] = "address family",
+	[RXE_DROP_ICRC] = "icrc",
+	[RXE_DROP_NO_QP] = "no qp",
+	[RXE_DROP_TRANSPORT] = "transport",
+	[RXE_DROP_QP_STATE] = "qp state",
+	[RXE_DROP_SRC_ADDR] = "source address",
+	[RXE_DROP_DST_ADDR] = "destination address",
+	[RXE_DROP_PKEY] = "p_key",
+	[RXE_DROP_QKEY] = "q_key",
+	[RXE_DROP_RESPONSE] = "unsolicited response",
+};
+
+SODP_EXPORT const char *sodp_drop_reason_name(enum sodp_drop_reason reason)
+{
+	return (unsigned int)reason < RXE_DROP_NR ? rxe_drop_name[reason] : NULL;
+}
+
+SODP_EXPORT int sodp_device_get_counters(struct ibv_context *ctx, struct sodp_device_counters *c)
+{
+	struct rxe_counters rc;
+	int i;
+
+	if (!ctx || !c || !sodp_ctx(ctx) || !sodp_ctx(ctx)->priv)
+		return -EINVAL;
+	rxe_dev_counters(ctx_dev(sodp_ctx(ctx)), &rc);
+	memset(c, 0, sizeof(*c));
+	c->rx_packets = rc.rx_pkts;
+	c->tx_packets = rc.tx_pkts;
+	for (i = 0; i < RXE_DROP_NR; i++) {
+		c->drops[i] = rc.rx_drops[i];
+		c->rx_dropped += rc.rx_drops[i];
+	}
+	c->rx_icrc_id_recovered = rc.rx_icrc_id_recovered;
+	c->rx_icrc_unverified = rc.rx_icrc_unverified;
+	c->tx_impair_dropped = rc.impair_drop;
+	return 0;
+}
+
+/* SOFTODP_STATS=1: the device's counters, on stderr, as its last context closes. */
+void rxe_dev_report_counters(struct rxe_dev *dev)
+{
+	const char *env = getenv("SOFTODP_STATS");
+	uint64_t dropped = 0;
+	int i;
+
+	if (!env || atoi(env) <= 0)
+		return;
+	for (i = 0; i < RXE_DROP_NR; i++)
+		dropped += dev->rx_drops[i];
+	fprintf(stderr,
+		"softodp: %s: %llu packets received, %llu sent, %llu dropped; ICRC with the "
+		"sender's IP ID recovered %llu\n",
+		dev->name, (unsigned long long)dev->rx_pkts, (unsigned long long)dev->tx_pkts,
+		(unsigned long long)dropped, (unsigned long long)dev->rx_icrc_id_recovered);
+	for (i = 0; i < RXE_DROP_NR; i++)
+		if (dev->rx_drops[i])
+			fprintf(stderr, "softodp: %s: dropped, %s: %llu\n", dev->name,
+				rxe_drop_name[i], (unsigned long long)dev->rx_drops[i]);
 }
 
 /* A snapshot of @dev's counters. */

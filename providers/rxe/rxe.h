@@ -537,6 +537,7 @@ void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len, const str
 int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family);
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
 void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c);
+void rxe_dev_report_counters(struct rxe_dev *dev);
 
 /* ---- mr.c ---- */
 int rxe_mr_table_init(struct rxe_dev *dev);

@@ -233,17 +233,29 @@ static void run_sprayed(const struct client_case *c)
 {
 	if (!have(c->tool))
 		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
+	static const char *const reasons[] = {
+		"dropped, malformed:", "dropped, icrc:", "dropped, no qp:"};
+	size_t i;
+
 	beside = SPRAY_BOTH;
+	setenv("SOFTODP_STATS", "1", 1);
 	run_case(c);
+	unsetenv("SOFTODP_STATS");
 	beside = "true";
 	printf("\n%s", beside_out);
 	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.1"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.2"));
+	/* both devices counted what they dropped, and why (SOFTODP_STATS) */
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(srv_out, reasons[i]));
+		CU_ASSERT_PTR_NOT_NULL(strstr(cli_out, reasons[i]));
+	}
+	printf("%s", strstr(srv_out, "softodp: srxe0:") ? strstr(srv_out, "softodp: srxe0:") : "");
 }
 
 static void test_rc_pingpong_validates_under_a_hostile_peer(void)
 {
-	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -n 2000", "iters in",
+	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -n 500", "iters in",
 					     false};
 
 	run_sprayed(&c);
