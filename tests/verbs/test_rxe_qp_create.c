@@ -198,7 +198,8 @@ static void test_modify_qp_takes_on_demand_in_access_flags(void)
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
 	struct ibv_qp_init_attr_ex a;
-	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_ON_DEMAND;
+	unsigned int access =
+		IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_ON_DEMAND;
 
 	NEED_CTX();
 	pd = ibv_alloc_pd(ctx);
