@@ -237,10 +237,27 @@ static inline int rt_rc_connect(struct rt_side *a, struct rt_side *b, const stru
 	return 0;
 }
 
+/*
+ * The ACK timeout of the tests' QPs, 4.096 us * 2^RT_ACK_TIMEOUT: 4 ms, so
+ * that loss tests retransmit quickly; 67 ms (what the pingpongs and
+ * perftest use) where a sanitizer slows the engine several times over, so
+ * that seven retries outlast a busy machine.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RT_ACK_TIMEOUT 14
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RT_ACK_TIMEOUT 14
+#endif
+#endif
+#ifndef RT_ACK_TIMEOUT
+#define RT_ACK_TIMEOUT 10
+#endif
+
 static inline const struct rt_conn_opts *rt_default_opts(void)
 {
 	static const struct rt_conn_opts o = {
-		.timeout = 10,
+		.timeout = RT_ACK_TIMEOUT,
 		.retry_cnt = 7,
 		.rnr_retry = 7,
 		.min_rnr_timer = 1,
