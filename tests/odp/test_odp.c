@@ -958,7 +958,7 @@ static void test_writes_against_unmap_map_churn(void)
 /* UD: a datagram sent from and received into never-touched ODP memory. */
 static void test_ud_send_and_receive_with_odp(void)
 {
-	struct rt_side U, V;
+	struct rt_side U = {0}, V = {0};
 	uint8_t *src = map_anon(LEN), *dst = map_anon(LEN);
 	struct ibv_mr *smr, *dmr;
 	struct ibv_ah *ah;

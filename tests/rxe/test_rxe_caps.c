@@ -252,7 +252,7 @@ static void test_absent_features_are_refused(void)
  */
 static void test_qkey_violation_counter_counts_if_reported(void)
 {
-	struct rt_side a, b;
+	struct rt_side a = {0}, b = {0};
 	struct ibv_device_attr attr;
 	struct ibv_port_attr pa;
 	struct ibv_sge sge;

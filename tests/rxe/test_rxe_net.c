@@ -121,7 +121,7 @@ static void report(const char *what, const struct cap_stats *st)
 
 static void test_rc_packets_use_the_flow_label_port(void)
 {
-	struct rt_side a, b;
+	struct rt_side a = {0}, b = {0};
 	struct cap_stats st;
 	struct ibv_wc wc;
 	int fd = cap_open(), i;
@@ -164,7 +164,7 @@ static void test_rc_packets_use_the_flow_label_port(void)
 
 static void test_ud_packets_use_the_qpn_hash_port(void)
 {
-	struct rt_side u, v;
+	struct rt_side u = {0}, v = {0};
 	struct rt_side *s[2] = {&u, &v};
 	struct ibv_ah *ah;
 	struct ibv_sge sge;

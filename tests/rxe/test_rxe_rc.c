@@ -1286,7 +1286,7 @@ static void test_srq_receive_and_limit_event(void)
 
 static void test_ud_send_grh_and_reply_ah(void)
 {
-	struct rt_side U, V;
+	struct rt_side U = {0}, V = {0};
 	struct ibv_ah *ah, *back;
 	struct ibv_sge sge;
 	struct ibv_send_wr wr, *bad;
