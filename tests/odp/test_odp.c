@@ -1866,7 +1866,7 @@ struct registrar {
 	uint8_t *t;
 	unsigned int seed;
 	int done, failed;
-	volatile bool stop;
+	bool stop; /* atomic */
 };
 
 /* Registers and deregisters ranges of the target that overlap the traffic's. */
@@ -1876,7 +1876,8 @@ static void *register_overlapping(void *arg)
 	uint64_t deadline = rt_ms() + 10000;
 	int i;
 
-	for (i = 0; i < 2000 && !r->stop && rt_ms() < deadline; i++) {
+	for (i = 0; i < 2000 && !__atomic_load_n(&r->stop, __ATOMIC_RELAXED) && rt_ms() < deadline;
+	     i++) {
 		size_t off = (rand_r(&r->seed) % (LEN / PG)) * PG;
 		size_t len = PG * (1 + rand_r(&r->seed) % ((LEN - off) / PG));
 		struct ibv_mr *mr = ibv_reg_mr(B.pd, r->t + off, len, PINNED);
@@ -1913,7 +1914,7 @@ static void test_threads_register_and_deregister_overlapping_ranges_under_traffi
 		landed += all_bytes(at, PG, i & 0xff);
 	}
 	for (i = 0; i < 2; i++) {
-		r[i].stop = true;
+		__atomic_store_n(&r[i].stop, true, __ATOMIC_RELAXED);
 		pthread_join(th[i], NULL);
 		CU_ASSERT_EQUAL(r[i].failed, 0);
 		CU_ASSERT_TRUE(r[i].done > 0);
