@@ -154,7 +154,7 @@ static void run_case(const struct client_case *c)
 	snprintf(srv, sizeof(srv), "%s %s", c->tool, c->args);
 	snprintf(cli, sizeof(cli), "%s %s", c->tool, c->args);
 	printf("\n    %s %s ", c->tool, c->args);
-	CU_ASSERT(run_pair(srv, cli, port, c->interrupt ? 4 : 60, c->interrupt));
+	CU_ASSERT(run_pair(srv, cli, port, c->interrupt ? 8 : 60, c->interrupt));
 	if (c->expect)
 		CU_ASSERT_PTR_NOT_NULL(strstr(cli_out, c->expect));
 }
