@@ -76,6 +76,10 @@ struct sodp_provider_ops {
 	struct ibv_mr *(*find_mr)(struct sodp_context *ctx, uint32_t handle);
 	int (*advise_mr)(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 			 struct ibv_sge *sg_list, uint32_t num_sge);
+	struct ibv_mw *(*alloc_mw)(struct ibv_pd *pd, enum ibv_mw_type type);
+	int (*dealloc_mw)(struct ibv_mw *mw);
+	/* Posts the bind WR of a type 1 window (ibv_bind_mw()). */
+	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw, struct ibv_mw_bind *bind);
 
 	struct ibv_cq_ex *(*create_cq)(struct sodp_context *ctx,
 				       const struct ibv_cq_init_attr_ex *attr);

@@ -269,6 +269,55 @@ SODP_EXPORT int ibv_dereg_mr(struct ibv_mr *mr)
 	return ret;
 }
 
+/*
+ * Memory windows. <infiniband/verbs.h> defines ibv_alloc_mw(),
+ * ibv_dealloc_mw() and ibv_bind_mw() inline, calling these through the
+ * context's ops; a window holds its PD as an MR does.
+ */
+struct ibv_mw *sodp_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct sodp_context *ctx;
+	struct ibv_mw *mw;
+
+	if (!pd || !sodp_is_our_context(pd->context) ||
+	    (type != IBV_MW_TYPE_1 && type != IBV_MW_TYPE_2)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ctx = sodp_ctx(pd->context);
+	mw = ctx->ops->alloc_mw(pd, type);
+	if (mw)
+		sodp_pd_get(pd);
+	return mw;
+}
+
+int sodp_dealloc_mw(struct ibv_mw *mw)
+{
+	struct sodp_context *ctx;
+	struct ibv_pd *pd;
+	int ret;
+
+	if (!mw || !sodp_is_our_context(mw->context))
+		return EINVAL;
+	ctx = sodp_ctx(mw->context);
+	pd = mw->pd;
+	ret = ctx->ops->dealloc_mw(mw);
+	if (ret)
+		return sodp_ret(ret);
+	sodp_pd_put(pd);
+	return 0;
+}
+
+int sodp_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw, struct ibv_mw_bind *bind)
+{
+	struct sodp_context *ctx;
+
+	if (!qp || !mw || !bind || !sodp_is_our_context(mw->context) || qp->context != mw->context)
+		return EINVAL;
+	ctx = sodp_ctx(mw->context);
+	return sodp_ret(ctx->ops->bind_mw(qp, mw, bind));
+}
+
 int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		   struct ibv_sge *sg_list, uint32_t num_sge)
 {

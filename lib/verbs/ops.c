@@ -51,6 +51,10 @@ void sodp_init_context_ops(struct sodp_context *ctx)
 	o->post_srq_recv = p->post_srq_recv ? p->post_srq_recv : no_post_srq_recv;
 	o->poll_cq = p->poll_cq ? p->poll_cq : no_poll_cq;
 	o->req_notify_cq = p->req_notify_cq ? p->req_notify_cq : no_req_notify_cq;
+	/* ibv_alloc_mw() fails with EOPNOTSUPP by itself when this is NULL */
+	o->alloc_mw = p->alloc_mw ? sodp_alloc_mw : NULL;
+	o->dealloc_mw = sodp_dealloc_mw;
+	o->bind_mw = sodp_bind_mw;
 
 	v->query_port = sodp_query_port;
 	v->query_device_ex = sodp_query_device_ex;

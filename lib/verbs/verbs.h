@@ -106,6 +106,10 @@ int sodp_query_port(struct ibv_context *ibctx, uint8_t port, struct ibv_port_att
 		    size_t attr_size);
 int sodp_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		   struct ibv_sge *sg_list, uint32_t num_sge);
+/* Memory windows: inline verbs reach these through ibv_context_ops. */
+struct ibv_mw *sodp_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type);
+int sodp_dealloc_mw(struct ibv_mw *mw);
+int sodp_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw, struct ibv_mw_bind *bind);
 struct ibv_cq_ex *sodp_create_cq_ex(struct ibv_context *ibctx, struct ibv_cq_init_attr_ex *attr);
 struct ibv_qp *sodp_create_qp_ex(struct ibv_context *ibctx, struct ibv_qp_init_attr_ex *attr);
 struct ibv_srq *sodp_create_srq_ex(struct ibv_context *ibctx, struct ibv_srq_init_attr_ex *attr);

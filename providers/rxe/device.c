@@ -36,13 +36,15 @@ static int rxe_query_device_ex(struct sodp_context *ctx, struct ibv_device_attr_
 	 */
 	a->device_cap_flags = IBV_DEVICE_SYS_IMAGE_GUID | IBV_DEVICE_RC_RNR_NAK_GEN |
 			      IBV_DEVICE_SRQ_RESIZE | IBV_DEVICE_BAD_PKEY_CNTR |
-			      IBV_DEVICE_BAD_QKEY_CNTR;
+			      IBV_DEVICE_BAD_QKEY_CNTR | IBV_DEVICE_MEM_WINDOW |
+			      IBV_DEVICE_MEM_WINDOW_TYPE_2B;
 	a->max_sge = RXE_MAX_SGE;
 	a->max_sge_rd = RXE_MAX_SGE_RD;
 	a->max_cq = RXE_MAX_CQ;
 	a->max_cqe = RXE_MAX_CQE - 1;
 	a->max_mr = RXE_MAX_MR;
 	a->max_pd = RXE_MAX_PD;
+	a->max_mw = RXE_MAX_MW;
 	a->max_qp_rd_atom = RXE_MAX_QP_RD_ATOM;
 	a->max_ee_rd_atom = 0;
 	a->max_res_rd_atom = RXE_MAX_RES_RD_ATOM;
@@ -140,6 +142,9 @@ const struct sodp_provider_ops rxe_provider_ops = {
 	.dereg_mr = rxe_dereg_mr,
 	.find_mr = rxe_find_mr,
 	.advise_mr = rxe_advise_mr,
+	.alloc_mw = rxe_alloc_mw,
+	.dealloc_mw = rxe_dealloc_mw,
+	.bind_mw = rxe_bind_mw,
 	.create_cq = rxe_create_cq,
 	.resize_cq = rxe_resize_cq,
 	.destroy_cq = rxe_destroy_cq,

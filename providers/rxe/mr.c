@@ -18,7 +18,10 @@
  * each of its 31 previous ones, so that the stale key of a freed MR does not
  * reach the next MR in its slot (kernel rxe only draws a random byte other
  * than the last, rxe_get_next_key()). Slots are taken round robin: one comes
- * back only after every other free slot has been used.
+ * back only after every other free slot has been used. Memory windows
+ * (mw.c) draw their keys from the same slots by the same rule, a slot
+ * holding an MR or a window, never both; a bind changes only a window's
+ * random byte, which is the consumer's.
  *
  * An access that finds a page missing returns -EAGAIN with a struct
  * rxe_miss; what that means on the wire is decided by the caller (odp.c).
@@ -52,16 +55,19 @@ int rxe_mr_table_init(struct rxe_dev *dev)
 	dev->nr_mr = RXE_MAX_MR + 1;
 	dev->mr_tbl = calloc(dev->nr_mr, sizeof(*dev->mr_tbl));
 	dev->mr_keys = calloc(dev->nr_mr, sizeof(*dev->mr_keys));
+	dev->mw_tbl = calloc(dev->nr_mr, sizeof(*dev->mw_tbl));
 	dev->next_mr = 1;
-	return dev->mr_tbl && dev->mr_keys ? 0 : -ENOMEM;
+	return dev->mr_tbl && dev->mr_keys && dev->mw_tbl ? 0 : -ENOMEM;
 }
 
 void rxe_mr_table_fini(struct rxe_dev *dev)
 {
 	free(dev->mr_tbl);
 	free(dev->mr_keys);
+	free(dev->mw_tbl);
 	dev->mr_tbl = NULL;
 	dev->mr_keys = NULL;
+	dev->mw_tbl = NULL;
 }
 
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key)
@@ -357,8 +363,11 @@ static int rxe_umem_for(void *addr, size_t length, uint64_t iova, unsigned int a
 	return sodp_umem_get((uintptr_t)addr, length, rxe_umem_flags(access), out);
 }
 
-/* Under dev->lock: a free slot and its key. */
-static int rxe_mr_insert(struct rxe_dev *dev, struct rxe_mr *mr)
+/*
+ * Under dev->lock: the key of a slot free in both the MR and the window
+ * table, which the caller fills at rxe_key_idx(*key). 0 or -ENOMEM.
+ */
+int rxe_key_alloc(struct rxe_dev *dev, uint32_t *key)
 {
 	uint32_t i, idx;
 
@@ -366,17 +375,27 @@ static int rxe_mr_insert(struct rxe_dev *dev, struct rxe_mr *mr)
 		idx = dev->next_mr++;
 		if (dev->next_mr >= dev->nr_mr)
 			dev->next_mr = 1;
-		if (!dev->mr_tbl[idx]) {
-			uint32_t key = rxe_key_next(idx, dev->mr_keys[idx]);
-
-			dev->mr_keys[idx] = key;
-			dev->mr_tbl[idx] = mr;
-			mr->ibmr.lkey = key;
-			mr->ibmr.rkey = key;
+		if (!dev->mr_tbl[idx] && !dev->mw_tbl[idx]) {
+			*key = rxe_key_next(idx, dev->mr_keys[idx]);
+			dev->mr_keys[idx] = *key;
 			return 0;
 		}
 	}
 	return -ENOMEM;
+}
+
+/* Under dev->lock: a free slot and its key. */
+static int rxe_mr_insert(struct rxe_dev *dev, struct rxe_mr *mr)
+{
+	uint32_t key;
+	int ret = rxe_key_alloc(dev, &key);
+
+	if (ret)
+		return ret;
+	dev->mr_tbl[rxe_key_idx(key)] = mr;
+	mr->ibmr.lkey = key;
+	mr->ibmr.rkey = key;
+	return 0;
 }
 
 struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
@@ -462,6 +481,12 @@ int rxe_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr, 
 	if (umem)
 		sodp_umem_set_owner(umem, mr->ibmr.lkey);
 	pthread_mutex_lock(&dev->lock);
+	if (mr->num_mw) {
+		/* a bound window's range and rights were checked against this MR */
+		pthread_mutex_unlock(&dev->lock);
+		sodp_umem_release(umem);
+		return -EINVAL;
+	}
 	if (umem) {
 		old = mr->umem;
 		mr->umem = umem;
@@ -539,6 +564,11 @@ int rxe_dereg_mr(struct ibv_mr *ibmr)
 	struct sodp_mr_stats st;
 
 	pthread_mutex_lock(&dev->lock);
+	if (mr->num_mw) {
+		/* windows are bound to it (IBA 10.6.7.2.6, kernel rxe_dereg_mr()) */
+		pthread_mutex_unlock(&dev->lock);
+		return -EINVAL;
+	}
 	dev->mr_tbl[rxe_key_idx(ibmr->lkey)] = NULL;
 	rxe_mr_stats(mr, &st);
 	rxe_stats_add(&dev->mr_retired, &st, false);

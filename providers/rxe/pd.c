@@ -5,6 +5,8 @@
  * RXE_MAX_AH (rxe_param.h), and creating one more fails with ENOMEM, as
  * kernel rxe's object pools refuse an element past their maximum. QPs and
  * MRs are held to RXE_MAX_QP and RXE_MAX_MR by the size of their tables.
+ * Memory windows count in nr_mw up to RXE_MAX_MW (mw.c), under the same
+ * lock as the key slot they take in the MR table.
  * The counts are per device: every context opened on it shares them.
  */
 #include <errno.h>

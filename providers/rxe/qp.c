@@ -172,6 +172,10 @@ static enum ibv_wc_opcode rxe_wc_opcode(enum ibv_wr_opcode op)
 		return IBV_WC_FETCH_ADD;
 	case IBV_WR_ATOMIC_WRITE:
 		return IBV_WC_ATOMIC_WRITE;
+	case IBV_WR_BIND_MW:
+		return IBV_WC_BIND_MW;
+	case IBV_WR_LOCAL_INV:
+		return IBV_WC_LOCAL_INV;
 	default:
 		return IBV_WC_SEND;
 	}
@@ -282,14 +286,15 @@ void rxe_qp_error(struct rxe_qp *qp)
 
 /* ---- create / destroy ---- */
 
-#define RXE_SEND_OPS_RC                                                                         \
-	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
-	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                              \
-	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |              \
-	 IBV_QP_EX_WITH_SEND_WITH_INV | IBV_QP_EX_WITH_ATOMIC_WRITE)
+#define RXE_SEND_OPS_RC                                                                          \
+	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND |  \
+	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_RDMA_READ |                               \
+	 IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP | IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |               \
+	 IBV_QP_EX_WITH_SEND_WITH_INV | IBV_QP_EX_WITH_ATOMIC_WRITE | IBV_QP_EX_WITH_LOCAL_INV | \
+	 IBV_QP_EX_WITH_BIND_MW)
 #define RXE_SEND_OPS_UC                                                                         \
 	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM | IBV_QP_EX_WITH_SEND | \
-	 IBV_QP_EX_WITH_SEND_WITH_IMM)
+	 IBV_QP_EX_WITH_SEND_WITH_IMM | IBV_QP_EX_WITH_BIND_MW)
 #define RXE_SEND_OPS_UD (IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)
 
 static void rxe_qp_ex_init(struct rxe_qp *qp);
@@ -475,6 +480,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 	struct rxe_dev *dev = qp->dev;
 
 	rxe_dev_lock(dev);
+	rxe_mw_qp_gone(qp);
 	dev->qp_tbl[rxe_qpn_slot(ibqp->qp_num)] = NULL;
 	list_del_init(&qp->node);
 	qp->scq->users--;
@@ -735,6 +741,7 @@ int rxe_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask,
 
 /* ---- posting ---- */
 
+/* Which opcodes each transport takes, as kernel rxe's rxe_wr_opcode_info. */
 static bool rxe_opcode_ok(struct rxe_qp *qp, enum ibv_wr_opcode op)
 {
 	switch (qp->ibqp.qp_base.qp_type) {
@@ -742,14 +749,45 @@ static bool rxe_opcode_ok(struct rxe_qp *qp, enum ibv_wr_opcode op)
 		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM;
 	case IBV_QPT_UC:
 		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM || op == IBV_WR_RDMA_WRITE ||
-		       op == IBV_WR_RDMA_WRITE_WITH_IMM;
+		       op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_BIND_MW;
 	default:
 		return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM ||
 		       op == IBV_WR_SEND_WITH_INV || op == IBV_WR_RDMA_WRITE ||
 		       op == IBV_WR_RDMA_WRITE_WITH_IMM || op == IBV_WR_RDMA_READ ||
 		       op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD ||
-		       op == IBV_WR_ATOMIC_WRITE;
+		       op == IBV_WR_ATOMIC_WRITE || op == IBV_WR_BIND_MW || op == IBV_WR_LOCAL_INV;
 	}
+}
+
+/* Work requests the requester executes itself: nothing goes on the wire. */
+bool rxe_wqe_is_local(const struct rxe_send_wqe *wqe)
+{
+	return wqe->opcode == IBV_WR_BIND_MW || wqe->opcode == IBV_WR_LOCAL_INV;
+}
+
+/* A bind or local invalidate WR: what it names, no scatter list. */
+static int rxe_fill_local_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe,
+			      const struct ibv_send_wr *wr)
+{
+	const struct ibv_mw_bind_info *bi = &wr->bind_mw.bind_info;
+	int ret;
+
+	wqe->num_sge = 0;
+	wqe->length = 0;
+	if (wr->opcode == IBV_WR_LOCAL_INV) {
+		wqe->invalidate_rkey = wr->invalidate_rkey;
+		return 0;
+	}
+	ret = rxe_mw_bind_args(qp, wr);
+	if (ret)
+		return ret;
+	wqe->mw_rkey = wr->bind_mw.mw->rkey;
+	wqe->rkey = wr->bind_mw.rkey;
+	wqe->mr_lkey = bi->mr ? bi->mr->lkey : 0;
+	wqe->remote_addr = bi->addr;
+	wqe->bind_len = bi->length;
+	wqe->bind_access = bi->mw_access_flags;
+	return 0;
 }
 
 static bool rxe_is_atomic(enum ibv_wr_opcode op)
@@ -817,6 +855,8 @@ static int rxe_fill_wqe(struct rxe_qp *qp, struct rxe_send_wqe *wqe, struct ibv_
 	wqe->num_sge = 0;
 	wqe->state = WQE_POSTED;
 	wqe->err = 0;
+	if (rxe_wqe_is_local(wqe))
+		return rxe_fill_local_wqe(qp, wqe, wr);
 	if (wr->opcode == IBV_WR_SEND_WITH_INV)
 		wqe->invalidate_rkey = wr->invalidate_rkey;
 	if (rxe_is_atomic(wr->opcode)) {
@@ -1051,6 +1091,33 @@ static void rxe_wr_atomic_write(struct ibv_qp_ex *ex, uint32_t rkey, uint64_t ad
 	}
 }
 
+static void rxe_wr_bind_mw(struct ibv_qp_ex *ex, struct ibv_mw *mw, uint32_t rkey,
+			   const struct ibv_mw_bind_info *info)
+{
+	struct rxe_qp *qp = ex_to_rqp(ex);
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_BIND_MW);
+	struct ibv_send_wr wr;
+
+	if (!w)
+		return;
+	memset(&wr, 0, sizeof(wr));
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.bind_mw.mw = mw;
+	wr.bind_mw.rkey = rkey;
+	if (info)
+		wr.bind_mw.bind_info = *info;
+	if (!info || rxe_fill_local_wqe(qp, w, &wr))
+		qp->wr_err = EINVAL;
+}
+
+static void rxe_wr_local_inv(struct ibv_qp_ex *ex, uint32_t rkey)
+{
+	struct rxe_send_wqe *w = rxe_wr_new(ex, IBV_WR_LOCAL_INV);
+
+	if (w)
+		w->invalidate_rkey = rkey;
+}
+
 static void rxe_wr_set_ud_addr(struct ibv_qp_ex *ex, struct ibv_ah *ah, uint32_t remote_qpn,
 			       uint32_t remote_qkey)
 {
@@ -1193,6 +1260,8 @@ static void rxe_qp_ex_init(struct rxe_qp *qp)
 	ex->wr_atomic_cmp_swp = rxe_wr_cmp_swp;
 	ex->wr_atomic_fetch_add = rxe_wr_fetch_add;
 	ex->wr_atomic_write = rxe_wr_atomic_write;
+	ex->wr_bind_mw = rxe_wr_bind_mw;
+	ex->wr_local_inv = rxe_wr_local_inv;
 	ex->wr_set_ud_addr = rxe_wr_set_ud_addr;
 	ex->wr_set_sge = rxe_wr_set_sge;
 	ex->wr_set_sge_list = rxe_wr_set_sge_list;

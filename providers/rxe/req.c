@@ -14,6 +14,14 @@
  * a resource for it), a FENCE waits for earlier ones. AckReq is set on the
  * last packet of a message and every RXE_MAX_PKT_PER_ACK packets within
  * one, as kernel rxe does.
+ *
+ * Local work requests (BIND_MW, LOCAL_INV) send nothing: the requester
+ * executes one once every WQE before it has completed, and completes it at
+ * once, so that completions stay in order and a window is bound (or
+ * revoked) before any later request that uses its key leaves. A failed
+ * bind completes IBV_WC_MW_BIND_ERR, a failed invalidation
+ * IBV_WC_LOC_QP_OP_ERR, and the QP goes to the error state (kernel rxe's
+ * rxe_do_local_ops()).
  */
 #include <errno.h>
 #include <string.h>
@@ -240,6 +248,22 @@ static void rxe_req_error(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_
 	rxe_qp_error(qp);
 }
 
+/* Executes the local WQE at the head of the send queue and completes it. */
+static void rxe_req_local(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
+{
+	if (wqe->opcode == IBV_WR_BIND_MW) {
+		if (rxe_mw_bind_wqe(qp, wqe)) {
+			rxe_req_error(qp, wqe, IBV_WC_MW_BIND_ERR);
+			return;
+		}
+	} else if (rxe_invalidate_rkey(qp, wqe->invalidate_rkey, false)) {
+		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
+		return;
+	}
+	qp->req.wqe_idx++;
+	rxe_send_complete(qp, wqe, IBV_WC_SUCCESS);
+}
+
 /* Sends a UD WQE: 0, -EAGAIN (parked for a fault), -EIO (the WQE failed). */
 static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 {
@@ -409,6 +433,14 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 		if (wqe->state == WQE_POSTED) {
 			if (qp->state == IBV_QPS_SQD)
 				break;
+			if (rxe_wqe_is_local(wqe)) {
+				if (qp->req.wqe_idx != qp->sq.cons)
+					break; /* until the WQEs before it complete */
+				rxe_req_local(qp, wqe);
+				budget--;
+				sent = true;
+				continue;
+			}
 			if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD) {
 				ret = rxe_req_ud(qp, wqe);
 				if (ret == -EAGAIN)

@@ -135,11 +135,11 @@ static struct rxe_qp_fault *rxe_resp_fault(struct rxe_qp *qp)
 /* Copies a READ response's payload: 0, -EAGAIN (wait for a fault), -EFAULT. */
 static int rxe_read_payload(struct rxe_qp *qp, struct rxe_resp_entry *e, void *buf, uint32_t len)
 {
-	struct rxe_mr *mr = rxe_mr_lookup(qp->dev, e->rkey);
+	struct rxe_mr *mr = rxe_rkey_mr(qp->dev, e->rkey, e->lkey);
 	struct rxe_miss miss;
 	int ret;
 
-	if (!mr) /* deregistered while the response was queued */
+	if (!mr) /* deregistered or its window revoked while the response was queued */
 		return -EFAULT;
 	ret = rxe_mr_copy(mr, e->va, buf, len, e->resid - len, false, rxe_resp_fault(qp), &miss);
 	return ret == -EAGAIN ? ret : ret ? -EFAULT : 0;
@@ -479,6 +479,17 @@ static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		return ret == -ENOSPC ? RESP_NAK_INV : RESP_NAK_OP;
 	}
 	r->offset += pkt->pi.paylen;
+	/*
+	 * SEND_WITH_INV revokes a type 2 window bound to this QP; any other
+	 * key (an MR's, a type 1 window's, a stale one) is the requester's
+	 * error: the receive completes IBV_WC_REM_INV_REQ_ERR as in kernel
+	 * rxe, the requester gets a Remote Operational Error NAK.
+	 */
+	if ((pkt->pi.mask & RXE_IETH_MASK) && rxe_invalidate_rkey(qp, pkt->pi.h.ieth_rkey, true)) {
+		rxe_recv_complete(qp, IBV_WC_REM_INV_REQ_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  qp->attr.dest_qp_num);
+		return RESP_NAK_OP;
+	}
 	if (pkt->pi.mask & RXE_END_MASK) {
 		rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, r->offset, pkt, 0,
 				  qp->attr.dest_qp_num);
@@ -487,13 +498,13 @@ static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	return RESP_DONE;
 }
 
+/* An MR's or a window's rkey (mw.c), and the QP's own remote access rights. */
 static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_t len,
-			  unsigned int access, uintptr_t *out)
+			  unsigned int access, uintptr_t *out, uint32_t *lkey)
 {
 	if (!(qp->attr.qp_access_flags & access))
 		return -EACCES;
-	return rxe_mr_check(rxe_mr_lookup(qp->dev, rkey), qp->ibqp.qp_base.pd, va, len, access,
-			    out);
+	return rxe_rkey_check(qp, rkey, va, len, access, out, lkey);
 }
 
 static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
@@ -504,16 +515,18 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 
 	if (m & RXE_START_MASK) {
 		const struct rxe_reth *reth = &pkt->pi.h.reth;
+		uint32_t lkey = 0;
 		uintptr_t va = 0;
 
 		if (reth->len > RXE_MAX_MSG_SIZE)
 			return RESP_NAK_INV;
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
-						IBV_ACCESS_REMOTE_WRITE, &va))
+						IBV_ACCESS_REMOTE_WRITE, &va, &lkey))
 			return RESP_NAK_ACCESS;
 		if (imm && !rxe_get_recv_wqe(qp))
 			return RESP_RNR;
 		r->write_rkey = reth->rkey;
+		r->write_lkey = lkey;
 		r->write_va = va;
 		r->write_resid = reth->len;
 		r->write_len = reth->len;
@@ -527,11 +540,11 @@ static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		return RESP_NAK_INV;
 	}
 	if (pkt->pi.paylen) {
-		struct rxe_mr *mr = rxe_mr_lookup(qp->dev, r->write_rkey);
+		struct rxe_mr *mr = rxe_rkey_mr(qp->dev, r->write_rkey, r->write_lkey);
 		enum rxe_resp_result res;
 		struct rxe_miss miss;
 
-		if (!mr) /* deregistered in the middle of the message */
+		if (!mr) /* deregistered or its window revoked in the middle of the message */
 			return RESP_NAK_ACCESS;
 		res = rxe_resp_access(rxe_mr_copy(mr, r->write_va, (void *)pkt->pi.payload,
 						  pkt->pi.paylen, r->write_resid - pkt->pi.paylen,
@@ -584,14 +597,15 @@ static struct rxe_resp_entry *rxe_queue_resp(struct rxe_qp *qp, enum rxe_resp_ki
 	return e;
 }
 
-static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uintptr_t va,
-			   uint32_t len, uint32_t msn, bool counted)
+static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uint32_t lkey,
+			   uintptr_t va, uint32_t len, uint32_t msn, bool counted)
 {
 	struct rxe_resp_entry *e = rxe_queue_resp(qp, RESP_READ, psn, msn, counted);
 
 	if (!e)
 		return;
 	e->rkey = rkey;
+	e->lkey = lkey;
 	e->va = va;
 	e->resid = len;
 }
@@ -616,15 +630,15 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
 	const struct rxe_reth *reth = &pkt->pi.h.reth;
 	struct rxe_rd_res *res;
+	uint32_t npkts, lkey = 0;
 	uintptr_t va = 0;
-	uint32_t npkts;
 
 	if (!rxe_resp_rd_resource(qp))
 		return RESP_NAK_INV;
 	if (reth->len > RXE_MAX_MSG_SIZE)
 		return RESP_NAK_INV;
 	if (reth->len &&
-	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va))
+	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va, &lkey))
 		return RESP_NAK_ACCESS;
 	npkts = reth->len ? (uint32_t)(((uint64_t)reth->len + qp->mtu - 1) / qp->mtu) : 1;
 	res = rxe_res_new(qp);
@@ -638,7 +652,7 @@ static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	qp->resp.msn++;
 	if (res)
 		res->msn = qp->resp.msn;
-	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, va, reth->len, qp->resp.msn, true);
+	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, lkey, va, reth->len, qp->resp.msn, true);
 	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
 	return RESP_DONE;
 }
@@ -652,13 +666,13 @@ static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uin
 		e->orig = orig;
 }
 
-/* An 8-byte atomic at @va through the MR of @rkey (already checked). */
-static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t rkey, uintptr_t va,
+/* An 8-byte atomic at @va through the MR of @lkey (already checked). */
+static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t lkey, uintptr_t va,
 					    enum sodp_atomic_op op, uint64_t cmp_add, uint64_t swap,
 					    uint64_t *orig)
 {
 	struct rxe_miss miss;
-	int ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, rkey), va, op, cmp_add, swap, orig,
+	int ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, lkey), va, op, cmp_add, swap, orig,
 				rxe_resp_fault(qp), &miss);
 
 	return rxe_resp_access(ret, &miss);
@@ -671,14 +685,15 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 	struct rxe_rd_res *res;
 	uintptr_t va;
 	uint64_t orig;
+	uint32_t lkey;
 
 	if (!rxe_resp_rd_resource(qp))
 		return RESP_NAK_INV;
 	if (a->va & 7)
 		return RESP_NAK_INV;
-	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va))
+	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va, &lkey))
 		return RESP_NAK_ACCESS;
-	ret = rxe_resp_atomic(qp, a->rkey, va,
+	ret = rxe_resp_atomic(qp, lkey, va,
 			      pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP ? SODP_ATOMIC_CMP_SWAP
 									  : SODP_ATOMIC_FETCH_ADD,
 			      a->comp, a->swap_add, &orig);
@@ -719,17 +734,19 @@ static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pk
 	struct rxe_rd_res *res;
 	uint64_t value, orig;
 	uintptr_t va;
+	uint32_t lkey;
 
 	if (!rxe_resp_rd_resource(qp))
 		return RESP_NAK_INV;
-	if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE, &va))
+	if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE, &va,
+			   &lkey))
 		return RESP_NAK_ACCESS;
 	if (reth->len != sizeof(value) || pkt->pi.paylen != sizeof(value))
 		return RESP_NAK_INV;
 	if (va & (sizeof(value) - 1))
 		return RESP_NAK_INV;
 	memcpy(&value, pkt->pi.payload, sizeof(value));
-	ret = rxe_resp_atomic(qp, reth->rkey, va, SODP_ATOMIC_WRITE, value, 0, &orig);
+	ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_WRITE, value, 0, &orig);
 	if (ret != RESP_DONE)
 		return ret;
 	qp->resp.msn++;
@@ -803,6 +820,7 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 
 	if (pkt->pi.mask & RXE_READ_MASK) {
 		const struct rxe_reth *reth = &pkt->pi.h.reth;
+		uint32_t lkey = 0;
 		uint64_t skip;
 		uintptr_t va = 0;
 
@@ -816,19 +834,20 @@ static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		    (uint64_t)reth->len + skip != res->len)
 			return;
 		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
-						IBV_ACCESS_REMOTE_READ, &va))
+						IBV_ACCESS_REMOTE_READ, &va, &lkey))
 			return;
 		e = rxe_respq_find_read(qp, res);
 		if (e) {
 			/* still being answered: answer again from @psn, once */
 			e->psn = psn;
+			e->lkey = lkey;
 			e->va = va;
 			e->resid = reth->len;
 			e->first_sent = false;
 			return;
 		}
 		if (rxe_respq_room_for_replay(qp))
-			rxe_queue_read(qp, psn, reth->rkey, va, reth->len, res->msn, false);
+			rxe_queue_read(qp, psn, reth->rkey, lkey, va, reth->len, res->msn, false);
 		return;
 	}
 	if (pkt->pi.mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {

@@ -100,6 +100,7 @@ struct rxe_mr {
 	size_t length;
 	unsigned int access;
 	struct sodp_umem *umem; /* the translation (lib/odp) */
+	unsigned int num_mw;	/* memory windows bound to it, under dev->lock */
 };
 
 /* An access that found a page missing: what to fault. */
@@ -121,7 +122,10 @@ static inline bool rxe_pd_same(const struct ibv_pd *a, const struct ibv_pd *b)
 	return a == b || (a && b && a->handle == b->handle);
 }
 
-/* The bits of an lkey/rkey that hold the MR's index in dev->mr_tbl (mr.c). */
+/*
+ * The bits of an lkey/rkey that hold its index in dev->mr_tbl, or in
+ * dev->mw_tbl for a window (mr.c); a window's low byte is the consumer's.
+ */
 #define RXE_KEY_BYTE_BITS 8
 #define RXE_KEY_IDX_BITS  19
 #define RXE_KEY_IDX_MASK  ((1u << RXE_KEY_IDX_BITS) - 1)
@@ -129,6 +133,34 @@ static inline bool rxe_pd_same(const struct ibv_pd *a, const struct ibv_pd *b)
 static inline uint32_t rxe_key_idx(uint32_t key)
 {
 	return (key >> RXE_KEY_BYTE_BITS) & RXE_KEY_IDX_MASK;
+}
+
+/* ---- memory windows (mw.c) ---- */
+enum rxe_mw_state {
+	RXE_MW_FREE,  /* type 2: allocated or invalidated, grants nothing */
+	RXE_MW_VALID, /* type 1 from allocation on; type 2 once bound */
+};
+
+/*
+ * A memory window shares the key table with MRs (dev->mr_tbl / mw_tbl by the
+ * same index). The engine's copy of its rkey is @key: ibmw.rkey belongs to
+ * the application, which tracks a type 2 window's key itself.
+ */
+struct rxe_mw {
+	struct ibv_mw ibmw;
+	struct rxe_dev *dev;
+	enum rxe_mw_state state;
+	uint32_t key;
+	unsigned int access; /* IBV_ACCESS_REMOTE_* and ZERO_BASED */
+	uint64_t addr;	     /* MR iova of the first byte */
+	uint64_t length;     /* 0: bound to nothing */
+	struct rxe_mr *mr;   /* with length > 0; pinned by mr->num_mw */
+	struct rxe_qp *qp;   /* type 2: the QP that bound it, pinned by qp->num_mw */
+};
+
+static inline struct rxe_mw *to_rmw(struct ibv_mw *mw)
+{
+	return container_of(mw, struct rxe_mw, ibmw);
 }
 
 /* ---- completion queues ---- */
@@ -186,7 +218,13 @@ struct rxe_send_wqe {
 	enum ibv_wr_opcode opcode;
 	unsigned int send_flags;
 	__be32 imm_data;
-	uint32_t invalidate_rkey;
+	uint32_t invalidate_rkey; /* SEND_WITH_INV, LOCAL_INV */
+	/* BIND_MW: the window's rkey when posted, its new rkey (in rkey), the
+	 * MR (lkey), range (remote_addr, bind_len) and rights */
+	uint32_t mw_rkey;
+	uint32_t mr_lkey;
+	uint64_t bind_len;
+	unsigned int bind_access;
 	uint64_t remote_addr;
 	uint32_t rkey;
 	uint64_t compare_add;
@@ -254,7 +292,8 @@ struct rxe_resp_entry {
 	uint32_t msn;
 	uint8_t syndrome;
 	/* READ */
-	uint32_t rkey;	/* of the MR it reads */
+	uint32_t rkey;	/* of the MR or window it reads */
+	uint32_t lkey;	/* of the MR underneath */
 	uintptr_t va;	/* where the next response reads */
 	uint32_t resid; /* bytes still to send */
 	bool first_sent;
@@ -309,6 +348,7 @@ struct rxe_resp_state {
 	uint32_t offset;
 	/* RDMA WRITE in progress */
 	uint32_t write_rkey;
+	uint32_t write_lkey;  /* the MR under write_rkey */
 	uintptr_t write_next; /* where a WRITE continuing a stream starts */
 	uintptr_t write_va;
 	uint32_t write_resid;
@@ -360,6 +400,7 @@ struct rxe_qp {
 	uint16_t sport; /* for RC/UC: the kernel's flow-label port */
 	bool last_wqe_sent;
 	bool fatal;
+	unsigned int num_mw; /* type 2 windows bound through it, under dev->lock */
 	/* ibv_wr_* state */
 	uint32_t wr_pending; /* WQEs built since wr_start */
 	int wr_err;
@@ -463,9 +504,10 @@ struct rxe_dev {
 	struct list_head cqs;
 	struct list_head srqs;
 	/* objects that exist, each up to its RXE_MAX_* (pd.c) */
-	uint32_t nr_pd, nr_cq, nr_srq, nr_ah;
+	uint32_t nr_pd, nr_cq, nr_srq, nr_ah, nr_mw;
 	struct rxe_mr **mr_tbl;
-	uint32_t *mr_keys; /* the last key each slot gave out, 0 for none (mr.c) */
+	uint32_t *mr_keys;	/* the last key each slot gave out, 0 for none (mr.c) */
+	struct rxe_mw **mw_tbl; /* same indices and keys as mr_tbl: a slot holds one or the other */
 	uint32_t nr_mr;
 	uint32_t next_mr;
 
@@ -543,6 +585,7 @@ void rxe_dev_report_counters(struct rxe_dev *dev);
 int rxe_mr_table_init(struct rxe_dev *dev);
 void rxe_mr_table_fini(struct rxe_dev *dev);
 struct rxe_mr *rxe_mr_lookup(struct rxe_dev *dev, uint32_t key);
+int rxe_key_alloc(struct rxe_dev *dev, uint32_t *key);
 int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t len,
 		 unsigned int access, uintptr_t *va);
 /*
@@ -571,6 +614,18 @@ int rxe_dereg_mr(struct ibv_mr *mr);
 struct ibv_mr *rxe_find_mr(struct sodp_context *ctx, uint32_t handle);
 int rxe_advise_mr(struct ibv_pd *pd, enum ibv_advise_mr_advice advice, uint32_t flags,
 		  struct ibv_sge *sg_list, uint32_t num_sge);
+
+/* ---- mw.c ---- */
+struct ibv_mw *rxe_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type);
+int rxe_dealloc_mw(struct ibv_mw *mw);
+int rxe_bind_mw(struct ibv_qp *qp, struct ibv_mw *mw, struct ibv_mw_bind *bind);
+int rxe_mw_bind_args(struct rxe_qp *qp, const struct ibv_send_wr *wr);
+int rxe_mw_bind_wqe(struct rxe_qp *qp, const struct rxe_send_wqe *wqe);
+int rxe_invalidate_rkey(struct rxe_qp *qp, uint32_t rkey, bool remote);
+void rxe_mw_qp_gone(struct rxe_qp *qp);
+int rxe_rkey_check(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_t len, unsigned int access,
+		   uintptr_t *va_out, uint32_t *lkey);
+struct rxe_mr *rxe_rkey_mr(struct rxe_dev *dev, uint32_t rkey, uint32_t lkey);
 
 /* ---- odp.c: what a miss means for each side of a QP ---- */
 /* Misses one access may resolve in a row: one per scatter element, twice. */
@@ -622,6 +677,7 @@ void rxe_qp_cq_overrun(struct rxe_qp *qp);
 void rxe_qp_flush(struct rxe_qp *qp);
 void rxe_req_rewind(struct rxe_qp *qp, uint32_t psn);
 bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe);
+bool rxe_wqe_is_local(const struct rxe_send_wqe *wqe);
 void rxe_async_qp(struct rxe_qp *qp, enum ibv_event_type type);
 int rxe_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
 int rxe_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);

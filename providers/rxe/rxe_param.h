@@ -23,6 +23,7 @@
 #define RXE_MAX_CQE		0x8000
 #define RXE_MAX_MR		0x40000
 #define RXE_MAX_PD		0x10000
+#define RXE_MAX_MW		0x10000 /* share the MR key table */
 #define RXE_MAX_QP_RD_ATOM	128
 #define RXE_MAX_RES_RD_ATOM	0x3f00
 #define RXE_MAX_QP_INIT_RD_ATOM 128

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * What a blind peer would have to guess: MR keys and QPNs are not a
- * sequence to be read off the previous one, and an MR or QP that takes a
- * freed slot does not answer to the key or QPN the freed one had.
+ * sequence to be read off the previous one, and an MR, memory window or QP
+ * that takes a freed slot does not answer to the key or QPN the freed one
+ * had.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -162,6 +163,69 @@ static void test_a_reused_mr_slot_never_matches_a_stale_key(void)
 	ibv_close_device(ctx);
 }
 
+/*
+ * Windows take their keys from the MR slots by the same rule: with one slot
+ * left free, a window and an MR take it in turn; no key it gives out
+ * matches an earlier one outside the low byte (a window's, which its
+ * consumer sets at each bind), and no earlier key finds an MR or a window.
+ */
+static void test_a_reused_slot_never_gives_a_window_a_stale_key(void)
+{
+	static char buf[4096] __attribute__((aligned(4096)));
+	struct ibv_context *ctx = open_srxe0();
+	uint32_t keys[REUSES], slot = 0;
+	struct ibv_device_attr da;
+	struct rxe_dev *dev;
+	unsigned int i, j, n = 0;
+	struct ibv_mr **all;
+	struct ibv_pd *pd;
+
+	if (!ctx)
+		SODP_SKIP("cannot open srxe0");
+	dev = dev_of(ctx);
+	CU_ASSERT_EQUAL_FATAL(ibv_query_device(ctx, &da), 0);
+	pd = ibv_alloc_pd(ctx);
+	all = calloc((size_t)da.max_mr + 1, sizeof(*all));
+	CU_ASSERT_FATAL(pd && all);
+	while (n < (unsigned int)da.max_mr - 1 &&
+	       (all[n] = ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE)))
+		n++;
+	CU_ASSERT_EQUAL_FATAL(n, (unsigned int)da.max_mr - 1);
+	for (i = 0; i < REUSES; i++) {
+		struct ibv_mw *w = NULL;
+		struct ibv_mr *m = NULL;
+
+		if (i % 2 == 0) {
+			w = ibv_alloc_mw(pd, IBV_MW_TYPE_2);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+			keys[i] = w->rkey;
+		} else {
+			m = ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+			keys[i] = m->rkey;
+		}
+		if (!i)
+			slot = rxe_key_idx(keys[0]);
+		CU_ASSERT_EQUAL(rxe_key_idx(keys[i]), slot); /* the only free slot */
+		for (j = 0; j < i; j++) {
+			CU_ASSERT_NOT_EQUAL(keys[j] >> RXE_KEY_BYTE_BITS,
+					    keys[i] >> RXE_KEY_BYTE_BITS);
+			CU_ASSERT_PTR_NULL(rxe_mr_lookup(dev, keys[j]));
+		}
+		if (w) {
+			CU_ASSERT_PTR_EQUAL(dev->mw_tbl[slot], to_rmw(w));
+			CU_ASSERT_EQUAL(ibv_dealloc_mw(w), 0);
+		} else {
+			CU_ASSERT_EQUAL(ibv_dereg_mr(m), 0);
+		}
+	}
+	while (n--)
+		ibv_dereg_mr(all[n]);
+	free(all);
+	ibv_dealloc_pd(pd);
+	ibv_close_device(ctx);
+}
+
 static struct ibv_qp *ud_qp(struct ibv_pd *pd, struct ibv_cq *cq)
 {
 	struct ibv_qp_init_attr ia;
@@ -243,6 +307,8 @@ void sodp_tests_register(void)
 		 test_mr_keys_are_unique_and_not_read_off_the_last},
 		{"a_reused_mr_slot_never_matches_a_stale_key",
 		 test_a_reused_mr_slot_never_matches_a_stale_key},
+		{"a_reused_slot_never_gives_a_window_a_stale_key",
+		 test_a_reused_slot_never_gives_a_window_a_stale_key},
 		{"qpns_are_not_in_sequence_and_a_reused_slot_gets_a_new_qpn",
 		 test_qpns_are_not_in_sequence_and_a_reused_slot_gets_a_new_qpn},
 		{NULL, NULL},

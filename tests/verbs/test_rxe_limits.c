@@ -141,6 +141,16 @@ static int destroy_mr(void *o)
 	return ibv_dereg_mr(o);
 }
 
+static void *make_mw(void)
+{
+	return ibv_alloc_mw(pd, IBV_MW_TYPE_2);
+}
+
+static int destroy_mw(void *o)
+{
+	return ibv_dealloc_mw(o);
+}
+
 /*
  * Makes @max objects of @k, which must all succeed; one more must fail
  * with ENOMEM; after one is destroyed, one can be made again.
@@ -245,6 +255,17 @@ static void test_mrs_past_max_mr_are_enomem(void)
 	ibv_dealloc_pd(pd);
 }
 
+static void test_mws_past_max_mw_are_enomem(void)
+{
+	static const struct kind k = {"MW", make_mw, destroy_mw};
+
+	NEED_CTX();
+	pd = ibv_alloc_pd(ctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pd);
+	check_limit(&k, da.max_mw);
+	ibv_dealloc_pd(pd);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -254,6 +275,7 @@ void sodp_tests_register(void)
 		{"ahs_past_max_ah_are_enomem", test_ahs_past_max_ah_are_enomem},
 		{"qps_past_max_qp_are_enomem", test_qps_past_max_qp_are_enomem},
 		{"mrs_past_max_mr_are_enomem", test_mrs_past_max_mr_are_enomem},
+		{"mws_past_max_mw_are_enomem", test_mws_past_max_mw_are_enomem},
 		{NULL, NULL},
 	};
 
