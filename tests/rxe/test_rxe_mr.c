@@ -337,7 +337,8 @@ static int memlock_child(void)
 	return 0;
 }
 
-static void test_memlock_limit_locks_a_prefix(void)
+/* Runs @child in a child process (the limit and the capability change are process wide). */
+static void run_memlock_child(int (*child)(void))
 {
 	int status = 0;
 	pid_t pid;
@@ -346,7 +347,7 @@ static void test_memlock_limit_locks_a_prefix(void)
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (!pid)
-		_exit(memlock_child());
+		_exit(child());
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 	CU_ASSERT(WIFEXITED(status));
 	if (WEXITSTATUS(status) == CHILD_NO_MLOCK)
@@ -354,6 +355,11 @@ static void test_memlock_limit_locks_a_prefix(void)
 	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
 	if (WEXITSTATUS(status))
 		printf("\n    child failed at step %d\n", WEXITSTATUS(status));
+}
+
+static void test_memlock_limit_locks_a_prefix(void)
+{
+	run_memlock_child(memlock_child);
 }
 
 /*
@@ -404,21 +410,7 @@ static int memlock_once_child(void)
 
 static void test_memlock_limit_is_charged_once_per_page(void)
 {
-	int status = 0;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (!pid)
-		_exit(memlock_once_child());
-	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-	CU_ASSERT(WIFEXITED(status));
-	if (WEXITSTATUS(status) == CHILD_NO_MLOCK)
-		SODP_SKIP("mlock() locks nothing here");
-	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
-	if (WEXITSTATUS(status))
-		printf("\n    child failed at step %d\n", WEXITSTATUS(status));
+	run_memlock_child(memlock_once_child);
 }
 
 static void test_stats_reject_null(void)
