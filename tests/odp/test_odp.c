@@ -34,9 +34,24 @@
 
 static struct rt_side A, B;
 
+/*
+ * The tests' QP options with the ACK timeout of the pingpongs and perftest
+ * (67 ms): faults, invalidation storms and mapping churn stall the
+ * responder for a while, and seven retries must outlast that on a busy
+ * machine. No test here loses packets on purpose.
+ */
+static const struct rt_conn_opts *odp_opts(void)
+{
+	static struct rt_conn_opts o;
+
+	o = *rt_default_opts();
+	o.timeout = 14;
+	return &o;
+}
+
 static int pair_up(void)
 {
-	const struct rt_conn_opts *o = rt_default_opts();
+	const struct rt_conn_opts *o = odp_opts();
 
 	if (rt_side_init(&A, "srxe0", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64) ||
 	    rt_side_init(&B, "srxe1", IBV_QPT_RC, o->access | IBV_ACCESS_LOCAL_WRITE, 64))
@@ -637,7 +652,7 @@ static void check_write_to_readonly_target(int access)
 	CU_ASSERT_TRUE(all_bytes(t, LEN, 4));
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
 	/* the error moved the QPs to the error state: a new pair, the same MR */
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 300, 400), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
@@ -699,7 +714,7 @@ static void test_registration_over_unmapped_range_works_once_mapped(void)
 	CU_ASSERT_EQUAL_FATAL(mmap(t, LEN, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
 			      t);
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 300, 400), 0);
 	memset(A.buf, 6, PG);
 	CU_ASSERT_EQUAL(
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
@@ -935,7 +950,7 @@ static void test_writes_against_unmap_map_churn(void)
 		 * the last ones, so that a packet of the old connection still
 		 * in flight is an old duplicate to the new one.
 		 */
-		if (rt_rc_connect(&A, &B, rt_default_opts(), (i + 1) << 16, (i + 1) << 17)) {
+		if (rt_rc_connect(&A, &B, odp_opts(), (i + 1) << 16, (i + 1) << 17)) {
 			other++;
 			break;
 		}
@@ -944,7 +959,7 @@ static void test_writes_against_unmap_map_churn(void)
 	pthread_join(th, NULL);
 	CU_ASSERT_EQUAL(other, 0);
 	CU_ASSERT_TRUE(c.rounds > 0);
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 2000, 3000), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 2000, 3000), 0);
 	memset(A.buf, 0x43, PG);
 	CU_ASSERT_EQUAL(
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
@@ -1015,7 +1030,7 @@ static void test_ud_send_and_receive_with_odp(void)
 /* An SRQ's receive WQE pointing into never-touched ODP memory. */
 static void test_srq_receive_into_odp(void)
 {
-	const struct rt_conn_opts *o = rt_default_opts();
+	const struct rt_conn_opts *o = odp_opts();
 	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 16, .max_sge = 1}};
 	struct ibv_srq *srq;
 	struct ibv_qp *qp;
@@ -1233,7 +1248,7 @@ static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
 	for (i = 0; i < 4; i++) {
 		bad |= a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, 64, (uintptr_t)r + i * GIB,
 			    mr->rkey, 0, 0) != IBV_WC_REM_ACCESS_ERR;
-		bad |= rt_rc_connect(&A, &B, rt_default_opts(), (i + 1) << 16, (i + 1) << 17);
+		bad |= rt_rc_connect(&A, &B, odp_opts(), (i + 1) << 16, (i + 1) << 17);
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	st = stats(mr);
@@ -1375,7 +1390,7 @@ static void check_stale_rkey_reaches_nothing(struct ibv_mr *mr, uint8_t *t, size
 	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
 			IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 1 << 16, 1 << 17), 0);
 	memset(A.buf, 0xee, PG);
 	CU_ASSERT_EQUAL(
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
@@ -1513,7 +1528,7 @@ static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
 			     mr->rkey, 0, 0),
 			IBV_WC_REM_ACCESS_ERR);
 	/* locally too: a send from the revoked half is a local protection error */
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 1 << 16, 1 << 17), 0);
 	st = stats(mr);
 	CU_ASSERT_EQUAL(st.revoked_bytes, LEN / 2);
 	ibv_dereg_mr(mr);
@@ -1566,7 +1581,7 @@ static void test_pinned_prot_none_target_fails_reads_then_works_after_mprotect_b
 			IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 0));
 	CU_ASSERT_EQUAL(mprotect(t, LEN, PROT_READ | PROT_WRITE), 0);
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 300, 400), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 300, 400), 0);
 	CU_ASSERT_EQUAL(a_do(IBV_WR_RDMA_READ, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
 			IBV_WC_SUCCESS);
 	CU_ASSERT_TRUE(all_bytes(A.buf, PG, 3));
@@ -1673,7 +1688,7 @@ static void test_overlapping_mrs_share_one_translation(void)
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, part->rkey, 0, 0),
 		IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_TRUE(all_bytes(t, PG, 0));
-	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, rt_default_opts(), 1 << 16, 1 << 17), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_rc_connect(&A, &B, odp_opts(), 1 << 16, 1 << 17), 0);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(part), 0);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(whole), 0);
 	after = cache_stats();
