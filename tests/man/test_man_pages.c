@@ -2,8 +2,8 @@
 /*
  * The manual: a page for every sodp_* function the library exports, reached
  * by the function's own name and naming it, a softodp-run page that documents
- * every option the launcher accepts, and pages that groff renders without a
- * warning.
+ * every option the launcher accepts, an overview that names every variable
+ * and header, and pages that groff renders without a warning.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -178,6 +178,63 @@ static void test_softodp_run_page_documents_every_option(void)
 	CU_ASSERT(checked >= 4); /* --devices, --log, --lib, --help */
 }
 
+/*
+ * softodp(7) documents every SOFTODP_* variable the library reads (each is
+ * a string literal in lib/ or providers/) and names every public header.
+ */
+static void test_overview_documents_every_environment_variable(void)
+{
+	static char page[MAX_PAGE];
+	char line[256];
+	int vars = 0;
+	FILE *p;
+
+	CU_ASSERT_FATAL(slurp(MANSRC "/man7/softodp.7", page, sizeof(page)));
+	p = popen("grep -rhoE '\"SOFTODP_[A-Z0-9_]+\"' " SODP_SOURCE_DIR "/lib " SODP_SOURCE_DIR
+		  "/providers",
+		  "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *name = line + 1, *end = strchr(name, '"');
+
+		if (line[0] != '"' || !end)
+			continue;
+		*end = '\0';
+		vars++;
+		if (!has_word(page, name)) {
+			printf("\n    softodp.7 lacks %s", name);
+			CU_FAIL("an environment variable is not in softodp(7)");
+		}
+	}
+	pclose(p);
+	CU_ASSERT(vars > 0);
+}
+
+static void test_overview_names_every_public_header(void)
+{
+	static char page[MAX_PAGE];
+	struct dirent *e;
+	int headers = 0;
+	DIR *d;
+
+	CU_ASSERT_FATAL(slurp(MANSRC "/man7/softodp.7", page, sizeof(page)));
+	d = opendir(SODP_SOURCE_DIR "/include/softodp");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (l < 3 || strcmp(e->d_name + l - 2, ".h"))
+			continue;
+		headers++;
+		if (!has_word(page, e->d_name)) {
+			printf("\n    softodp.7 lacks <softodp/%s>", e->d_name);
+			CU_FAIL("a public header is not in softodp(7)");
+		}
+	}
+	closedir(d);
+	CU_ASSERT(headers > 0);
+}
+
 static void test_every_page_renders_without_warnings(void)
 {
 	static const char *const sections[] = {"man1", "man3", "man7"};
@@ -228,6 +285,9 @@ void sodp_tests_register(void)
 		 test_every_page_names_the_functions_it_is_found_by},
 		{"softodp_run_page_documents_every_option",
 		 test_softodp_run_page_documents_every_option},
+		{"overview_documents_every_environment_variable",
+		 test_overview_documents_every_environment_variable},
+		{"overview_names_every_public_header", test_overview_names_every_public_header},
 		{"every_page_renders_without_warnings", test_every_page_renders_without_warnings},
 		{NULL, NULL},
 	};
