@@ -43,8 +43,7 @@
 #define BENCH_FIRST  3
 #define BENCH_REPEAT 1000
 #define MIB	     (1UL << 20)
-#define PINNED \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
+#define PINNED	     (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
 struct row {
 	const char *name;
@@ -224,7 +223,8 @@ int main(void)
 	       rows[0].repeat_ns ? rows[2].repeat_ns / rows[0].repeat_ns : 0,
 	       rows[0].arena_ns ? rows[2].arena_ns / rows[0].arena_ns : 0);
 	if (!sodp_translation_cache_stats(&st))
-		printf("  cache: %llu hits, %llu misses, %llu translations live, %llu bytes locked\n",
+		printf("  cache: %llu hits, %llu misses, %llu translations live, %llu bytes "
+		       "locked\n",
 		       (unsigned long long)st.hits, (unsigned long long)st.misses,
 		       (unsigned long long)st.translations, (unsigned long long)st.bytes_locked);
 	ibv_dealloc_pd(pd);
