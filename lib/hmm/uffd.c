@@ -558,12 +558,13 @@ static void fork_event(const struct uffd_msg *m, uint64_t t0)
 }
 
 /*
- * Nonzero from the moment the reader has read events until it has
- * delivered all it read. A thread unmapping registered memory is released
- * as soon as the reader read() its event, before the notifiers are told:
- * in between, the address can be mapped again (free() then malloc()). A
- * mirror user must not trust its translations in that window
- * (sodp_hmm_settled()).
+ * Nonzero from just before the reader reads events until it has delivered
+ * all it read. A thread unmapping registered memory is released as soon as
+ * the reader read() its event, before the notifiers are told: in between,
+ * the address can be mapped again (free() then malloc()). A mirror user
+ * must not trust its translations in that window (sodp_hmm_settled()), so
+ * the flag is raised before the read that releases the unmapping thread,
+ * never after it.
  */
 static int uffd_unsettled;
 
@@ -578,16 +579,11 @@ static void drain(void)
 
 	if (fd < 0 || !space)
 		return;
+	/* cleared by the reader loop once the queue is delivered */
+	__atomic_store_n(&uffd_unsettled, 1, __ATOMIC_SEQ_CST);
 	n = read(fd, buf, SODP_MIN(space, ARRAY_SIZE(buf)) * sizeof(buf[0]));
 	if (n <= 0)
 		return;
-	/*
-	 * After the read, not before: the first thing the reader does must be
-	 * to read, for a fork waits for its FORK event to be read while
-	 * (under ThreadSanitizer) holding what an atomic access here would
-	 * wait for.
-	 */
-	__atomic_store_n(&uffd_unsettled, 1, __ATOMIC_SEQ_CST);
 	t0 = hmm_now_ns();
 	for (i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
 		hmm_count(HMM_C_UFFD_EVENTS, 1);
