@@ -3,9 +3,24 @@
  * Completion queues: a ring filled by the engine, drained by ibv_poll_cq()
  * or the ibv_cq_ex start_poll/next_poll/end_poll iterator.
  *
+ * The ring has one producer and, per poll, one consumer. The producer is
+ * whoever runs the engine (the engine thread, or an application thread
+ * driving progress), so it is serialised by dev->lock and never takes
+ * cq->lock. `prod` and `cons` are published with release stores and read
+ * with acquire loads: the producer writes an entry, then `prod`; the
+ * consumer reads entries below `prod`, then moves `cons`. cq->lock only
+ * serialises consumers among themselves (several threads polling one CQ,
+ * the start_poll/end_poll iterator) and against what rewrites the ring
+ * under dev->lock (rxe_cq_clean(), resize); a poll of an empty CQ takes no
+ * lock at all, and a CQ created IBV_CREATE_CQ_ATTR_SINGLE_THREADED none to
+ * poll either.
+ *
  * Notification: ibv_req_notify_cq() arms the CQ; the first completion that
  * matches (any for NEXT; solicited or in error for SOLICITED) disarms it and
- * calls front->cq_event(), which makes the completion channel readable.
+ * calls front->cq_event(), which makes the completion channel readable. The
+ * producer reads `armed` after publishing the entry and the consumer arms
+ * before polling again (the verbs contract), both sequentially consistent,
+ * so a completion is either seen by that poll or notified.
  * A full ring sets the overflow state and raises IBV_EVENT_CQ_ERR; the QP
  * whose completion it could not take goes to the error state
  * (rxe_qp_cq_overrun()).
@@ -44,6 +59,53 @@ static void rxe_cqe_to_wc(const struct rxe_cqe *e, struct ibv_wc *wc)
 	wc->wc_flags = e->wc_flags;
 }
 
+static inline uint32_t rxe_cq_prod(struct rxe_cq *cq)
+{
+	return __atomic_load_n(&cq->prod, __ATOMIC_ACQUIRE);
+}
+
+static inline void rxe_cq_consumer_lock(struct rxe_cq *cq)
+{
+	if (!cq->single_threaded)
+		pthread_mutex_lock(&cq->lock);
+}
+
+static inline void rxe_cq_consumer_unlock(struct rxe_cq *cq)
+{
+	if (!cq->single_threaded)
+		pthread_mutex_unlock(&cq->lock);
+}
+
+/* Takes up to @num_entries completions; the caller holds the consumer side. */
+static int rxe_cq_take(struct rxe_cq *cq, int num_entries, struct ibv_wc *wc)
+{
+	uint32_t cons = cq->cons, prod = rxe_cq_prod(cq);
+	bool idle = false;
+	int n = 0;
+
+	while (n < num_entries && cons != prod) {
+		const struct rxe_cqe *e = &cq->ring[cons & (cq->size - 1)];
+
+		rxe_cqe_to_wc(e, &wc[n]);
+		idle |= e->sq_idle;
+		cons++;
+		n++;
+	}
+	__atomic_store_n(&cq->cons, cons, __ATOMIC_RELEASE);
+	if (idle)
+		rxe_progress_idle(cq->dev);
+	return n;
+}
+
+static bool rxe_cq_empty(struct rxe_cq *cq)
+{
+	return __atomic_load_n(&cq->cons, __ATOMIC_RELAXED) == rxe_cq_prod(cq);
+}
+
+/*
+ * An application polling an empty CQ is waiting for the device: it drives
+ * the engine itself for a round (rxe_progress()) and looks again.
+ */
 int rxe_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 {
 	struct rxe_cq *cq = to_rcq(ibcq);
@@ -51,26 +113,28 @@ int rxe_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 
 	if (num_entries < 0)
 		return -EINVAL;
-	pthread_mutex_lock(&cq->lock);
-	while (n < num_entries && cq->cons != cq->prod) {
-		rxe_cqe_to_wc(&cq->ring[cq->cons & (cq->size - 1)], &wc[n]);
-		cq->cons++;
-		n++;
-	}
-	pthread_mutex_unlock(&cq->lock);
+	if (!num_entries)
+		return 0;
+	if (rxe_cq_empty(cq) && (!rxe_progress(cq->dev, true) || rxe_cq_empty(cq)))
+		return 0;
+	rxe_cq_consumer_lock(cq);
+	n = rxe_cq_take(cq, num_entries, wc);
+	rxe_cq_consumer_unlock(cq);
 	return n;
 }
 
 int rxe_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 {
 	struct rxe_cq *cq = to_rcq(ibcq);
+	int want = solicited_only ? 2 : 1, cur = 0;
 
-	pthread_mutex_lock(&cq->lock);
-	if (!solicited_only)
-		cq->armed = 1;
-	else if (cq->armed != 1)
-		cq->armed = 2;
-	pthread_mutex_unlock(&cq->lock);
+	/* NEXT (1) is never weakened to SOLICITED (2) */
+	while (!__atomic_compare_exchange_n(&cq->armed, &cur, want, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST)) {
+		if (cur == 1 || cur == want)
+			break;
+	}
+	rxe_progress_idle(cq->dev);
 	return 0;
 }
 
@@ -80,30 +144,31 @@ int rxe_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
  */
 int rxe_cq_post(struct rxe_cq *cq, const struct rxe_cqe *cqe, bool solicited)
 {
-	bool notify = false;
+	uint32_t prod = cq->prod, cons = __atomic_load_n(&cq->cons, __ATOMIC_ACQUIRE);
+	int armed;
 
-	pthread_mutex_lock(&cq->lock);
-	if (cq->prod - cq->cons >= cq->max + 1 || cq->prod - cq->cons >= cq->size) {
-		bool first = !cq->overflow;
+	if (prod - cons >= cq->max + 1 || prod - cons >= cq->size) {
+		if (!cq->overflow) {
+			cq->overflow = true;
+			if (cq->ctx->front && cq->ctx->front->async_event) {
+				struct ibv_async_event ev = {.element.cq =
+								     (struct ibv_cq *)&cq->ibcq,
+							     .event_type = IBV_EVENT_CQ_ERR};
 
-		cq->overflow = true;
-		pthread_mutex_unlock(&cq->lock);
-		if (first && cq->ctx->front && cq->ctx->front->async_event) {
-			struct ibv_async_event ev = {.element.cq = (struct ibv_cq *)&cq->ibcq,
-						     .event_type = IBV_EVENT_CQ_ERR};
-
-			cq->ctx->front->async_event(cq->ctx, &ev);
+				cq->ctx->front->async_event(cq->ctx, &ev);
+			}
 		}
 		return -ENOSPC;
 	}
-	cq->ring[cq->prod & (cq->size - 1)] = *cqe;
-	cq->prod++;
-	if (cq->armed == 1 || (cq->armed == 2 && (solicited || cqe->status != IBV_WC_SUCCESS))) {
-		cq->armed = 0;
-		notify = true;
-	}
-	pthread_mutex_unlock(&cq->lock);
-	if (notify && cq->ctx->front && cq->ctx->front->cq_event)
+	cq->ring[prod & (cq->size - 1)] = *cqe;
+	__atomic_store_n(&cq->prod, prod + 1, __ATOMIC_SEQ_CST);
+	armed = __atomic_load_n(&cq->armed, __ATOMIC_SEQ_CST);
+	if (armed != 1 && !(armed == 2 && (solicited || cqe->status != IBV_WC_SUCCESS)))
+		return 0;
+	if (!__atomic_compare_exchange_n(&cq->armed, &armed, 0, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		return 0;
+	if (cq->ctx->front && cq->ctx->front->cq_event)
 		cq->ctx->front->cq_event((struct ibv_cq *)&cq->ibcq);
 	return 0;
 }
@@ -127,7 +192,7 @@ void rxe_cq_clean(struct rxe_cq *cq, uint32_t qpn)
 		if (e->qp_num != qpn)
 			cq->ring[--to & (cq->size - 1)] = *e;
 	}
-	cq->cons = to;
+	__atomic_store_n(&cq->cons, to, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&cq->lock);
 }
 
@@ -151,10 +216,14 @@ static int rxe_start_poll(struct ibv_cq_ex *ex, struct ibv_poll_cq_attr *attr)
 
 	if (attr->comp_mask)
 		return EINVAL;
-	pthread_mutex_lock(&cq->lock);
-	if (cq->cons == cq->prod) {
+	if (rxe_cq_empty(cq) && (!rxe_progress(cq->dev, true) || rxe_cq_empty(cq))) {
 		cq->cur = NULL;
-		pthread_mutex_unlock(&cq->lock);
+		return ENOENT;
+	}
+	rxe_cq_consumer_lock(cq);
+	if (cq->cons == rxe_cq_prod(cq)) {
+		cq->cur = NULL;
+		rxe_cq_consumer_unlock(cq);
 		return ENOENT;
 	}
 	rxe_cq_ex_load(cq);
@@ -165,8 +234,8 @@ static int rxe_next_poll(struct ibv_cq_ex *ex)
 {
 	struct rxe_cq *cq = ex_to_rcq(ex);
 
-	cq->cons++;
-	if (cq->cons == cq->prod) {
+	__atomic_store_n(&cq->cons, cq->cons + 1, __ATOMIC_RELEASE);
+	if (cq->cons == rxe_cq_prod(cq)) {
 		cq->cur = NULL;
 		return ENOENT;
 	}
@@ -179,9 +248,9 @@ static void rxe_end_poll(struct ibv_cq_ex *ex)
 	struct rxe_cq *cq = ex_to_rcq(ex);
 
 	if (cq->cur)
-		cq->cons++;
+		__atomic_store_n(&cq->cons, cq->cons + 1, __ATOMIC_RELEASE);
 	cq->cur = NULL;
-	pthread_mutex_unlock(&cq->lock);
+	rxe_cq_consumer_unlock(cq);
 }
 
 static enum ibv_wc_opcode rxe_read_opcode(struct ibv_cq_ex *ex)
@@ -272,6 +341,8 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 	cq->dev = dev;
 	cq->ctx = ctx;
 	cq->wc_flags = attr->wc_flags;
+	cq->single_threaded = (attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
+			      (attr->flags & IBV_CREATE_CQ_ATTR_SINGLE_THREADED);
 	pthread_mutex_init(&cq->lock, NULL);
 
 	cq->ibcq.context = &ctx->vctx.context;
@@ -376,8 +447,8 @@ int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
 	cq->ring = ring;
 	cq->size = size;
 	cq->max = cqe;
-	cq->cons = 0;
-	cq->prod = n;
+	__atomic_store_n(&cq->cons, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&cq->prod, n, __ATOMIC_RELEASE);
 	cq->ibcq.cqe = cqe;
 	pthread_mutex_unlock(&cq->lock);
 	pthread_mutex_unlock(&dev->lock);

@@ -1,23 +1,36 @@
 // SPDX-License-Identifier: MIT
 /*
- * The progress engine: one thread per device address in the process.
+ * The progress engine: the rounds that move a device's packets, run on the
+ * application's threads when they wait for the device and on one background
+ * thread per device address in the process for the rest.
  *
- * The thread owns the device's UDP socket. Each round it takes dev->lock,
- * receives and dispatches a batch of packets (responder / completer), runs
- * the timers, lets every QP's responder drain its response queue and every
- * requester turn posted WQEs into packets, and flushes the transmit batch
- * with one sendmmsg(). When a round did nothing it sleeps in ppoll() on the
- * socket and an eventfd doorbell, with the nearest timer as the timeout, so
- * an idle device costs no CPU.
+ * A round (rxe_round()) takes dev->lock, receives and dispatches a batch of
+ * packets (responder / completer), runs the timers, lets every QP's
+ * responder drain its response queue and every requester turn posted WQEs
+ * into packets, and flushes the transmit batch with one sendmmsg().
+ *
+ * Caller-driven progress: a thread that posts work (post_send, the ibv_wr_*
+ * batch) or polls an empty CQ runs a round itself when it can take
+ * dev->lock without waiting (rxe_progress()), so that on a machine with
+ * fewer cores than busy threads the packets of an application that polls
+ * move on the application's own time slice, with no wake-up in the path.
+ * It never waits for the lock: if another thread runs a round, that round
+ * or the background thread does the work (the doorbell generation makes a
+ * running round look again).
+ *
+ * The background thread is there for the progress no caller drives: an
+ * application blocked on a completion channel or spinning on memory, a
+ * process that only responds, the timers. When a round did nothing it
+ * sleeps in ppoll() on the socket and an eventfd doorbell, with the
+ * nearest timer armed on a timerfd, so an idle device costs no CPU. A
+ * caller's round that leaves work behind rings the doorbell; one that
+ * starts a timer arms the timerfd (rxe_timer_arm()).
  *
  * The doorbell protocol (no lost wake-ups without a lock on the post path):
  * the engine stores sleeping = 1, then re-checks the doorbell generation;
  * post_send bumps the generation, then reads `sleeping` and writes the
  * eventfd only if the engine may be asleep. Both sides use sequentially
  * consistent accesses, so at least one of them sees the other.
- *
- * SOFTODP_BUSY_POLL=1 makes the engine spin instead of sleeping (lower
- * latency at the cost of a core per device).
  *
  * While it has work the engine goes from one round to the next without
  * sleeping, and re-takes dev->lock as soon as it drops it; a pthread mutex
@@ -40,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 
@@ -188,7 +202,7 @@ bool rxe_impair_reorder(struct rxe_dev *dev)
  *
  * For every thread but the engine's: control verbs, counters, the fork
  * prepare handler and device stop must get the lock within bounded time
- * even while the engine has work every round or spins (SOFTODP_BUSY_POLL).
+ * even while the engine has work every round.
  * The waiter count is raised before blocking and dropped once the lock is
  * held; rxe_engine_step_aside() waits for it to reach zero with the lock
  * released.
@@ -234,9 +248,11 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 
 	for (i = 0; i < 8; i++) {
 		n = rxe_rx_batch(dev);
-		if (n <= 0)
+		if (n > 0)
+			busy = true;
+		/* a batch not filled emptied the socket */
+		if (n < RXE_BATCH)
 			break;
-		busy = true;
 	}
 	now = rxe_now();
 	list_for_each_entry (qp, &dev->qps, node) {
@@ -253,6 +269,107 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 	return busy;
 }
 
+/*
+ * Arms the retransmission and RNR timer for @at (rxe_now() time) if that
+ * is earlier than it is armed for, or disarms it for UINT64_MAX once it
+ * has fired. A timerfd the background thread sleeps on, so that a caller
+ * whose round started a timer makes one system call instead of waking the
+ * thread; a timer that fires for a deadline since moved later costs one
+ * spurious round. Under dev->lock.
+ */
+static void rxe_timer_arm(struct rxe_dev *dev, uint64_t at)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+
+	if (at >= dev->timer_at)
+		return;
+	its.it_value.tv_sec = at / 1000000000ULL;
+	its.it_value.tv_nsec = at % 1000000000ULL;
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		its.it_value.tv_nsec = 1;
+	if (timerfd_settime(dev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
+		sodp_warn("%s: timer: %s\n", dev->name, strerror(errno));
+	dev->timer_at = at;
+}
+
+/* Rounds a caller runs in a row while they find work (rxe_progress()). */
+#define RXE_CALLER_ROUNDS 4
+
+/*
+ * How long after a caller last drove the engine the background thread
+ * leaves the socket to callers: it sleeps on the doorbell and the timers
+ * only, so that packets arriving for an application that polls wake
+ * nobody. Past it, or once a caller went idle (rxe_progress_idle()), the
+ * thread watches the socket again. With perftest on two vCPUs, 20 us of
+ * grace took ib_write_bw -s 65536 from 731 to 1221 MB/s and ib_send_lat
+ * from 9.0 to 6.6 us, 200 us to 1279 MB/s and 6.0 us.
+ */
+#define RXE_CALLER_GRACE_NS 50000
+
+/**
+ * rxe_progress() - run the engine on the calling thread if it is free
+ * @dev: the device
+ * @waiting: the caller polls for a completion and will poll again: it
+ *	keeps the background thread off the socket (RXE_CALLER_GRACE_NS)
+ *
+ * For the data-path verbs: never waits for dev->lock, and gives way to a
+ * control verb waiting for it. Runs rounds while they find work, at most
+ * RXE_CALLER_ROUNDS; work left after that wakes the background thread, a
+ * timer the rounds started arms its timerfd.
+ *
+ * Return: whether a round did something (a CQ may have a new entry).
+ */
+bool rxe_progress(struct rxe_dev *dev, bool waiting)
+{
+	uint64_t deadline = UINT64_MAX;
+	bool did = false, busy = true;
+	int i;
+
+	if (!__atomic_load_n(&dev->thread_started, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&dev->lock_waiters, __ATOMIC_RELAXED) ||
+	    pthread_mutex_trylock(&dev->lock))
+		return false;
+	if (waiting)
+		__atomic_store_n(&dev->caller_ns, rxe_now(), __ATOMIC_RELAXED);
+	for (i = 0; i < RXE_CALLER_ROUNDS && busy && !dev->stop; i++) {
+		busy = rxe_round(dev, &deadline);
+		did |= busy;
+	}
+	rxe_timer_arm(dev, deadline);
+	pthread_mutex_unlock(&dev->lock);
+	if (busy)
+		rxe_doorbell(dev);
+	return did;
+}
+
+/**
+ * rxe_kick() - a data-path verb handed the device work
+ * @dev: the device
+ *
+ * Does it on the caller's thread when the engine is free, else makes the
+ * engine look (the generation bump reaches a round in progress too).
+ */
+void rxe_kick(struct rxe_dev *dev)
+{
+	__atomic_add_fetch(&dev->req_gen, 1, __ATOMIC_SEQ_CST);
+	if (!rxe_progress(dev, false))
+		rxe_doorbell(dev);
+}
+
+/*
+ * The application stops driving the engine: it is about to block for a
+ * completion (it armed a CQ), or it took the completion of the last work
+ * request it had posted on a send queue and will wait for what no CQ shows
+ * (a peer's RDMA WRITE into memory it spins on). The background thread
+ * takes over the socket at once.
+ */
+void rxe_progress_idle(struct rxe_dev *dev)
+{
+	__atomic_store_n(&dev->caller_ns, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&dev->engine_blind, __ATOMIC_SEQ_CST))
+		rxe_doorbell(dev);
+}
+
 static void *rxe_engine_thread(void *arg)
 {
 	struct rxe_dev *dev = arg;
@@ -260,9 +377,10 @@ static void *rxe_engine_thread(void *arg)
 
 	pthread_mutex_lock(&dev->lock);
 	while (!dev->stop) {
-		uint64_t deadline, now;
-		struct pollfd pfd[2];
+		uint64_t deadline, now, caller, v;
+		struct pollfd pfd[3];
 		struct timespec ts, *tsp = NULL;
+		bool blind;
 		uint32_t g;
 
 		rxe_engine_step_aside(dev);
@@ -273,38 +391,41 @@ static void *rxe_engine_thread(void *arg)
 			gen = g;
 			continue;
 		}
-		if (dev->busy_poll) {
-			pthread_mutex_unlock(&dev->lock);
-			pthread_mutex_lock(&dev->lock);
-			continue;
-		}
 		__atomic_store_n(&dev->sleeping, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&dev->req_gen, __ATOMIC_SEQ_CST) != gen) {
 			__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);
 			continue;
 		}
+		rxe_timer_arm(dev, deadline);
 		pthread_mutex_unlock(&dev->lock);
 
+		/* a caller polls: leave the socket to it until the grace ends */
 		now = rxe_now();
-		if (deadline != UINT64_MAX) {
-			uint64_t d = deadline > now ? deadline - now : 0;
+		caller = __atomic_load_n(&dev->caller_ns, __ATOMIC_RELAXED);
+		blind = now - caller < RXE_CALLER_GRACE_NS;
+		__atomic_store_n(&dev->engine_blind, blind, __ATOMIC_SEQ_CST);
+		if (blind && !__atomic_load_n(&dev->caller_ns, __ATOMIC_SEQ_CST))
+			blind = false;
+		if (blind) {
+			uint64_t d = caller + RXE_CALLER_GRACE_NS - now;
 
 			ts.tv_sec = d / 1000000000ULL;
 			ts.tv_nsec = d % 1000000000ULL;
 			tsp = &ts;
 		}
-		pfd[0].fd = dev->sock;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = dev->efd;
-		pfd[1].events = POLLIN;
-		if (ppoll(pfd, 2, tsp, NULL) > 0 && (pfd[1].revents & POLLIN)) {
-			uint64_t v;
-
-			if (read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-				sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
-		}
+		pfd[0].fd = dev->efd;
+		pfd[1].fd = dev->tfd;
+		pfd[2].fd = dev->sock;
+		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		if (ppoll(pfd, blind ? 2 : 3, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
+		    read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
 		__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&dev->engine_blind, 0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&dev->lock);
+		/* under the lock: a caller may have armed it again meanwhile */
+		if (read(dev->tfd, &v, sizeof(v)) == sizeof(v))
+			dev->timer_at = UINT64_MAX;
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return NULL;
@@ -343,6 +464,8 @@ static void rxe_dev_free(struct rxe_dev *dev)
 	rxe_net_close(dev);
 	if (dev->efd >= 0)
 		close(dev->efd);
+	if (dev->tfd >= 0)
+		close(dev->tfd);
 	rxe_mr_table_fini(dev);
 	free(dev->tx);
 	free(dev->held);
@@ -361,6 +484,8 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 		return -ENOMEM;
 	dev->sock = -1;
 	dev->efd = -1;
+	dev->tfd = -1;
+	dev->timer_at = UINT64_MAX;
 	dev->refcnt = 1;
 	snprintf(dev->name, sizeof(dev->name), "%s", cfg->name);
 	dev->addr = cfg->addr;
@@ -374,8 +499,6 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	list_init(&dev->srqs);
 	pthread_mutex_init(&dev->lock, NULL);
 
-	env = getenv("SOFTODP_BUSY_POLL");
-	dev->busy_poll = env && atoi(env) > 0;
 	env = getenv("SOFTODP_ICRC");
 	dev->icrc_policy = RXE_ICRC_RECOVER_ID;
 	if (env && !strcmp(env, "strict"))
@@ -394,7 +517,8 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	if (ret)
 		goto err;
 	dev->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (dev->efd < 0) {
+	dev->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (dev->efd < 0 || dev->tfd < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -430,7 +554,7 @@ int rxe_dev_start(struct rxe_dev *dev)
 		rxe_net_close(dev);
 		goto out;
 	}
-	dev->thread_started = true;
+	__atomic_store_n(&dev->thread_started, true, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&rxe_devs_lock);
 	return ret;
@@ -477,7 +601,7 @@ static void rxe_dev_stop(struct rxe_dev *dev)
 			sodp_warn("%s: stop: %s\n", dev->name, strerror(errno));
 	}
 	pthread_join(dev->thread, NULL);
-	dev->thread_started = false;
+	__atomic_store_n(&dev->thread_started, false, __ATOMIC_RELEASE);
 }
 
 void rxe_dev_put(struct rxe_dev *dev)

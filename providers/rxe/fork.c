@@ -100,6 +100,9 @@ static void fork_child_orphan(struct rxe_dev *dev)
 	if (dev->efd >= 0)
 		close(dev->efd);
 	dev->efd = -1;
+	if (dev->tfd >= 0)
+		close(dev->tfd);
+	dev->tfd = -1;
 }
 
 static void fork_child(void)

@@ -149,6 +149,37 @@ static int rxe_sport_open(struct rxe_dev *dev, uint16_t sport)
 	return fd;
 }
 
+/*
+ * The receive batch's message headers, set up once: recvmmsg() changes
+ * only the name and control lengths of the messages it fills, which
+ * rxe_rx_batch() puts back, so an empty poll of the socket costs the
+ * system call alone.
+ */
+struct rxe_rxring {
+	struct mmsghdr msgs[RXE_BATCH];
+	struct iovec iov[RXE_BATCH];
+	struct sockaddr_storage names[RXE_BATCH];
+	char cbuf[RXE_BATCH][64];
+};
+
+static void rxe_rxring_init(struct rxe_dev *dev)
+{
+	struct rxe_rxring *r = dev->rxr;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < RXE_BATCH; i++) {
+		r->iov[i].iov_base = dev->rxbuf + (size_t)i * RXE_RXBUF;
+		r->iov[i].iov_len = RXE_RXBUF;
+		r->msgs[i].msg_hdr.msg_name = &r->names[i];
+		r->msgs[i].msg_hdr.msg_namelen = sizeof(r->names[i]);
+		r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+		r->msgs[i].msg_hdr.msg_iovlen = 1;
+		r->msgs[i].msg_hdr.msg_control = r->cbuf[i];
+		r->msgs[i].msg_hdr.msg_controllen = sizeof(r->cbuf[i]);
+	}
+}
+
 /* The socket to send from @sport (opened on first use), else the 4791 one. */
 static int rxe_sport_sock(struct rxe_dev *dev, uint16_t *sport)
 {
@@ -214,15 +245,19 @@ int rxe_net_open(struct rxe_dev *dev)
 		return ret;
 	}
 	dev->rxbuf = malloc((size_t)RXE_BATCH * RXE_RXBUF);
+	dev->rxr = malloc(sizeof(*dev->rxr));
 	dev->sport_fd = malloc(RXE_SPORT_SLOTS * sizeof(*dev->sport_fd));
-	if (!dev->rxbuf || !dev->sport_fd) {
+	if (!dev->rxbuf || !dev->rxr || !dev->sport_fd) {
 		free(dev->rxbuf);
+		free(dev->rxr);
 		free(dev->sport_fd);
 		dev->rxbuf = NULL;
+		dev->rxr = NULL;
 		dev->sport_fd = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
+	rxe_rxring_init(dev);
 	for (ret = 0; ret < RXE_SPORT_SLOTS; ret++)
 		dev->sport_fd[ret] = RXE_SPORT_NONE;
 	dev->nr_sport_fd = 0;
@@ -248,6 +283,8 @@ void rxe_net_close(struct rxe_dev *dev)
 	dev->nr_sport_fd = 0;
 	free(dev->rxbuf);
 	dev->rxbuf = NULL;
+	free(dev->rxr);
+	dev->rxr = NULL;
 }
 
 /*
@@ -719,31 +756,18 @@ void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c)
  */
 int rxe_rx_batch(struct rxe_dev *dev)
 {
-	struct mmsghdr msgs[RXE_BATCH];
-	struct iovec iov[RXE_BATCH];
-	struct sockaddr_storage names[RXE_BATCH];
-	char cbuf[RXE_BATCH][64];
+	struct rxe_rxring *r = dev->rxr;
+	struct mmsghdr *msgs = r->msgs;
 	struct rxe_pkt pkt;
 	int i, n;
 
-	for (i = 0; i < RXE_BATCH; i++) {
-		iov[i].iov_base = dev->rxbuf + (size_t)i * RXE_RXBUF;
-		iov[i].iov_len = RXE_RXBUF;
-		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-		msgs[i].msg_hdr.msg_name = &names[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(names[i]);
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_control = cbuf[i];
-		msgs[i].msg_hdr.msg_controllen = sizeof(cbuf[i]);
-	}
 	n = recvmmsg(dev->sock, msgs, RXE_BATCH, MSG_DONTWAIT, NULL);
 	for (i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
 		struct cmsghdr *c;
 
 		memset(&pkt.src, 0, sizeof(pkt.src));
-		memcpy(&pkt.src, &names[i], mh->msg_namelen);
+		memcpy(&pkt.src, &r->names[i], mh->msg_namelen);
 		pkt.dst = dev->src4791;
 		for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -759,6 +783,14 @@ int rxe_rx_batch(struct rxe_dev *dev)
 			}
 		}
 		rxe_rx_one(dev, dev->rxbuf + (size_t)i * RXE_RXBUF, msgs[i].msg_len, &pkt);
+		/* what the kernel wrote back, for the next batch */
+		mh->msg_namelen = sizeof(r->names[i]);
+		mh->msg_controllen = sizeof(r->cbuf[i]);
+	}
+	if (n >= 0 && n < RXE_BATCH) {
+		/* the message the batch stopped at, in case it was written */
+		msgs[n].msg_hdr.msg_namelen = sizeof(r->names[n]);
+		msgs[n].msg_hdr.msg_controllen = sizeof(r->cbuf[n]);
 	}
 	return n < 0 ? 0 : n;
 }

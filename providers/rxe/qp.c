@@ -218,6 +218,7 @@ void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_
 	 */
 	wqe->state = WQE_DONE;
 	__atomic_store_n(&qp->sq.cons, qp->sq.cons + 1, __ATOMIC_RELEASE);
+	e.sq_idle = qp->sq.cons == __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
 	if (signal && rxe_cq_post(qp->scq, &e, false) == -ENOSPC)
 		rxe_qp_cq_overrun(qp);
 }
@@ -932,7 +933,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	if (prod != qp->sq.prod) {
 		__atomic_store_n(&qp->sq.prod, prod, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&qp->sq.lock);
-		rxe_doorbell(qp->dev);
+		rxe_kick(qp->dev);
 	} else {
 		pthread_mutex_unlock(&qp->sq.lock);
 	}
@@ -1234,7 +1235,7 @@ static int rxe_wr_complete(struct ibv_qp_ex *ex)
 	qp->wr_cur = NULL;
 	pthread_mutex_unlock(&qp->sq.lock);
 	if (!ret)
-		rxe_doorbell(qp->dev);
+		rxe_kick(qp->dev);
 	return ret;
 }
 

@@ -67,6 +67,7 @@
 #define RXE_GRH_LEN	    40
 
 struct rxe_dev;
+struct rxe_rxring;
 struct rxe_cq;
 struct rxe_qp;
 
@@ -174,19 +175,22 @@ struct rxe_cqe {
 	uint32_t qp_num;
 	uint32_t src_qp;
 	unsigned int wc_flags;
+	bool sq_idle; /* a send completion that left its send queue empty */
 };
 
 struct rxe_cq {
 	struct ibv_cq_ex ibcq;
 	struct rxe_dev *dev;
 	struct list_head node; /* dev->cqs */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;  /* consumers, and rewrites of the ring (cq.c) */
 	struct rxe_cqe *ring;
-	uint32_t size; /* power of two */
-	uint32_t max;  /* what the user asked for (reported cqe) */
-	uint32_t prod, cons;
-	int armed; /* 0, IBV_REQ_NOTIFY_NEXT(1), SOLICITED(2) */
-	bool overflow;
+	uint32_t size;	      /* power of two */
+	uint32_t max;	      /* what the user asked for (reported cqe) */
+	uint32_t prod;	      /* the producer's, under dev->lock (release) */
+	uint32_t cons;	      /* the consumer's (release) */
+	int armed;	      /* atomic: 0, IBV_REQ_NOTIFY_NEXT(1), SOLICITED(2) */
+	bool overflow;	      /* under dev->lock */
+	bool single_threaded; /* IBV_CREATE_CQ_ATTR_SINGLE_THREADED: consumers need no lock */
 	uint64_t wc_flags;
 	struct rxe_cqe *cur; /* between start_poll and end_poll */
 	struct sodp_context *ctx;
@@ -492,9 +496,12 @@ struct rxe_dev {
 	pthread_t thread;
 	bool thread_started;
 	bool stop;
-	int sleeping; /* engine waits in poll() */
-	bool busy_poll;
-	bool orphan; /* inherited through fork: no engine, no sockets (fork.c) */
+	int sleeping;	    /* engine waits in poll() */
+	int tfd;	    /* the engine's timer (rxe_timer_arm()) */
+	uint64_t timer_at;  /* what tfd is armed for, UINT64_MAX: not armed; under lock */
+	uint64_t caller_ns; /* atomic: when a caller last drove the engine, 0 after it went idle */
+	int engine_blind;   /* atomic: the engine sleeps without watching the socket */
+	bool orphan;	    /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;
 	int lock_waiters;		   /* threads in rxe_dev_lock(); the engine steps aside */
@@ -515,6 +522,7 @@ struct rxe_dev {
 	struct rxe_txbuf *tx;
 	unsigned int ntx;
 	uint8_t *rxbuf;		/* RXE_BATCH receive buffers */
+	struct rxe_rxring *rxr; /* their message headers (net.c) */
 	struct rxe_txbuf *held; /* impairment: a reordered packet */
 	struct rxe_impair impair;
 
@@ -553,6 +561,9 @@ void rxe_dev_lock(struct rxe_dev *dev);
 int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out);
 void rxe_dev_put(struct rxe_dev *dev);
 void rxe_doorbell(struct rxe_dev *dev);
+bool rxe_progress(struct rxe_dev *dev, bool waiting);
+void rxe_kick(struct rxe_dev *dev);
+void rxe_progress_idle(struct rxe_dev *dev);
 uint64_t rxe_now(void);
 uint32_t rxe_random_u32(void);
 int rxe_ctx_open(struct sodp_context *ctx);

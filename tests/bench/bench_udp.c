@@ -7,8 +7,11 @@
  *     path MTU 4096) with sendmmsg batches, the other drains with recvmmsg;
  *   - round trip: 64-byte ping-pong between two threads, median of N, once
  *     with blocking receives and once with both sides spinning on
- *     non-blocking ones (what a busy-polling transport is measured against);
- *     one-way latency is half of it.
+ *     non-blocking ones (what a busy-polling transport is measured against),
+ *     and with blocking receives while as many threads as there are CPUs
+ *     spin beside them (the wake-up a receiver pays when every CPU is busy:
+ *     the floor for a transport whose packets are received by a thread that
+ *     sleeps while the application spins); one-way latency is half of it.
  * Usage: bench_udp [seconds]
  */
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #define PKT   (4096 + 64)
 #define BATCH 32
@@ -44,10 +48,12 @@ static int sock_on(const char *ip, struct sockaddr_in *out)
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), sz = 8 << 20;
+	struct timeval tv = {1, 0}; /* no receive waits forever for a lost datagram */
 
 	inet_pton(AF_INET, ip, &a.sin_addr);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
 	    getsockname(fd, (struct sockaddr *)out, &len)) {
 		perror("socket");
@@ -115,7 +121,7 @@ static void throughput(void)
 
 static int pa, pb;
 static struct sockaddr_in aa, ab;
-static int spin;
+static int spin, rtt_n;
 
 /* One datagram from @fd; spinning, gives up after a second. */
 static ssize_t rx_one(int fd, char *buf, size_t len)
@@ -137,7 +143,7 @@ static void *echo_thread(void *arg)
 	char buf[64];
 	int i;
 
-	for (i = 0; i < RTT_N; i++) {
+	for (i = 0; i < rtt_n; i++) {
 		if (rx_one(pb, buf, sizeof(buf)) < 0)
 			break;
 		sendto(pb, buf, sizeof(buf), 0, (struct sockaddr *)&aa, sizeof(aa));
@@ -152,7 +158,17 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void round_trip(int spinning)
+static volatile int spinners_stop;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	while (!spinners_stop)
+		;
+	return NULL;
+}
+
+static void round_trip(int spinning, int n)
 {
 	static double rtt[RTT_N];
 	char buf[64] = {0};
@@ -163,7 +179,8 @@ static void round_trip(int spinning)
 	pa = sock_on("127.0.0.1", &aa);
 	pb = sock_on("127.0.0.2", &ab);
 	pthread_create(&t, NULL, echo_thread, NULL);
-	for (i = 0; i < RTT_N; i++) {
+	rtt_n = n;
+	for (i = 0; i < n; i++) {
 		double t0 = now_s();
 
 		sendto(pa, buf, sizeof(buf), 0, (struct sockaddr *)&ab, sizeof(ab));
@@ -173,7 +190,8 @@ static void round_trip(int spinning)
 	}
 	pthread_join(t, NULL);
 	qsort(rtt, i, sizeof(double), cmp_d);
-	printf("udp loopback round trip%s: median %.2f us, p99 %.2f us, one-way %.2f us (%d x 64 B)\n",
+	printf("udp loopback round trip%s: median %.2f us, p99 %.2f us, one-way %.2f us (%d x 64 "
+	       "B)\n",
 	       spinning ? " (spinning)" : "", rtt[i / 2], rtt[i * 99 / 100], rtt[i / 2] / 2, i);
 	close(pa);
 	close(pb);
@@ -181,10 +199,24 @@ static void round_trip(int spinning)
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1)
 		secs = atof(argv[1]);
 	throughput();
-	round_trip(0);
-	round_trip(1);
+	round_trip(0, RTT_N);
+	round_trip(1, RTT_N);
+	{
+		long i, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		pthread_t sp[64];
+
+		ncpu = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
+		for (i = 0; i < ncpu; i++)
+			pthread_create(&sp[i], NULL, spinner, NULL);
+		printf("with %ld spinning threads beside it:\n", ncpu);
+		round_trip(0, RTT_N / 10);
+		spinners_stop = 1;
+		for (i = 0; i < ncpu; i++)
+			pthread_join(sp[i], NULL);
+	}
 	return 0;
 }

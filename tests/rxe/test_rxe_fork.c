@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * fork with an active device (srxe0 = 127.0.0.1, srxe1 = 127.0.0.2, an RC
- * pair in this process): the child exits within bounded time, idle or busy
- * polling, quiet or in the middle of traffic; the parent's QPs keep working;
+ * pair in this process): the child exits within bounded time, idle or in
+ * the middle of traffic an application thread drives; the parent's QPs keep working;
  * the child keeps none of the parent's devices (providers/rxe/fork.c).
  */
 #include <errno.h>
@@ -86,7 +86,6 @@ static void pair_down(void)
 	do {                                                                      \
 		if (pair_up()) {                                                  \
 			pair_down();                                              \
-			unsetenv("SOFTODP_BUSY_POLL");                            \
 			SODP_SKIP("cannot bind UDP 4791 on 127.0.0.1/127.0.0.2"); \
 		}                                                                 \
 	} while (0)
@@ -180,26 +179,13 @@ static void check_write_and_send(unsigned int seed)
 	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf + 200000, 4096), 0);
 }
 
-static void child_exits_with_device_active(bool busy_poll)
+static void test_child_exits_while_device_active(void)
 {
-	if (busy_poll)
-		setenv("SOFTODP_BUSY_POLL", "1", 1);
 	PAIR_OR_SKIP();
 	/* the engines are up: one round trip before forking */
 	check_write_and_send(1);
 	CU_ASSERT_EQUAL(fork_many(NULL), NR_FORKS);
 	pair_down();
-	unsetenv("SOFTODP_BUSY_POLL");
-}
-
-static void test_child_exits_while_device_active(void)
-{
-	child_exits_with_device_active(false);
-}
-
-static void test_child_exits_while_device_busy_polls(void)
-{
-	child_exits_with_device_active(true);
 }
 
 static void test_parent_qps_work_after_children_exit(void)
@@ -267,7 +253,6 @@ static void test_child_releases_inherited_objects(void)
 	int status;
 	pid_t pid;
 
-	setenv("SOFTODP_BUSY_POLL", "1", 1);
 	PAIR_OR_SKIP();
 	check_write_and_send(4);
 	pid = fork_child(child_release_all);
@@ -278,7 +263,6 @@ static void test_child_releases_inherited_objects(void)
 	CU_ASSERT_EQUAL(WEXITSTATUS(status), CHILD_OK);
 	check_write_and_send(5);
 	pair_down();
-	unsetenv("SOFTODP_BUSY_POLL");
 }
 
 /*
@@ -390,14 +374,16 @@ static void *traffic_thread(void *arg)
 	}
 }
 
-static void child_exits_during_traffic(bool busy_poll)
+/*
+ * The traffic thread polls its CQ without pause, so it drives the engine
+ * itself (caller-driven progress) while the forks happen.
+ */
+static void test_child_forked_during_traffic_exits_and_traffic_completes(void)
 {
 	struct traffic t = {0};
 	uint64_t end;
 	int forked;
 
-	if (busy_poll)
-		setenv("SOFTODP_BUSY_POLL", "1", 1);
 	PAIR_OR_SKIP();
 	rt_fill(A.buf, TRAFFIC_SLOTS * TRAFFIC_LEN, 6);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&t.thread, NULL, traffic_thread, &t), 0);
@@ -420,17 +406,6 @@ static void child_exits_during_traffic(bool busy_poll)
 	CU_ASSERT_EQUAL(t.completed, t.posted);
 	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf, TRAFFIC_SLOTS * TRAFFIC_LEN), 0);
 	pair_down();
-	unsetenv("SOFTODP_BUSY_POLL");
-}
-
-static void test_child_forked_during_traffic_exits_and_traffic_completes(void)
-{
-	child_exits_during_traffic(false);
-}
-
-static void test_child_forked_during_busy_poll_traffic_exits_and_traffic_completes(void)
-{
-	child_exits_during_traffic(true);
 }
 
 static void test_fork_init_returns_zero(void)
@@ -444,12 +419,9 @@ void sodp_tests_register(void)
 	static const struct sodp_test_case t[] = {
 		{"fork_init_returns_zero", test_fork_init_returns_zero},
 		{"child_exits_while_device_active", test_child_exits_while_device_active},
-		{"child_exits_while_device_busy_polls", test_child_exits_while_device_busy_polls},
 		{"parent_qps_work_after_children_exit", test_parent_qps_work_after_children_exit},
 		{"child_forked_during_traffic_exits_and_traffic_completes",
 		 test_child_forked_during_traffic_exits_and_traffic_completes},
-		{"child_forked_during_busy_poll_traffic_exits_and_traffic_completes",
-		 test_child_forked_during_busy_poll_traffic_exits_and_traffic_completes},
 		{"child_cannot_create_qp_on_inherited_device",
 		 test_child_cannot_create_qp_on_inherited_device},
 		{"child_releases_inherited_objects", test_child_releases_inherited_objects},
