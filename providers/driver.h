@@ -31,6 +31,23 @@
 #include <infiniband/verbs.h>
 
 /* One configured soft RoCE device: a name and a local IP address. */
+/* SOFTODP_ICRC: how a received packet's ICRC is checked (providers/rxe/icrc.h) */
+enum sodp_icrc_mode {
+	SODP_ICRC_RECOVER_ID, /* the default: IPv4 IDs other than 0 recovered */
+	SODP_ICRC_STRICT,     /* "strict": as softodp sends (IPv4 ID 0) */
+	SODP_ICRC_OFF,	      /* "off": not checked */
+};
+
+/* SOFTODP_IMPAIR: test-only impairment of transmitted packets */
+struct sodp_impair {
+	unsigned int drop, dup, reorder; /* percent */
+	uint64_t seed;
+	bool on;
+};
+
+/* Parses "drop=N%,dup=N%,reorder=N%,seed=S" (NULL or "": none); -EINVAL. */
+int sodp_parse_impair(const char *spec, struct sodp_impair *im);
+
 struct sodp_dev_config {
 	char name[IBV_SYSFS_NAME_MAX];
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6, port 0 */
@@ -40,6 +57,10 @@ struct sodp_dev_config {
 	uint8_t mac[6];	     /* zero for loopback */
 	union ibv_gid gid;   /* RoCEv2 GID of addr (v4-mapped for IPv4) */
 	__be64 node_guid;    /* derived from the address, stable */
+	/* the environment, read by the front alone (lib/verbs/config.c) */
+	enum sodp_icrc_mode icrc;
+	struct sodp_impair impair;
+	bool report_stats; /* SOFTODP_STATS=1 */
 };
 
 struct sodp_context;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Device configuration: SOFTODP_DEVICES="name=address[,name=address...]".
+ * Device configuration, the one place the environment is read for it:
+ * SOFTODP_DEVICES="name=address[,name=address...]", and per device what
+ * SOFTODP_ICRC, SOFTODP_IMPAIR and SOFTODP_STATS say (sodp_config_env()).
+ * The provider receives it all in struct sodp_dev_config.
  *
  * Each entry names one soft RoCE device and the local IPv4 or IPv6 address it
  * speaks RoCEv2 from (UDP port 4791 on that address). An IPv6 address may be
@@ -8,17 +11,20 @@
  * to its interface for the MTU, MAC and the RoCEv2 GID.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ctype.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "verbs.h"
+#include "log.h"
 
 static bool valid_dev_name(const char *name, size_t len)
 {
@@ -269,4 +275,62 @@ int sodp_resolve_device(struct sodp_dev_config *cfg, char *err, size_t errlen)
 	addr_to_gid(&cfg->addr, &cfg->gid);
 	cfg->node_guid = make_guid(cfg);
 	return 0;
+}
+
+int sodp_parse_impair(const char *spec, struct sodp_impair *im)
+{
+	char buf[256], *save = NULL, *tok;
+
+	memset(im, 0, sizeof(*im));
+	im->seed = 1;
+	if (!spec || !*spec)
+		return 0;
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long long v;
+		char *eq = strchr(tok, '='), *end;
+
+		if (!eq)
+			return -EINVAL;
+		*eq = 0;
+		v = strtoull(eq + 1, &end, 0);
+		if (*end == '%')
+			end++;
+		if (*end)
+			return -EINVAL;
+		if (!strcmp(tok, "drop") && v <= 100)
+			im->drop = v;
+		else if (!strcmp(tok, "dup") && v <= 100)
+			im->dup = v;
+		else if (!strcmp(tok, "reorder") && v <= 100)
+			im->reorder = v;
+		else if (!strcmp(tok, "seed"))
+			im->seed = v ? v : 1;
+		else
+			return -EINVAL;
+	}
+	im->on = im->drop || im->dup || im->reorder;
+	return 0;
+}
+
+/*
+ * Fills the environment's part of @cfg. A bad value is named on stderr and
+ * leaves the default (no impairment, the default ICRC check).
+ */
+void sodp_config_env(struct sodp_dev_config *cfg)
+{
+	const char *icrc = getenv("SOFTODP_ICRC"), *stats = getenv("SOFTODP_STATS");
+
+	cfg->icrc = SODP_ICRC_RECOVER_ID;
+	if (icrc && !strcmp(icrc, "strict"))
+		cfg->icrc = SODP_ICRC_STRICT;
+	else if (icrc && !strcmp(icrc, "off"))
+		cfg->icrc = SODP_ICRC_OFF;
+	else if (icrc && *icrc)
+		sodp_warn("%s: ignoring SOFTODP_ICRC=%s (strict or off)\n", cfg->name, icrc);
+	if (sodp_parse_impair(getenv("SOFTODP_IMPAIR"), &cfg->impair))
+		sodp_warn("%s: ignoring bad SOFTODP_IMPAIR\n", cfg->name);
+	cfg->report_stats = stats && atoi(stats) > 0;
 }

@@ -40,8 +40,13 @@ static struct sodp_device *find_or_add_device(const struct sodp_dev_config *cfg)
 
 	list_for_each_entry (d, &dev_list, node) {
 		if (!strcmp(d->cfg.name, cfg->name) &&
-		    !memcmp(&d->cfg.addr, &cfg->addr, sizeof(cfg->addr)))
+		    !memcmp(&d->cfg.addr, &cfg->addr, sizeof(cfg->addr))) {
+			/* the environment as of this listing, for devices opened after it */
+			d->cfg.icrc = cfg->icrc;
+			d->cfg.impair = cfg->impair;
+			d->cfg.report_stats = cfg->report_stats;
 			return d;
+		}
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -85,6 +90,7 @@ SODP_EXPORT struct ibv_device **ibv_get_device_list(int *num_devices)
 			errno = -ret;
 			return NULL;
 		}
+		sodp_config_env(&cfg[i]);
 	}
 
 	list = calloc(n + 1, sizeof(*list));

@@ -37,6 +37,8 @@ int sodp_parse_devices(const char *spec, struct sodp_dev_config *out, int max, c
 		       size_t errlen);
 /* Resolves the interface, MTU, MAC, GID and GUID of cfg->addr. */
 int sodp_resolve_device(struct sodp_dev_config *cfg, char *err, size_t errlen);
+/* Reads SOFTODP_ICRC, SOFTODP_IMPAIR and SOFTODP_STATS into @cfg. */
+void sodp_config_env(struct sodp_dev_config *cfg);
 
 /* True when @ctx is a context this library created. */
 bool sodp_is_our_context(struct ibv_context *ctx);

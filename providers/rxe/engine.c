@@ -41,8 +41,9 @@
  * and of requests), so however long a message a QP streams, a control verb
  * waits at most one round for the device, and every QP gets its turn.
  *
- * SOFTODP_IMPAIR="drop=N%,dup=N%,reorder=N%,seed=S" impairs transmitted
- * packets, deterministically for a given seed (tests of the loss paths).
+ * SOFTODP_IMPAIR="drop=N%,dup=N%,reorder=N%,seed=S" (parsed by the front,
+ * lib/verbs/config.c) impairs transmitted packets, deterministically for a
+ * given seed (tests of the loss paths).
  */
 #include <errno.h>
 #include <poll.h>
@@ -108,7 +109,7 @@ void rxe_doorbell(struct rxe_dev *dev)
 
 /* ---- impairment ---- */
 
-static uint64_t rxe_rand(struct rxe_impair *im)
+static uint64_t rxe_rand(struct sodp_impair *im)
 {
 	/* xorshift64*: deterministic for a given seed */
 	im->seed ^= im->seed >> 12;
@@ -117,47 +118,11 @@ static uint64_t rxe_rand(struct rxe_impair *im)
 	return im->seed * 2685821657736338717ULL;
 }
 
-static int rxe_impair_parse(struct rxe_impair *im, const char *spec)
-{
-	char buf[256], *save = NULL, *tok;
-
-	memset(im, 0, sizeof(*im));
-	im->seed = 1;
-	if (!spec || !*spec)
-		return 0;
-	snprintf(buf, sizeof(buf), "%s", spec);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned long long v;
-		char *eq = strchr(tok, '='), *end;
-
-		if (!eq)
-			return -EINVAL;
-		*eq = 0;
-		v = strtoull(eq + 1, &end, 0);
-		if (*end == '%')
-			end++;
-		if (*end)
-			return -EINVAL;
-		if (!strcmp(tok, "drop") && v <= 100)
-			im->drop = v;
-		else if (!strcmp(tok, "dup") && v <= 100)
-			im->dup = v;
-		else if (!strcmp(tok, "reorder") && v <= 100)
-			im->reorder = v;
-		else if (!strcmp(tok, "seed"))
-			im->seed = v ? v : 1;
-		else
-			return -EINVAL;
-	}
-	im->on = im->drop || im->dup || im->reorder;
-	return 0;
-}
-
 /* For tests: change the impairment of a running device (NULL turns it off). */
 int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec)
 {
-	struct rxe_impair im;
-	int ret = rxe_impair_parse(&im, spec);
+	struct sodp_impair im;
+	int ret = sodp_parse_impair(spec, &im);
 
 	if (ret)
 		return ret;
@@ -173,7 +138,7 @@ int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec)
  */
 bool rxe_impair_tx(struct rxe_dev *dev, bool *dup)
 {
-	struct rxe_impair *im = &dev->impair;
+	struct sodp_impair *im = &dev->impair;
 
 	*dup = false;
 	if (!im->on)
@@ -189,7 +154,7 @@ bool rxe_impair_tx(struct rxe_dev *dev, bool *dup)
 
 bool rxe_impair_reorder(struct rxe_dev *dev)
 {
-	struct rxe_impair *im = &dev->impair;
+	struct sodp_impair *im = &dev->impair;
 
 	return im->on && im->reorder && rxe_rand(im) % 100 < im->reorder;
 }
@@ -246,7 +211,7 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 	uint64_t now;
 	int i, n;
 
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < RXE_RX_BATCHES_PER_ROUND; i++) {
 		n = rxe_rx_batch(dev);
 		if (n > 0)
 			busy = true;
@@ -256,14 +221,12 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 	}
 	now = rxe_now();
 	list_for_each_entry (qp, &dev->qps, node) {
-		dev->tx_qp = qp; /* packets leave from this QP's source port */
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
 			busy = true;
 		if (rxe_requester(qp, now))
 			busy = true;
 	}
-	dev->tx_qp = NULL;
 	rxe_tx_flush(dev);
 	*deadline = rxe_next_deadline(dev);
 	return busy;
@@ -476,7 +439,6 @@ static void rxe_dev_free(struct rxe_dev *dev)
 static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **out)
 {
 	struct rxe_dev *dev;
-	const char *env;
 	int ret;
 
 	dev = calloc(1, sizeof(*dev));
@@ -499,14 +461,11 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	list_init(&dev->srqs);
 	pthread_mutex_init(&dev->lock, NULL);
 
-	env = getenv("SOFTODP_ICRC");
-	dev->icrc_policy = RXE_ICRC_RECOVER_ID;
-	if (env && !strcmp(env, "strict"))
-		dev->icrc_policy = RXE_ICRC_STRICT;
-	else if (env && !strcmp(env, "off"))
-		dev->icrc_policy = RXE_ICRC_SKIP;
-	if (rxe_impair_parse(&dev->impair, getenv("SOFTODP_IMPAIR")))
-		sodp_warn("%s: ignoring bad SOFTODP_IMPAIR\n", dev->name);
+	dev->icrc_policy = cfg->icrc == SODP_ICRC_STRICT ? RXE_ICRC_STRICT
+			   : cfg->icrc == SODP_ICRC_OFF	 ? RXE_ICRC_SKIP
+							 : RXE_ICRC_RECOVER_ID;
+	dev->impair = cfg->impair;
+	dev->report_stats = cfg->report_stats;
 
 	dev->tx = calloc(RXE_BATCH, sizeof(*dev->tx));
 	dev->held = calloc(1, sizeof(*dev->held));

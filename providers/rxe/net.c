@@ -68,29 +68,17 @@ static uint16_t rxe_flow_label_sport(uint32_t fl)
 }
 
 /*
- * The source port kernel rxe uses for the packet in @tb: UD from the DETH's
- * source QPN, RC/UC from the QP the engine is working on (dev->tx_qp).
+ * The source port kernel rxe uses for a packet of @qp: UD from the sending
+ * QP's number (the DETH's source QPN), RC/UC from the flow label or the
+ * two QPNs.
  */
-static uint16_t rxe_tx_sport(struct rxe_dev *dev, const struct rxe_txbuf *tb)
+static uint16_t rxe_tx_sport(const struct rxe_qp *qp)
 {
-	const struct rxe_qp *qp = dev->tx_qp;
-	const uint8_t *d = tb->data;
-
-	switch (d[0] & IB_OPCODE_TRANSPORT_MASK) {
-	case IB_OPCODE_UD:
-		if (tb->len < RXE_BTH_BYTES + RXE_DETH_BYTES)
-			break;
-		return (uint16_t)(RXE_SPORT_BASE +
-				  rxe_hash_32((uint32_t)d[17] << 16 | d[18] << 8 | d[19], 14));
-	case IB_OPCODE_RC:
-	case IB_OPCODE_UC:
-		if (!qp)
-			break;
-		if (qp->av.flow_label)
-			return rxe_flow_label_sport(qp->av.flow_label);
-		return rxe_roce_udp_sport(qp->ibqp.qp_base.qp_num, qp->attr.dest_qp_num);
-	}
-	return RXE_ROCE_V2_PORT;
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
+		return (uint16_t)(RXE_SPORT_BASE + rxe_hash_32(qp->ibqp.qp_base.qp_num, 14));
+	if (qp->av.flow_label)
+		return rxe_flow_label_sport(qp->av.flow_label);
+	return rxe_roce_udp_sport(qp->ibqp.qp_base.qp_num, qp->attr.dest_qp_num);
 }
 
 /*
@@ -322,20 +310,26 @@ int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family)
 
 /* ---- transmit ---- */
 
-struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
+/*
+ * Flush the transmit batch once it has fewer free slots than one commit
+ * may fill: the packet, its duplicate and the held-back one (impairment).
+ */
+#define RXE_TX_FLUSH_AT (RXE_BATCH - 3)
+
+static struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
 {
-	if (dev->ntx >= RXE_BATCH - 3)
+	if (dev->ntx >= RXE_TX_FLUSH_AT)
 		rxe_tx_flush(dev);
 	return &dev->tx[dev->ntx];
 }
 
 /* Picks the packet's source port and socket, then appends the ICRC. */
-static void rxe_tx_icrc(struct rxe_dev *dev, struct rxe_txbuf *tb)
+static void rxe_tx_icrc(struct rxe_dev *dev, const struct rxe_qp *qp, struct rxe_txbuf *tb)
 {
 	struct sockaddr_storage src;
 	struct rxe_icrc_hdr h;
 
-	tb->sport = rxe_tx_sport(dev, tb);
+	tb->sport = rxe_tx_sport(qp);
 	tb->fd = rxe_sport_sock(dev, &tb->sport);
 	memcpy(&src, &dev->src4791, dev->addr_len);
 	if (dev->family == AF_INET)
@@ -368,16 +362,17 @@ static void rxe_tx_release_held(struct rxe_dev *dev)
 }
 
 /*
- * Queues the packet built in @tb (tb->len includes the 4 ICRC bytes) for
- * @av. The impairment hook may drop, duplicate or hold it back.
+ * Queues the packet of @qp built in @tb (tb->len includes the 4 ICRC bytes)
+ * for @av. The impairment hook may drop, duplicate or hold it back.
  */
-void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av)
+static void rxe_tx_commit(struct rxe_dev *dev, const struct rxe_qp *qp, struct rxe_txbuf *tb,
+			  const struct rxe_av *av)
 {
 	bool dup;
 
 	memcpy(&tb->dst, &av->dst, av->dst_len);
 	tb->dst_len = av->dst_len;
-	rxe_tx_icrc(dev, tb);
+	rxe_tx_icrc(dev, qp, tb);
 	if (!rxe_impair_tx(dev, &dup))
 		return;
 	if (dev->impair.on && !dev->held->len && rxe_impair_reorder(dev)) {
@@ -394,7 +389,7 @@ void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_a
 		}
 	}
 	rxe_tx_release_held(dev);
-	if (dev->ntx >= RXE_BATCH - 3)
+	if (dev->ntx >= RXE_TX_FLUSH_AT)
 		rxe_tx_flush(dev);
 }
 
@@ -402,9 +397,9 @@ void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_a
  * Starts a packet with headers @h and room for @paylen payload bytes.
  * Returns the buffer (payload at tb->data + tb->hdr_len) or NULL.
  */
-struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen)
+struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen)
 {
-	struct rxe_txbuf *tb = rxe_tx_alloc(dev);
+	struct rxe_txbuf *tb = rxe_tx_alloc(qp->dev);
 	int hl = rxe_hdr_build(tb->data, sizeof(tb->data), h, paylen);
 
 	if (hl < 0)
@@ -414,12 +409,12 @@ struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, ui
 	return tb;
 }
 
-/* Pads, adds the ICRC and queues a packet from rxe_tx_build(). */
-void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av)
+/* Pads, adds the ICRC and queues a packet of @qp from rxe_tx_build(). */
+void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *av)
 {
 	rxe_pkt_zero_pad(tb->data, tb->hdr_len, tb->paylen);
 	tb->len = tb->hdr_len + tb->paylen + rxe_pad_len(tb->paylen) + RXE_ICRC_BYTES;
-	rxe_tx_commit(dev, tb, av);
+	rxe_tx_commit(qp->dev, qp, tb, av);
 }
 
 /* Sends @n messages from @fd, retrying briefly while the socket is full. */
@@ -658,12 +653,10 @@ static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct r
 	}
 	if (!rxe_rx_accept(dev, qp, pkt))
 		return;
-	dev->tx_qp = qp; /* responses leave from this QP's source port */
 	if (pkt->pi.mask & RXE_ACK_MASK)
 		rxe_completer(qp, pkt);
 	else
 		rxe_responder(qp, pkt);
-	dev->tx_qp = NULL;
 }
 
 /* enum rxe_drop is the public enum sodp_drop_reason, reason for reason. */
@@ -718,11 +711,10 @@ SODP_EXPORT int sodp_device_get_counters(struct ibv_context *ctx, struct sodp_de
 /* SOFTODP_STATS=1: the device's counters, on stderr, as its last context closes. */
 void rxe_dev_report_counters(struct rxe_dev *dev)
 {
-	const char *env = getenv("SOFTODP_STATS");
 	uint64_t dropped = 0;
 	int i;
 
-	if (!env || atoi(env) <= 0)
+	if (!dev->report_stats)
 		return;
 	for (i = 0; i < RXE_DROP_NR; i++)
 		dropped += dev->rx_drops[i];

@@ -308,7 +308,7 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 	qp->resp.msn = 0;
 	qp->resp.nak_seq_sent = false;
 	qp->resp.fault_rnrs = 0;
-	qp->resp.last_opcode = 0xff;
+	qp->resp.last_opcode = RXE_OPCODE_NONE;
 	qp->resp.have_wqe = false;
 	qp->resp.q_head = qp->resp.q_tail = 0;
 	qp->resp.rd_queued = 0;
@@ -423,7 +423,7 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	qp->rcq = to_rcq(attr->recv_cq);
 	qp->srq = attr->srq ? to_rsrq(attr->srq) : NULL;
 	qp->sq_sig_all = attr->sq_sig_all;
-	qp->resp.last_opcode = 0xff;
+	qp->resp.last_opcode = RXE_OPCODE_NONE;
 	if (attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) {
 		qp->send_ops = true;
 		qp->send_ops_flags = attr->send_ops_flags;
@@ -694,7 +694,7 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 				rxe_async_qp(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
 			}
 		} else if (next == IBV_QPS_RTR && cur == IBV_QPS_INIT) {
-			qp->resp.last_opcode = 0xff;
+			qp->resp.last_opcode = RXE_OPCODE_NONE;
 			qp->resp.msn = 0;
 		} else if (next == IBV_QPS_RTS && cur == IBV_QPS_RTR) {
 			qp->req.wqe_idx = qp->sq.cons;

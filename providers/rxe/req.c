@@ -281,7 +281,7 @@ static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	h.deth.qkey = (wqe->remote_qkey & 0x80000000u) ? qp->attr.qkey : wqe->remote_qkey;
 	h.deth.sqp = qp->ibqp.qp_base.qp_num;
 	h.imm = be32toh(wqe->imm_data);
-	tb = rxe_tx_build(qp->dev, &h, wqe->length);
+	tb = rxe_tx_build(qp, &h, wqe->length);
 	if (!tb) {
 		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
 		return -EIO;
@@ -293,7 +293,7 @@ static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		rxe_req_error(qp, wqe, st);
 		return -EIO;
 	}
-	rxe_tx_send(qp->dev, tb, &wqe->av);
+	rxe_tx_send(qp, tb, &wqe->av);
 	qp->req.psn = rxe_psn_add(qp->req.psn, 1);
 	qp->req.wqe_idx++;
 	/* UD completes once on the wire */
@@ -357,7 +357,7 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		h.imm = be32toh(wqe->imm_data);
 		h.ieth_rkey = wqe->invalidate_rkey;
 	}
-	tb = rxe_tx_build(qp->dev, &h, len);
+	tb = rxe_tx_build(qp, &h, len);
 	if (!tb) {
 		rxe_req_error(qp, wqe, IBV_WC_LOC_QP_OP_ERR);
 		return -EIO;
@@ -373,7 +373,7 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 			return -EIO;
 		}
 	}
-	rxe_tx_send(qp->dev, tb, &qp->av);
+	rxe_tx_send(qp, tb, &qp->av);
 
 	if (wqe->opcode == IBV_WR_RDMA_READ) {
 		qp->req.psn = rxe_psn_add(wqe->last_psn, 1);
@@ -401,7 +401,7 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 {
 	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
 	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
-	int budget = 64;
+	int budget = RXE_REQ_BUDGET;
 	bool sent = false;
 
 	if (qp->state == IBV_QPS_ERR) {

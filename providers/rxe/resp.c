@@ -118,9 +118,9 @@ static void rxe_send_ack_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e, uint8_
 	h.aeth.syndrome = e->kind == RESP_NAK ? e->syndrome : RXE_AETH_SYN_ACK_UNLIMITED;
 	h.aeth.msn = e->msn;
 	h.atmack_orig = e->orig;
-	tb = rxe_tx_build(qp->dev, &h, 0);
+	tb = rxe_tx_build(qp, &h, 0);
 	if (tb)
-		rxe_tx_send(qp->dev, tb, &qp->av);
+		rxe_tx_send(qp, tb, &qp->av);
 }
 
 /*
@@ -169,7 +169,7 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	h.bth.psn = e->psn;
 	h.aeth.syndrome = RXE_AETH_SYN_ACK_UNLIMITED;
 	h.aeth.msn = e->msn;
-	tb = rxe_tx_build(qp->dev, &h, len);
+	tb = rxe_tx_build(qp, &h, len);
 	if (!tb)
 		return 1;
 	ret = len ? rxe_read_payload(qp, e, tb->data + tb->hdr_len, len) : 0;
@@ -182,7 +182,7 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 		rxe_send_ack_pkt(qp, e, IB_OPCODE_RC_ACKNOWLEDGE);
 		return 1;
 	}
-	rxe_tx_send(qp->dev, tb, &qp->av);
+	rxe_tx_send(qp, tb, &qp->av);
 	e->first_sent = true;
 	e->va += len;
 	e->resid -= len;
@@ -197,7 +197,7 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 bool rxe_resp_send_queued(struct rxe_qp *qp)
 {
 	struct rxe_resp_state *r = &qp->resp;
-	int budget = 64;
+	int budget = RXE_RESP_BUDGET;
 	bool sent = false;
 
 	while (budget > 0 && r->q_head != r->q_tail) {
@@ -390,9 +390,9 @@ static bool rxe_check_op_seq(struct rxe_qp *qp, struct rxe_pkt *pkt)
 	uint8_t last = qp->resp.last_opcode;
 	uint32_t m = pkt->pi.mask;
 
-	if (last != 0xff && rxe_in_send(last))
+	if (last != RXE_OPCODE_NONE && rxe_in_send(last))
 		return (m & RXE_SEND_MASK) && !(m & RXE_START_MASK);
-	if (last != 0xff && rxe_in_write(last))
+	if (last != RXE_OPCODE_NONE && rxe_in_write(last))
 		return (m & RXE_WRITE_MASK) && !(m & RXE_START_MASK);
 	return m & RXE_START_MASK;
 }
@@ -903,7 +903,7 @@ void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
 		}
 	} else if (d != 0) {
 		/* UC: packets were lost; drop the message in progress */
-		r->last_opcode = 0xff;
+		r->last_opcode = RXE_OPCODE_NONE;
 		r->psn = psn;
 		if (r->have_wqe)
 			r->offset = 0;
@@ -942,7 +942,8 @@ result:
 	case RESP_DONE:
 		r->fault_rnrs = 0;
 		if (pkt->pi.mask & (RXE_SEND_MASK | RXE_WRITE_MASK)) {
-			r->last_opcode = (pkt->pi.mask & RXE_END_MASK) ? 0xff : pkt->pi.opcode;
+			r->last_opcode =
+				(pkt->pi.mask & RXE_END_MASK) ? RXE_OPCODE_NONE : pkt->pi.opcode;
 			r->psn = rxe_psn_add(psn, 1);
 			if (type == IBV_QPT_RC && pkt->pi.h.bth.ack_req)
 				rxe_queue_ack(qp, psn, RXE_AETH_SYN_ACK_UNLIMITED);
@@ -958,13 +959,13 @@ result:
 						   res == RESP_RNR_FAULT ? rxe_fault_rnr_timer(qp)
 									 : qp->attr.min_rnr_timer));
 		else
-			r->last_opcode = 0xff; /* UC: the message is lost */
+			r->last_opcode = RXE_OPCODE_NONE; /* UC: the message is lost */
 		break;
 	case RESP_NAK_INV:
 	case RESP_NAK_ACCESS:
 	case RESP_NAK_OP:
 		if (type != IBV_QPT_RC) {
-			r->last_opcode = 0xff;
+			r->last_opcode = RXE_OPCODE_NONE;
 			r->psn = rxe_psn_add(psn, 1);
 			break;
 		}

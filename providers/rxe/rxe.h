@@ -344,7 +344,7 @@ struct rxe_resp_state {
 	uint32_t msn;
 	unsigned int fault_rnrs; /* RNR NAKs sent since a request last went through */
 	bool nak_seq_sent;
-	uint8_t last_opcode; /* 0xff: between messages */
+	uint8_t last_opcode; /* RXE_OPCODE_NONE: between messages */
 	/* SEND in progress */
 	bool have_wqe;
 	bool from_srq;
@@ -465,12 +465,6 @@ struct rxe_counters {
 	uint64_t rx_drops[RXE_DROP_NR];
 };
 
-struct rxe_impair {
-	unsigned int drop, dup, reorder; /* percent */
-	uint64_t seed;
-	bool on;
-};
-
 struct rxe_txbuf {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
@@ -524,7 +518,8 @@ struct rxe_dev {
 	uint8_t *rxbuf;		/* RXE_BATCH receive buffers */
 	struct rxe_rxring *rxr; /* their message headers (net.c) */
 	struct rxe_txbuf *held; /* impairment: a reordered packet */
-	struct rxe_impair impair;
+	struct sodp_impair impair;
+	bool report_stats; /* SOFTODP_STATS=1 */
 
 	/* counters, under dev->lock */
 	uint64_t rx_pkts, tx_pkts, rx_icrc_unverified, impair_drop;
@@ -535,8 +530,7 @@ struct rxe_dev {
 	struct sockaddr_storage src4791; /* addr with port 4791 */
 	int *sport_fd;			 /* send-only sockets by sport & 0x3fff (net.c) */
 	unsigned int nr_sport_fd;
-	struct rxe_qp *tx_qp; /* the QP whose packets are being built, or NULL */
-	uint32_t req_gen;     /* bumped by doorbells */
+	uint32_t req_gen; /* bumped by doorbells */
 };
 
 /* Provider-private part of a context. */
@@ -579,11 +573,9 @@ void rxe_fork_install(void);
 int rxe_net_open(struct rxe_dev *dev);
 int rxe_dev_start(struct rxe_dev *dev);
 void rxe_net_close(struct rxe_dev *dev);
-struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev);
-void rxe_tx_commit(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
 void rxe_tx_flush(struct rxe_dev *dev);
-struct rxe_txbuf *rxe_tx_build(struct rxe_dev *dev, const struct rxe_hdrs *h, uint32_t paylen);
-void rxe_tx_send(struct rxe_dev *dev, struct rxe_txbuf *tb, const struct rxe_av *av);
+struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen);
+void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);
 void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len, const struct sockaddr *src,
 		   socklen_t src_len);

@@ -43,4 +43,15 @@
 /* Headers a RoCEv2 packet may carry beyond the payload: rxe's allowance. */
 #define RXE_MAX_HDR_LENGTH 80
 
+/*
+ * The engine's budgets per round (engine.c): a round is bounded so that
+ * every QP gets its turn and a control verb waits at most one round.
+ */
+#define RXE_RX_BATCHES_PER_ROUND 8  /* receive batches of RXE_BATCH packets */
+#define RXE_REQ_BUDGET		 64 /* packets a requester sends per round (req.c) */
+#define RXE_RESP_BUDGET		 64 /* queued responses a responder sends per round (resp.c) */
+
+/* resp.last_opcode between messages: a manufacturer-specific opcode (IBTA 9.2) never accepted */
+#define RXE_OPCODE_NONE 0xff
+
 #endif

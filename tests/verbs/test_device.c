@@ -4,6 +4,7 @@
  * front, called the way an application calls them.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,57 @@ static void test_parse_null_arguments_are_einval(void)
 	CU_ASSERT_EQUAL(sodp_parse_devices(NULL, cfg, 1, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(sodp_parse_devices("a=127.0.0.1", NULL, 1, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(sodp_parse_devices("a=127.0.0.1", cfg, 0, err, sizeof(err)), -EINVAL);
+}
+
+static void test_parse_impair_reads_each_field(void)
+{
+	struct sodp_impair im;
+
+	CU_ASSERT_EQUAL(sodp_parse_impair("drop=5%,dup=2,reorder=1%,seed=9", &im), 0);
+	CU_ASSERT_EQUAL(im.drop, 5);
+	CU_ASSERT_EQUAL(im.dup, 2);
+	CU_ASSERT_EQUAL(im.reorder, 1);
+	CU_ASSERT_EQUAL(im.seed, 9);
+	CU_ASSERT_TRUE(im.on);
+	CU_ASSERT_EQUAL(sodp_parse_impair(NULL, &im), 0);
+	CU_ASSERT_FALSE(im.on);
+}
+
+static void test_parse_impair_bad_specs_are_einval(void)
+{
+	static const char *const bad[] = {"drop",     "drop=101%",  "dup=x",	"loss=1%",
+					  "drop=1%%", "reorder=-1", "seed=1,=2"};
+	struct sodp_impair im;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		CU_ASSERT_EQUAL(sodp_parse_impair(bad[i], &im), -EINVAL);
+}
+
+static void test_config_env_reads_icrc_impair_and_stats(void)
+{
+	struct sodp_dev_config cfg = {.name = "srxe0"};
+
+	setenv("SOFTODP_ICRC", "strict", 1);
+	setenv("SOFTODP_IMPAIR", "drop=3%", 1);
+	setenv("SOFTODP_STATS", "1", 1);
+	sodp_config_env(&cfg);
+	CU_ASSERT_EQUAL(cfg.icrc, SODP_ICRC_STRICT);
+	CU_ASSERT_EQUAL(cfg.impair.drop, 3);
+	CU_ASSERT_TRUE(cfg.report_stats);
+	/* a bad value is named on stderr and leaves the default */
+	setenv("SOFTODP_ICRC", "sometimes", 1);
+	setenv("SOFTODP_IMPAIR", "drop=lots", 1);
+	unsetenv("SOFTODP_STATS");
+	sodp_config_env(&cfg);
+	CU_ASSERT_EQUAL(cfg.icrc, SODP_ICRC_RECOVER_ID);
+	CU_ASSERT_FALSE(cfg.impair.on);
+	CU_ASSERT_FALSE(cfg.report_stats);
+	setenv("SOFTODP_ICRC", "off", 1);
+	unsetenv("SOFTODP_IMPAIR");
+	sodp_config_env(&cfg);
+	CU_ASSERT_EQUAL(cfg.icrc, SODP_ICRC_OFF);
+	unsetenv("SOFTODP_ICRC");
 }
 
 static void test_resolve_loopback_alias_gives_v4_mapped_gid(void)
@@ -346,6 +398,10 @@ void sodp_tests_register(void)
 		{"parse_bad_entries_name_the_entry", test_parse_bad_entries_name_the_entry},
 		{"parse_too_many_entries_is_e2big", test_parse_too_many_entries_is_e2big},
 		{"parse_null_arguments_are_einval", test_parse_null_arguments_are_einval},
+		{"parse_impair_reads_each_field", test_parse_impair_reads_each_field},
+		{"parse_impair_bad_specs_are_einval", test_parse_impair_bad_specs_are_einval},
+		{"config_env_reads_icrc_impair_and_stats",
+		 test_config_env_reads_icrc_impair_and_stats},
 		{"resolve_loopback_alias_gives_v4_mapped_gid",
 		 test_resolve_loopback_alias_gives_v4_mapped_gid},
 		{"resolve_foreign_address_is_refused", test_resolve_foreign_address_is_refused},
