@@ -204,17 +204,23 @@ static uint64_t rxe_next_deadline(struct rxe_dev *dev)
 	return next;
 }
 
-static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
+/*
+ * One round. Returns whether it did anything (received, completed, sent);
+ * *more says whether work may be left that no event announces: a budget
+ * ran out. Unread packets need no other round: the socket stays readable.
+ */
+static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 {
-	bool busy = false;
+	bool did = false;
 	struct rxe_qp *qp;
 	uint64_t now;
 	int i, n;
 
+	*more = false;
 	for (i = 0; i < RXE_RX_BATCHES_PER_ROUND; i++) {
 		n = rxe_rx_batch(dev);
 		if (n > 0)
-			busy = true;
+			did = true;
 		/* a batch not filled emptied the socket */
 		if (n < RXE_BATCH)
 			break;
@@ -223,13 +229,13 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline)
 	list_for_each_entry (qp, &dev->qps, node) {
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
-			busy = true;
+			*more = true;
 		if (rxe_requester(qp, now))
-			busy = true;
+			*more = true;
 	}
 	rxe_tx_flush(dev);
 	*deadline = rxe_next_deadline(dev);
-	return busy;
+	return did || *more;
 }
 
 /*
@@ -292,12 +298,19 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 	    __atomic_load_n(&dev->lock_waiters, __ATOMIC_RELAXED) ||
 	    pthread_mutex_trylock(&dev->lock))
 		return false;
-	if (waiting)
+	if (waiting) {
 		__atomic_store_n(&dev->caller_ns, rxe_now(), __ATOMIC_RELAXED);
-	for (i = 0; i < RXE_CALLER_ROUNDS && busy && !dev->stop; i++) {
-		busy = rxe_round(dev, &deadline);
-		did |= busy;
+	} else {
+		/* a post: its packets leave before the socket is read */
+		uint64_t now = rxe_now();
+		struct rxe_qp *qp;
+
+		list_for_each_entry (qp, &dev->qps, node)
+			rxe_requester(qp, now);
+		rxe_tx_flush(dev);
 	}
+	for (i = 0; i < RXE_CALLER_ROUNDS && busy && !dev->stop; i++)
+		did |= rxe_round(dev, &deadline, &busy);
 	rxe_timer_arm(dev, deadline);
 	pthread_mutex_unlock(&dev->lock);
 	if (busy)
@@ -343,11 +356,12 @@ static void *rxe_engine_thread(void *arg)
 		uint64_t deadline, now, caller, v;
 		struct pollfd pfd[3];
 		struct timespec ts, *tsp = NULL;
-		bool blind;
+		bool blind, more;
 		uint32_t g;
 
 		rxe_engine_step_aside(dev);
-		if (rxe_round(dev, &deadline))
+		rxe_round(dev, &deadline, &more);
+		if (more)
 			continue;
 		g = __atomic_load_n(&dev->req_gen, __ATOMIC_SEQ_CST);
 		if (g != gen) {
@@ -380,6 +394,7 @@ static void *rxe_engine_thread(void *arg)
 		pfd[1].fd = dev->tfd;
 		pfd[2].fd = dev->sock;
 		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
 		if (ppoll(pfd, blind ? 2 : 3, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
 		    read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
@@ -387,7 +402,7 @@ static void *rxe_engine_thread(void *arg)
 		__atomic_store_n(&dev->engine_blind, 0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&dev->lock);
 		/* under the lock: a caller may have armed it again meanwhile */
-		if (read(dev->tfd, &v, sizeof(v)) == sizeof(v))
+		if ((pfd[1].revents & POLLIN) && read(dev->tfd, &v, sizeof(v)) == sizeof(v))
 			dev->timer_at = UINT64_MAX;
 	}
 	pthread_mutex_unlock(&dev->lock);
