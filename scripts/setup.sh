@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libibverbs-dev ibverbs-utils perftest
-      libcunit1-dev iproute2 tshark clang libclang-rt-14-dev man-db)
+      libcunit1-dev iproute2 tshark clang libclang-rt-14-dev man-db gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
