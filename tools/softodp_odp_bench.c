@@ -447,6 +447,22 @@ static struct ibv_mr *reg(struct bench *b, void *addr, uint64_t len, enum reg_ki
 	return mr;
 }
 
+/* Says which target a failed pass went to, with its MR's fault counters. */
+static void report_failure(struct ibv_mr *mr, const char *what)
+{
+	struct tl_odp_counters c;
+
+	if (!tl_mr_counters(mr, &c))
+		fprintf(stderr,
+			"%s: %s failed; its MR: faults %" PRIu64 ", handled %" PRIu64
+			", errors %" PRIu64 ", pages faulted %" PRIu64 ", invalidations %" PRIu64
+			"\n",
+			progname, what, c.faults, c.faults_handled, c.fault_errors, c.pages_faulted,
+			c.invalidations);
+	else
+		fprintf(stderr, "%s: %s failed\n", progname, what);
+}
+
 /* ---- traffic ---- */
 
 struct target {
@@ -719,15 +735,18 @@ static int bw_kind(struct bench *b, uint64_t msg, enum reg_kind kind, enum backi
 	*warm = mbps(b->region, ns);
 	ret = 0;
 out_mr:
-	if (ret)
-		fprintf(stderr, "%s: WRITEs of %" PRIu64 " bytes into %s memory (%s) failed\n",
-			progname, msg,
-			kind == R_PINNED ? "pinned"
-			: kind == R_ODP	 ? "ODP"
-					 : "implicit ODP",
-			backing == B_4K	   ? "4 KiB pages"
-			: backing == B_THP ? "THP"
-					   : "hugetlb");
+	if (ret) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "WRITEs of %" PRIu64 " bytes into %s memory (%s)", msg,
+			 kind == R_PINNED ? "pinned"
+			 : kind == R_ODP  ? "ODP"
+					  : "implicit ODP",
+			 backing == B_4K    ? "4 KiB pages"
+			 : backing == B_THP ? "THP"
+					    : "hugetlb");
+		report_failure(mr, what);
+	}
 	ibv_dereg_mr(mr);
 out:
 	munmap(mem, b->region);
@@ -1063,6 +1082,8 @@ static int bench_mtt(struct bench *b)
 			/* A WRITE pass makes every page of the ODP MR present. */
 			if (!write_pass(b, &t, 1, 1 << 20, 1, &ns) && !tl_mr_counters(mr, &c[i]))
 				ret = 0;
+			else
+				report_failure(mr, rows[i].name);
 			ibv_dereg_mr(mr);
 		}
 		if (mem)

@@ -24,7 +24,9 @@ static void test_quick_json_holds_every_section_with_sane_values(void)
 {
 	const char *s;
 
-	CU_ASSERT_EQUAL_FATAL(tt_run(&r, LIMIT, BENCH " --quick --json"), 0);
+	if (tt_run(&r, LIMIT, BENCH " --quick --json"))
+		printf("\n  exit %d:\n%s", r.status, r.err);
+	CU_ASSERT_EQUAL_FATAL(r.status, 0);
 	CU_ASSERT_FATAL(tt_json_valid(r.out));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"softodp\": true"));
 
@@ -88,7 +90,9 @@ static void test_quick_json_holds_every_section_with_sane_values(void)
 
 static void test_table_names_each_section_it_ran(void)
 {
-	CU_ASSERT_EQUAL_FATAL(tt_run(&r, LIMIT, BENCH " --quick --only=reg,mtt"), 0);
+	if (tt_run(&r, LIMIT, BENCH " --quick --only=reg,mtt"))
+		printf("\n  exit %d:\n%s", r.status, r.err);
+	CU_ASSERT_EQUAL_FATAL(r.status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Registration + deregistration [usec, median]"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "MTT entries and MTT memory by page size"));
 	CU_ASSERT_PTR_NULL(strstr(r.out, "RDMA WRITE bandwidth"));
@@ -128,7 +132,9 @@ static void test_plot_draws_a_png_chart(void)
 	fd = mkstemps(png, 4);
 	CU_ASSERT_FATAL(fd >= 0);
 	close(fd);
-	CU_ASSERT_EQUAL(tt_run(&r, LIMIT, BENCH " --quick --only=bw --plot=%s", png), 0);
+	if (tt_run(&r, LIMIT, BENCH " --quick --only=bw --plot=%s", png))
+		printf("\n  exit %d:\n%s", r.status, r.err);
+	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_FATAL(png_size(png, &w, &h, &bytes));
 	printf("%ux%u, %ld bytes ", w, h, bytes);
 	CU_ASSERT(w >= 640 && w <= 4000);
