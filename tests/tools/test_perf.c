@@ -217,7 +217,7 @@ static void test_bad_options_print_usage_and_fail(void)
 
 static void test_sides_with_different_options_refuse_to_run(void)
 {
-	char server[512], client[512];
+	char server[1024], client[1024];
 	int port = next_port++;
 
 	snprintf(server, sizeof(server), SERVER_ENV PERF " -p %d -t write_bw -n 100", port);
@@ -237,7 +237,7 @@ static void test_sides_with_different_options_refuse_to_run(void)
 static void test_builds_and_runs_against_system_libibverbs(void)
 {
 	char dir[] = "/tmp/softodp-tools-sys-XXXXXX";
-	char perf[128], server[512], client[512];
+	char perf[1024], server[2048], client[2048];
 	struct tt_run r;
 	int port;
 
