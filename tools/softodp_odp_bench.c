@@ -245,8 +245,16 @@ static int setup(struct bench *b)
 		fprintf(stderr, "%s: ibv_query_port: %s\n", progname, strerror(errno));
 		return -1;
 	}
-	path = (struct tl_path){
-		.port = 1, .gid_index = b->o->gid_index, .mtu = port.active_mtu, .rd_atomic = 16};
+	/*
+	 * A 1 s ACK timeout: the responder runs in this process, so a slow
+	 * fault there (a sanitizer build, a loaded machine) holds back its
+	 * ACKs as well.
+	 */
+	path = (struct tl_path){.port = 1,
+				.gid_index = b->o->gid_index,
+				.mtu = port.active_mtu,
+				.rd_atomic = 16,
+				.timeout = 18};
 	for (int s = 0; s < 2; s++) {
 		b->pd[s] = ibv_alloc_pd(b->ctx[s]);
 		b->cq[s] = b->pd[s] ? ibv_create_cq(b->ctx[s], SEND_DEPTH * MAX_QPS, NULL, NULL, 0)

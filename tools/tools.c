@@ -241,7 +241,7 @@ int tl_connect_rc_qp(struct ibv_qp *qp, const struct tl_endpoint *local,
 	}
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_RTS;
-	attr.timeout = 14;
+	attr.timeout = path->timeout ? path->timeout : 14; /* 67 ms */
 	attr.retry_cnt = 7;
 	attr.rnr_retry = 7; /* infinite: the peer may be faulting ODP pages */
 	attr.sq_psn = local->psn;

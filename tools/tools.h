@@ -63,6 +63,7 @@ struct tl_path {
 	int gid_index;
 	enum ibv_mtu mtu;
 	uint8_t rd_atomic; /* READs and atomics in flight, each way */
+	uint8_t timeout;   /* the ACK timeout, 4.096 us * 2^timeout; 0: perftest's 14 */
 };
 
 /* The MTU of @mtu bytes (256 ... 4096), or 0 for anything else. */
