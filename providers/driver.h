@@ -64,6 +64,7 @@ struct sodp_dev_config {
 };
 
 struct sodp_context;
+struct sodp_stat_dev;
 
 /*
  * Hooks the front gives the provider. Called from any thread, including the
@@ -131,6 +132,13 @@ struct sodp_provider_ops {
 
 	int (*attach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
 	int (*detach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid, uint16_t lid);
+
+	/*
+	 * The stat segment (stat_rec.h): every device of the process into
+	 * @out (up to @max records, zeroed), returning how many. Called off
+	 * the data path, a few times a second.
+	 */
+	unsigned int (*stat_snapshot)(struct sodp_stat_dev *out, unsigned int max);
 };
 
 /*

@@ -233,6 +233,7 @@ static struct ibv_context *open_context(struct ibv_device *device, struct sodp_u
 	pthread_mutex_lock(&ctx_lock);
 	list_add_tail(&fc->node, &ctx_list);
 	pthread_mutex_unlock(&ctx_lock);
+	sodp_stat_context_open(ctx);
 	return &ctx->vctx.context;
 
 err_async:
@@ -284,6 +285,7 @@ SODP_EXPORT int ibv_close_device(struct ibv_context *ibctx)
 	list_del_init(&fc->node);
 	pthread_mutex_unlock(&ctx_lock);
 
+	sodp_stat_context_close(ctx);
 	ctx->ops->close(ctx);
 	sodp_async_fini(ctx);
 	close(ibctx->cmd_fd);

@@ -86,11 +86,16 @@ struct sodp_front {
 	int async_wfd; /* write end; vctx.context.async_fd reads */
 	unsigned int async_queued;
 	struct sodp_ufile *ufile;
+	pid_t stat_pid; /* the process whose stat segment counts the context, or 0 */
 };
 
 struct sodp_front *sodp_front_of(struct sodp_context *ctx);
 /* Points the context's ops tables at the front and the provider. */
 void sodp_init_context_ops(struct sodp_context *ctx);
+
+/* The stat segment (stat.c): a context opened, a context about to close. */
+void sodp_stat_context_open(struct sodp_context *ctx);
+void sodp_stat_context_close(struct sodp_context *ctx);
 
 /* Objects on a PD keep it from being deallocated. */
 void sodp_pd_get(struct ibv_pd *pd);

@@ -166,4 +166,5 @@ const struct sodp_provider_ops rxe_provider_ops = {
 	.destroy_ah = rxe_destroy_ah,
 	.attach_mcast = rxe_attach_mcast,
 	.detach_mcast = rxe_detach_mcast,
+	.stat_snapshot = rxe_stat_snapshot,
 };

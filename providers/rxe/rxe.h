@@ -566,6 +566,9 @@ bool rxe_impair_tx(struct rxe_dev *dev, bool *dup);
 bool rxe_impair_reorder(struct rxe_dev *dev);
 int rxe_dev_set_impair(struct rxe_dev *dev, const char *spec);
 
+/* ---- stat.c ---- */
+unsigned int rxe_stat_snapshot(struct sodp_stat_dev *out, unsigned int max);
+
 /* ---- fork.c ---- */
 void rxe_fork_install(void);
 

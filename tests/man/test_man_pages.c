@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The manual: a page for every sodp_* function the library exports, reached
- * by the function's own name and naming it, a softodp-run page that documents
- * every option the launcher accepts, an overview that names every variable
- * and header, and pages that groff renders without a warning.
+ * by the function's own name and naming it, pages for softodp-run, softodp
+ * and softodp_demo that document every option their usage names, an
+ * overview that names every variable and header, and pages that groff
+ * renders without a warning.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -18,6 +19,8 @@
 
 #define LIB	SODP_BUILD_DIR "/lib/verbs/libsoftodp.so.1"
 #define RUN	SODP_BUILD_DIR "/examples/softodp-run"
+#define CLI	SODP_BUILD_DIR "/tools/softodp"
+#define DEMO	SODP_BUILD_DIR "/tools/softodp_demo"
 #define MANSRC	SODP_SOURCE_DIR "/man"
 #define MANLINK SODP_BUILD_DIR "/man"
 
@@ -146,20 +149,25 @@ static void test_every_page_names_the_functions_it_is_found_by(void)
 	}
 }
 
-static void test_softodp_run_page_documents_every_option(void)
+/*
+ * Every long option @prog's --help names is in @page, as roff writes it
+ * (\-\-name); returns how many were checked.
+ */
+static size_t check_page_documents_options(const char *prog, const char *page_path)
 {
 	static char help[MAX_PAGE], page[MAX_PAGE];
-	char opt[64], roff[80];
-	FILE *p = popen(RUN " --help", "r");
+	char opt[64], roff[80], cmd[512];
 	size_t n, checked = 0;
+	FILE *p;
 	char *s;
 
+	snprintf(cmd, sizeof(cmd), "%s --help", prog);
+	p = popen(cmd, "r");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	n = fread(help, 1, sizeof(help) - 1, p);
 	help[n] = '\0';
 	CU_ASSERT_EQUAL(pclose(p), 0);
-	CU_ASSERT_FATAL(slurp(MANSRC "/man1/softodp-run.1", page, sizeof(page)));
-	/* Every long option the help names, as roff writes it: \-\-name. */
+	CU_ASSERT_FATAL(slurp(page_path, page, sizeof(page)));
 	for (s = strstr(help, "--"); s; s = strstr(s + 2, "--")) {
 		size_t l = 0;
 
@@ -170,12 +178,30 @@ static void test_softodp_run_page_documents_every_option(void)
 			continue;
 		snprintf(roff, sizeof(roff), "\\-\\-%s", opt);
 		if (!strstr(page, roff)) {
-			printf("\n    softodp-run.1 lacks --%s", opt);
-			CU_FAIL("an option of softodp-run is not in its page");
+			printf("\n    %s lacks --%s", page_path, opt);
+			CU_FAIL("an option is not in its page");
 		}
 		checked++;
 	}
-	CU_ASSERT(checked >= 4); /* --devices, --log, --lib, --help */
+	return checked;
+}
+
+static void test_softodp_run_page_documents_every_option(void)
+{
+	/* --devices, --log, --lib, --help */
+	CU_ASSERT(check_page_documents_options(RUN, MANSRC "/man1/softodp-run.1") >= 4);
+}
+
+static void test_softodp_page_documents_every_option(void)
+{
+	/* --pid, --json, --watch, --help */
+	CU_ASSERT(check_page_documents_options(CLI, MANSRC "/man1/softodp.1") >= 4);
+}
+
+static void test_softodp_demo_page_documents_every_option(void)
+{
+	/* --size, --server, --client, --help */
+	CU_ASSERT(check_page_documents_options(DEMO, MANSRC "/man1/softodp_demo.1") >= 4);
 }
 
 /*
@@ -285,6 +311,9 @@ void sodp_tests_register(void)
 		 test_every_page_names_the_functions_it_is_found_by},
 		{"softodp_run_page_documents_every_option",
 		 test_softodp_run_page_documents_every_option},
+		{"softodp_page_documents_every_option", test_softodp_page_documents_every_option},
+		{"softodp_demo_page_documents_every_option",
+		 test_softodp_demo_page_documents_every_option},
 		{"overview_documents_every_environment_variable",
 		 test_overview_documents_every_environment_variable},
 		{"overview_names_every_public_header", test_overview_names_every_public_header},

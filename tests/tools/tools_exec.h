@@ -8,6 +8,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #define TOOLS_OUT_MAX (1 << 17)
@@ -40,6 +43,43 @@ static inline int tools_run(char *out, size_t outlen, int secs, const char *fmt,
 	out[len] = '\0';
 	st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reads exactly @len bytes from @fd within @secs seconds: 0, or -1. */
+static inline int tools_read_timed(int fd, void *buf, size_t len, int secs)
+{
+	char *p = buf;
+
+	while (len) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pfd, 1, secs * 1000) != 1)
+			return -1;
+		n = read(fd, p, len);
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Waits for child @pid within @secs seconds (then kills it): 0, or -1. */
+static inline int tools_wait_timed(pid_t pid, int *status, int secs)
+{
+	for (int i = 0; i < secs * 100; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0)
+			return -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return -1;
 }
 
 #endif
