@@ -118,6 +118,7 @@ SODP_EXPORT struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_
 	if (!mr)
 		return NULL;
 	sodp_pd_get(pd);
+	sodp_stat_kick(ctx);
 	return mr;
 }
 

@@ -74,6 +74,7 @@ static struct ibv_qp *create_qp(struct ibv_context *ibctx, struct ibv_qp_init_at
 	if (!qp)
 		return NULL;
 	sodp_pd_get(attr->pd);
+	sodp_stat_kick(ctx);
 	return qp;
 }
 

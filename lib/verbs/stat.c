@@ -4,8 +4,12 @@
  * (providers/stat_rec.h has the layout and the reader's protocol).
  *
  * Life: the first context the process opens creates
- * /dev/shm/softodp-<euid>-<pid> (mode 0600) and starts the publisher; the
- * last one closed stops it and removes the file, and so does exit(). A
+ * /dev/shm/softodp-<euid>-<pid> (mode 0600) and publishes into it once;
+ * the first QP or MR starts the publisher thread, so that opening a device
+ * alone starts no thread, as the engine starts none until there is work (a
+ * process that forks before it made anything stays single-threaded). The
+ * last context closed stops the publisher and removes the file, and so
+ * does exit(). A
  * process killed leaves the file behind: `softodp stat` removes it, and so
  * does the next process of the same user that makes its own.
  * SOFTODP_STAT=0 turns the segment off.
@@ -56,9 +60,10 @@ static struct {
 	struct sodp_stat_seg *seg;
 	char path[64];
 	const struct sodp_provider_ops *ops;
+	struct sodp_stat_dev *devs; /* the snapshot buffer */
 	pthread_t thread;
-	bool running;
-	bool stop; /* under pub_lock */
+	bool running; /* read without stat_lock by sodp_stat_kick() */
+	bool stop;    /* under pub_lock */
 	bool handlers;
 } st;
 
@@ -130,7 +135,6 @@ static void *publisher(void *arg)
 			;
 	}
 	pthread_mutex_unlock(&pub_lock);
-	free(devs);
 	return NULL;
 }
 
@@ -184,13 +188,15 @@ static void stat_teardown(int join_secs)
 		} else {
 			pthread_join(st.thread, NULL);
 		}
-		st.running = false;
+		__atomic_store_n(&st.running, false, __ATOMIC_RELEASE);
 	}
 	if (st.seg) {
 		unlink(st.path);
 		munmap(st.seg, sizeof(*st.seg));
 		st.seg = NULL;
 	}
+	free(st.devs);
+	st.devs = NULL;
 }
 
 static void stat_atexit(void)
@@ -209,6 +215,8 @@ static void stat_fork_child(void)
 	if (st.seg)
 		munmap(st.seg, sizeof(*st.seg));
 	st.seg = NULL;
+	free(st.devs);
+	st.devs = NULL;
 	st.running = false;
 	st.stop = false;
 	st.users = 0;
@@ -281,11 +289,10 @@ static void stat_reap_own(void)
 	closedir(dir);
 }
 
-/* Creates the segment and starts the publisher. Under stat_lock. */
+/* Creates the segment and publishes into it once. Under stat_lock. */
 static void stat_setup(const struct sodp_provider_ops *ops)
 {
 	struct sodp_stat_seg *seg;
-	struct sodp_stat_dev *devs;
 	uint64_t start_time;
 	char comm[SODP_STAT_COMM_LEN];
 	int fd;
@@ -324,13 +331,21 @@ static void stat_setup(const struct sodp_provider_ops *ops)
 	st.ops = ops;
 	st.pid = getpid();
 	st.stop = false;
-	devs = calloc(SODP_STAT_MAX_DEVS, sizeof(*devs));
-	if (!devs || pthread_create(&st.thread, NULL, publisher, devs)) {
-		free(devs);
+	st.devs = calloc(SODP_STAT_MAX_DEVS, sizeof(*st.devs));
+	if (!st.devs) {
 		stat_teardown(0);
 		return;
 	}
-	st.running = true;
+	publish_once(st.devs);
+}
+
+/* Starts the publisher. Under stat_lock. */
+static void stat_start(void)
+{
+	if (!st.seg || st.running)
+		return;
+	if (!pthread_create(&st.thread, NULL, publisher, st.devs))
+		__atomic_store_n(&st.running, true, __ATOMIC_RELEASE);
 }
 
 void sodp_stat_context_open(struct sodp_context *ctx)
@@ -344,6 +359,8 @@ void sodp_stat_context_open(struct sodp_context *ctx)
 	stat_install_handlers();
 	if (!st.users++)
 		stat_setup(ctx->ops);
+	else if (!st.running && st.seg)
+		publish_once(st.devs); /* the new device, while nothing else publishes */
 	front->stat_pid = getpid();
 	pthread_mutex_unlock(&stat_lock);
 }
@@ -358,5 +375,15 @@ void sodp_stat_context_close(struct sodp_context *ctx)
 	pthread_mutex_lock(&stat_lock);
 	if (st.users && !--st.users)
 		stat_teardown(0);
+	pthread_mutex_unlock(&stat_lock);
+}
+
+void sodp_stat_kick(struct sodp_context *ctx)
+{
+	if (__atomic_load_n(&st.running, __ATOMIC_ACQUIRE) ||
+	    sodp_front_of(ctx)->stat_pid != getpid())
+		return;
+	pthread_mutex_lock(&stat_lock);
+	stat_start();
 	pthread_mutex_unlock(&stat_lock);
 }

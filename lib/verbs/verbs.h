@@ -96,6 +96,8 @@ void sodp_init_context_ops(struct sodp_context *ctx);
 /* The stat segment (stat.c): a context opened, a context about to close. */
 void sodp_stat_context_open(struct sodp_context *ctx);
 void sodp_stat_context_close(struct sodp_context *ctx);
+/* A QP or MR was made on @ctx: the segment is worth refreshing from now on. */
+void sodp_stat_kick(struct sodp_context *ctx);
 
 /* Objects on a PD keep it from being deallocated. */
 void sodp_pd_get(struct ibv_pd *pd);

@@ -448,6 +448,37 @@ static void test_stat_new_process_removes_segments_of_killed_ones(void)
 	unlink(path);
 }
 
+/* A process that opened a device and made nothing on it yet is shown. */
+static void test_stat_shows_a_device_before_any_qp_or_mr(void)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (!pid) {
+		struct ibv_device **list;
+		struct ibv_context *ctx;
+		int bad;
+
+		alarm(60);
+		setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 1);
+		list = ibv_get_device_list(NULL);
+		if (!list || !list[0] || !(ctx = ibv_open_device(list[0])))
+			_exit(2);
+		/* shown once, with nothing else: no publisher runs yet */
+		bad = tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d",
+				(int)getpid()) ||
+		      !strstr(out, "device srxe0 127.0.0.1: packets rx 0 tx 0") ||
+		      !strstr(out, "QPs: 0") || !strstr(out, "MRs: 0");
+		ibv_close_device(ctx);
+		ibv_free_device_list(list);
+		_exit(bad);
+	}
+	CU_ASSERT_EQUAL(tools_wait_timed(pid, &st, WAIT_SECS), 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static void test_stat_zero_makes_no_segment(void)
 {
 	char path[128];
@@ -501,6 +532,8 @@ void sodp_tests_register(void)
 		 test_stat_removes_a_segment_of_a_reused_pid},
 		{"stat_new_process_removes_segments_of_killed_ones",
 		 test_stat_new_process_removes_segments_of_killed_ones},
+		{"stat_shows_a_device_before_any_qp_or_mr",
+		 test_stat_shows_a_device_before_any_qp_or_mr},
 		{"stat_zero_makes_no_segment", test_stat_zero_makes_no_segment},
 		{"stat_bad_options_print_usage", test_stat_bad_options_print_usage},
 		{NULL, NULL},
