@@ -107,7 +107,6 @@ static void stat_mrs(struct rxe_dev *dev, struct sodp_stat_dev *out)
  */
 unsigned int rxe_stat_snapshot(struct sodp_stat_dev *out, unsigned int max)
 {
-	struct rxe_counters c;
 	struct rxe_dev *dev;
 	unsigned int n = 0;
 
@@ -121,14 +120,14 @@ unsigned int rxe_stat_snapshot(struct sodp_stat_dev *out, unsigned int max)
 			continue;
 		snprintf(d->name, sizeof(d->name), "%s", dev->name);
 		stat_addr(dev, d->addr, sizeof(d->addr));
-		rxe_dev_counters(dev, &c);
-		d->rx_packets = c.rx_pkts;
-		d->tx_packets = c.tx_pkts;
-		for (int i = 0; i < RXE_DROP_NR; i++) {
-			d->drops[i] = c.rx_drops[i];
-			d->rx_dropped += c.rx_drops[i];
-		}
+		/* one hold of the lock per device: the engine steps aside once */
 		rxe_dev_lock(dev);
+		d->rx_packets = dev->rx_pkts;
+		d->tx_packets = dev->tx_pkts;
+		for (int i = 0; i < RXE_DROP_NR; i++) {
+			d->drops[i] = dev->rx_drops[i];
+			d->rx_dropped += dev->rx_drops[i];
+		}
 		stat_qps(dev, d);
 		stat_mrs(dev, d);
 		pthread_mutex_unlock(&dev->lock);
