@@ -321,13 +321,21 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 /**
  * rxe_kick() - a data-path verb handed the device work
  * @dev: the device
+ * @idle: the send queue had nothing in flight before this post
  *
- * Does it on the caller's thread when the engine is free, else makes the
- * engine look (the generation bump reaches a round in progress too).
+ * Work posted to an idle send queue is done on the caller's thread when
+ * the engine is free, else the engine is made to look (the generation bump
+ * reaches a round in progress too). Work queued behind work in flight
+ * waits for whatever moves that work: the caller's next poll, the
+ * response that wakes the engine, or the engine's next round, at most
+ * RXE_CALLER_GRACE_NS away when it sleeps for a polling caller. So a
+ * stream of small posts leaves in batches, not one system call each.
  */
-void rxe_kick(struct rxe_dev *dev)
+void rxe_kick(struct rxe_dev *dev, bool idle)
 {
 	__atomic_add_fetch(&dev->req_gen, 1, __ATOMIC_SEQ_CST);
+	if (!idle)
+		return;
 	if (!rxe_progress(dev, false))
 		rxe_doorbell(dev);
 }

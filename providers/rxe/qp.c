@@ -907,6 +907,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	struct rxe_qp *qp = to_rqp(ibqp);
 	enum ibv_qp_state st = READ_ONCE(qp->state);
 	uint32_t prod;
+	bool idle;
 	int ret = 0;
 
 	if (!bad_wr)
@@ -918,6 +919,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	}
 	pthread_mutex_lock(&qp->sq.lock);
 	prod = qp->sq.prod;
+	idle = __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) == prod;
 	for (; wr; wr = wr->next) {
 		if (prod - __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) >= qp->sq.max_wr) {
 			ret = ENOMEM;
@@ -933,7 +935,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	if (prod != qp->sq.prod) {
 		__atomic_store_n(&qp->sq.prod, prod, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&qp->sq.lock);
-		rxe_kick(qp->dev);
+		rxe_kick(qp->dev, idle);
 	} else {
 		pthread_mutex_unlock(&qp->sq.lock);
 	}
@@ -1224,6 +1226,7 @@ static int rxe_wr_complete(struct ibv_qp_ex *ex)
 	enum ibv_qp_state st = READ_ONCE(qp->state);
 	uint32_t i;
 	int ret = qp->wr_err;
+	bool idle = __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) == qp->sq.prod;
 
 	if (!ret && (st == IBV_QPS_RESET || st == IBV_QPS_INIT || st == IBV_QPS_RTR))
 		ret = EINVAL;
@@ -1235,7 +1238,7 @@ static int rxe_wr_complete(struct ibv_qp_ex *ex)
 	qp->wr_cur = NULL;
 	pthread_mutex_unlock(&qp->sq.lock);
 	if (!ret)
-		rxe_kick(qp->dev);
+		rxe_kick(qp->dev, idle);
 	return ret;
 }
 
