@@ -168,6 +168,8 @@ static void *odp_worker(void *arg)
 			odp_implicit_reap(u);
 		else
 			ret = sodp_umem_fault(u, va, len, flags);
+		if (ret && __atomic_load_n(&u->dead, __ATOMIC_ACQUIRE))
+			ret = -ESTALE;
 		done(f, ret);
 		odp_umem_put(u);
 

@@ -172,8 +172,11 @@ int sodp_umem_fault(struct sodp_umem *u, uintptr_t va, size_t len, unsigned int 
 /*
  * An asynchronous fault, embedded by its user (a QP's requester and
  * responder each have one). The fault worker runs it and then calls @done
- * from its own thread: @done must not block nor take a lock that is held
- * while calling sodp_fault_cancel().
+ * from its own thread with sodp_umem_fault()'s result, or -ESTALE when the
+ * registration was released before the fault finished (no access through
+ * it can follow, so the result concerns nobody): @done must not block nor
+ * take a lock that is held while calling sodp_fault_cancel(). After @done,
+ * umem, va and len still name what was faulted; the umem may be gone.
  */
 struct sodp_fault {
 	struct list_head node;

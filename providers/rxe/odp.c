@@ -12,8 +12,9 @@
  *    worker; a READ response stops its QP's response queue until the fault
  *    is done, with no NAK;
  *  - the requester parks the QP until the fault is done;
- *  - when the fault fails, the next miss of that side of the QP takes the
- *    error: remote access error NAK, or a local protection error;
+ *  - when the fault fails, the next miss of that side of the QP, if it is
+ *    in the page that failed, takes the error: remote access error NAK,
+ *    or a local protection error;
  *  - a WRITE that continues the previous one on its QP (a stream) faults
  *    up to RXE_STREAM_LEAD ahead of itself.
  * Each QP has one fault in flight per side (qp->req_fault, qp->resp_fault),
@@ -43,8 +44,9 @@ static void rxe_qp_fault_done(struct sodp_fault *f, int result)
 {
 	struct rxe_qp_fault *qf = container_of(f, struct rxe_qp_fault, f);
 
-	/* a mapping that kept changing is retried, not an error */
-	if (qf->keep_err && result != -EAGAIN)
+	/* a mapping that kept changing is retried, not an error; a released
+	 * registration is nobody's error */
+	if (qf->keep_err && result != -EAGAIN && result != -ESTALE)
 		__atomic_store_n(&qf->err, result, __ATOMIC_RELEASE);
 	__atomic_store_n(&qf->pending, 0, __ATOMIC_RELEASE);
 	rxe_doorbell(qf->dev);
@@ -120,12 +122,26 @@ static enum rxe_miss_action rxe_miss_inline(struct rxe_miss *miss)
 		       : RXE_MISS_RETRY;
 }
 
+/*
+ * Whether the failure of @qf's last fault is @miss's: the fault failed on
+ * its first page (the rest of its window is best effort), so an access of
+ * that page of that registration fails. Any other miss (the failed access
+ * was given up, or completed through pages mapped meanwhile) faults anew.
+ */
+static bool rxe_fault_failed_at(const struct rxe_qp_fault *qf, const struct rxe_miss *miss)
+{
+	const struct sodp_fault *f = &qf->f;
+
+	return f->umem == miss->umem && miss->va >= f->va &&
+	       miss->va < f->va + SODP_MAX(f->len, (size_t)1);
+}
+
 /* Resolves @miss for one side of a QP, off the engine's path if need be. */
 static enum rxe_miss_action rxe_miss_async(struct rxe_qp_fault *qf, struct rxe_miss *miss)
 {
 	if (rxe_qp_fault_pending(qf))
 		return RXE_MISS_WAIT;
-	if (__atomic_exchange_n(&qf->err, 0, __ATOMIC_ACQ_REL))
+	if (__atomic_exchange_n(&qf->err, 0, __ATOMIC_ACQ_REL) && rxe_fault_failed_at(qf, miss))
 		return RXE_MISS_ERROR;
 	if (rxe_miss_snapshot(miss))
 		return RXE_MISS_RETRY;

@@ -445,6 +445,94 @@ static void test_write_longer_than_2_pow_31_is_nak_invalid_request(void)
 	big_mr_done(mr, mem);
 }
 
+/* ---- page faults ---- */
+
+/* Sends a 64-byte WRITE of 0x5a at @va through @rkey at @psn: the syndrome of the answer, or -1. */
+static int write_once(uint32_t psn, void *va, uint32_t rkey)
+{
+	uint8_t data[64], b[8192];
+	struct rxe_pkt_info pi;
+	struct rxe_hdrs h;
+
+	memset(data, 0x5a, sizeof(data));
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_WRITE_ONLY, psn);
+	h.reth.va = (uintptr_t)va;
+	h.reth.rkey = rkey;
+	h.reth.len = sizeof(data);
+	if (rp_send(&R.peer, &h, data, sizeof(data)) ||
+	    rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS) ||
+	    pi.opcode != IB_OPCODE_RC_ACKNOWLEDGE || pi.h.bth.psn != psn)
+		return -1;
+	return pi.h.aeth.syndrome;
+}
+
+/* write_once() again while the victim answers RNR NAK: the first other syndrome, or -1. */
+static int write_until_not_rnr(uint32_t psn, void *va, uint32_t rkey)
+{
+	int i, syn = -1;
+
+	for (i = 0; i < 200; i++) {
+		syn = write_once(psn, va, rkey);
+		if (syn < 0 || rxe_aeth_syn_type((uint8_t)syn) != RXE_AETH_RNR_NAK)
+			return syn;
+		usleep(5000);
+	}
+	return -1;
+}
+
+/*
+ * A fault that failed fails the access it was for, not the next access of
+ * the QP elsewhere: an access given up (or completed through pages mapped
+ * meanwhile) must not pass its error on to another MR.
+ */
+static void test_a_failed_fault_fails_only_the_access_it_was_for(void)
+{
+	const size_t pg = 4096;
+	uint8_t *a, *b;
+	struct ibv_mr *mra, *mrb;
+	struct sodp_mr_stats st;
+	uint64_t end;
+	int syn;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	a = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(a != MAP_FAILED && b != MAP_FAILED);
+	mra = ibv_reg_mr(R.pd, a, 2 * pg, IBV_ACCESS_ON_DEMAND | RP_ACCESS);
+	mrb = ibv_reg_mr(R.pd, b, 2 * pg, IBV_ACCESS_ON_DEMAND | RP_ACCESS);
+	CU_ASSERT_FATAL(mra && mrb);
+	/* a hole in A: its fault fails */
+	CU_ASSERT_EQUAL_FATAL(munmap(a, pg), 0);
+
+	/* the WRITE into the hole waits for its fault, which fails... */
+	syn = write_once(R.next_psn, a, mra->rkey);
+	CU_ASSERT_FATAL(syn >= 0 && rxe_aeth_syn_type((uint8_t)syn) == RXE_AETH_RNR_NAK);
+	end = rt_ms() + RT_WAIT_MS;
+	do {
+		CU_ASSERT_EQUAL_FATAL(sodp_mr_get_stats(mra, &st), 0);
+		usleep(1000);
+	} while (!st.fault_errors && rt_ms() < end);
+	CU_ASSERT_EQUAL_FATAL(st.fault_errors, 1);
+	usleep(20000);
+	/* ...and the peer sends another WRITE at that PSN, into B */
+	syn = write_until_not_rnr(R.next_psn, b, mrb->rkey);
+	CU_ASSERT_EQUAL(syn, RXE_AETH_SYN_ACK_UNLIMITED);
+	CU_ASSERT(all_bytes(b, 64, 0x5a));
+	R.next_psn = rxe_psn_add(R.next_psn, 1);
+
+	/* the hole itself still fails: a remote access error */
+	syn = write_until_not_rnr(R.next_psn, a, mra->rkey);
+	CU_ASSERT_EQUAL(syn, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR));
+
+	ibv_destroy_qp(R.qp);
+	R.qp = NULL;
+	ibv_dereg_mr(mra);
+	ibv_dereg_mr(mrb);
+	munmap(a + pg, pg);
+	munmap(b, 2 * pg);
+	rp_close(&R);
+}
+
 /* ---- responder resources ---- */
 
 /*
@@ -576,6 +664,8 @@ void sodp_tests_register(void)
 		{"read_of_2_pow_31_bytes_is_answered", test_read_of_2_pow_31_bytes_is_answered},
 		{"write_longer_than_2_pow_31_is_nak_invalid_request",
 		 test_write_longer_than_2_pow_31_is_nak_invalid_request},
+		{"a_failed_fault_fails_only_the_access_it_was_for",
+		 test_a_failed_fault_fails_only_the_access_it_was_for},
 		{"a_duplicate_read_restarts_its_answer_instead_of_adding_one",
 		 test_a_duplicate_read_restarts_its_answer_instead_of_adding_one},
 		{"reads_past_max_dest_rd_atomic_are_invalid_requests",
