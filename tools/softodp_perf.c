@@ -85,7 +85,7 @@ static const struct test_desc {
 	[T_WRITE_BW] = {"write_bw", "RDMA_Write BW Test", false, 5000},
 	[T_READ_BW] = {"read_bw", "RDMA_Read BW Test", false, 5000},
 	[T_SEND_BW] = {"send_bw", "Send BW Test", false, 5000},
-	[T_ATOMIC_BW] = {"atomic_bw", "Atomic FETCH_AND_ADD BW Test", false, 5000},
+	[T_ATOMIC_BW] = {"atomic_bw", NULL /* names its operation */, false, 5000},
 	[T_WRITE_LAT] = {"write_lat", "RDMA_Write Latency Test", true, 1000},
 	[T_READ_LAT] = {"read_lat", "RDMA_Read Latency Test", true, 1000},
 	[T_SEND_LAT] = {"send_lat", "Send Latency Test", true, 1000},
@@ -119,6 +119,8 @@ struct opts {
 	bool cold;
 	bool json;
 	bool check;
+	bool cmp_swap; /* atomic_bw: COMPARE_AND_SWAP instead of FETCH_AND_ADD */
+	bool atomic_set;
 };
 
 /* The layout of one round's memory (see the file's header). */
@@ -192,6 +194,7 @@ static void usage(FILE *f)
 		"  -D, --duration=SEC     run for SEC seconds instead of -n messages\n"
 		"  -q, --qp=N             QPs (default 1, at most %d; _lat tests: 1)\n"
 		"  -p, --port=PORT        the TCP port of the connection (default %d)\n"
+		"  -A, --atomic_type=TYPE atomic_bw: FETCH_AND_ADD (default) or CMP_AND_SWAP\n"
 		"  -F, --CPU-freq         accepted for perftest compatibility (no CPU frequency "
 		"check)\n"
 		"      --report_gbits     bandwidth in Gb/s instead of MB/s\n"
@@ -277,6 +280,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{"prefetch", required_argument, NULL, OPT_PREFETCH},
 		{"cold", no_argument, NULL, OPT_COLD},
 		{"use_hugepages", no_argument, NULL, OPT_HUGEPAGES},
+		{"atomic_type", required_argument, NULL, 'A'},
 		{"check", no_argument, NULL, OPT_CHECK},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
@@ -286,7 +290,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){.test = T_WRITE_BW, .ib_port = 1, .qps = 1, .port = DEFAULT_PORT};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:d:i:x:m:s:an:D:q:p:Fh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:d:i:x:m:s:an:D:q:p:A:Fh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			for (i = 0; i < NR_TESTS; i++)
@@ -332,6 +336,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->port = (int)parse_int("-p", optarg, 1, 65535);
 			break;
 		case 'F':
+			break;
+		case 'A':
+			if (!strcmp(optarg, "CMP_AND_SWAP"))
+				o->cmp_swap = true;
+			else if (strcmp(optarg, "FETCH_AND_ADD"))
+				die_usage("-A wants FETCH_AND_ADD or CMP_AND_SWAP, not '%s'",
+					  optarg);
+			o->atomic_set = true;
 			break;
 		case OPT_REPORT_GBITS:
 			o->report_gbits = true;
@@ -389,6 +401,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		if ((o->size_set && o->size != 8) || o->all)
 			die_usage("atomic_bw moves 8 bytes: -s 8 or no -s, and no -a");
 		o->size = 8;
+	} else if (o->atomic_set) {
+		die_usage("-A is for atomic_bw");
 	}
 	if (o->cold && o->odp == ODP_OFF)
 		die_usage("--cold needs --odp: memory mapped anew under a pinned MR is never "
@@ -563,6 +577,11 @@ static void round_teardown(struct perf *p)
 	p->buf = NULL;
 }
 
+static const char *atomic_name(const struct opts *o)
+{
+	return o->cmp_swap ? "CMP_AND_SWAP" : "FETCH_AND_ADD";
+}
+
 /* ---- work requests ---- */
 
 static int post_recv(struct perf *p, int k)
@@ -581,10 +600,18 @@ static int post_recv(struct perf *p, int k)
 	return ret;
 }
 
-/* Posts message @idx of QP @k, from and to slot @idx % slots. */
-static int post_send(struct perf *p, int k, uint64_t slot, uint64_t wr_id)
+/*
+ * Posts message @idx of QP @k (counted from when its targets were last
+ * fresh), from and to slot @idx % slots. A COMPARE_AND_SWAP chain counts
+ * each slot up by one, as FETCH_AND_ADD does: message @idx expects the
+ * count that the ones before it to its slot left, which RC's in-order
+ * execution of a QP's atomics guarantees, so one failed swap shows in the
+ * slot's final count.
+ */
+static int post_send(struct perf *p, int k, uint64_t idx, uint64_t wr_id)
 {
 	enum test t = p->o->test;
+	uint64_t slot = idx % p->g.slots;
 	struct ibv_sge sge = {.addr = (uintptr_t)local_slot(p, k, slot),
 			      .length = (uint32_t)p->g.size,
 			      .lkey = p->mr->lkey};
@@ -609,10 +636,16 @@ static int post_send(struct perf *p, int k, uint64_t slot, uint64_t wr_id)
 		wr.opcode = IBV_WR_SEND;
 		break;
 	case T_ATOMIC_BW:
-		wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
 		wr.wr.atomic.remote_addr = remote_target(p, k, slot);
 		wr.wr.atomic.rkey = p->remote_rkey;
-		wr.wr.atomic.compare_add = 1;
+		if (p->o->cmp_swap) {
+			wr.opcode = IBV_WR_ATOMIC_CMP_AND_SWP;
+			wr.wr.atomic.compare_add = idx / p->g.slots;
+			wr.wr.atomic.swap = idx / p->g.slots + 1;
+		} else {
+			wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
+			wr.wr.atomic.compare_add = 1;
+		}
 		sge.length = 8;
 		break;
 	default:
@@ -696,7 +729,7 @@ static int64_t bw_window(struct perf *p, uint64_t limit, uint64_t deadline, bool
 			while (posted[k] < limit && posted[k] - done[k] < TX_DEPTH) {
 				uint64_t idx = p->count[k] + posted[k];
 
-				if (post_send(p, k, idx % p->g.slots, (uint64_t)k))
+				if (post_send(p, k, idx, (uint64_t)k))
 					return -1;
 				posted[k]++;
 				total_posted++;
@@ -1010,7 +1043,7 @@ static int client_lat(struct perf *p, struct result *r)
 
 		lat_payload(p, local_slot(p, 0, slot), i);
 		t0 = tl_now_ns();
-		if (post_send(p, 0, slot, 0))
+		if (post_send(p, 0, i, 0))
 			goto out;
 		switch (t) {
 		case T_WRITE_LAT:
@@ -1085,9 +1118,9 @@ static void server_verify_targets(struct perf *p, const uint64_t *counts)
 				memcpy(&got, target_slot(p, k, s), sizeof(got));
 				if (got != want)
 					set_fail(p,
-						 "FETCH_AND_ADD target of QP %d slot %" PRIu64
+						 "%s target of QP %d slot %" PRIu64
 						 " holds %" PRIu64 ", not %" PRIu64,
-						 k, s, got, want);
+						 atomic_name(p->o), k, s, got, want);
 			}
 		}
 	}
@@ -1235,7 +1268,7 @@ static int server_pingpong(struct perf *p, char *line)
 				return -1;
 		}
 		lat_payload(p, local_slot(p, 0, slot), i);
-		if (post_send(p, 0, slot, 0))
+		if (post_send(p, 0, i, 0))
 			return -1;
 		outstanding++;
 		if (reap_sends(p, &outstanding, false))
@@ -1269,7 +1302,10 @@ static void print_header(struct perf *p)
 	snprintf(mode, sizeof(mode), "%s%s%s", odp_names[o->odp], o->hugepages ? ", hugetlb" : "",
 		 o->cold ? ", cold" : "");
 	printf("%s\n", dashes);
-	printf("                    %s\n", tests[o->test].title);
+	if (tests[o->test].title)
+		printf("                    %s\n", tests[o->test].title);
+	else
+		printf("                    Atomic %s BW Test\n", atomic_name(o));
 	printf(" Device         : %-12s Number of qps   : %d\n",
 	       ibv_get_device_name(p->ctx->device), o->qps);
 	printf(" Mtu            : %-4d[B]      GID index       : %d\n", tl_mtu_bytes(p->path.mtu),
