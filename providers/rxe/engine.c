@@ -211,12 +211,14 @@ static uint64_t rxe_next_deadline(struct rxe_dev *dev)
  */
 static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 {
+	uint64_t now, share_at = UINT64_MAX;
 	bool did = false;
 	struct rxe_qp *qp;
-	uint64_t now;
 	int i, n;
 
 	*more = false;
+	if (dev->share)
+		share_at = rxe_share_tick(dev);
 	for (i = 0; i < RXE_RX_BATCHES_PER_ROUND; i++) {
 		n = rxe_rx_batch(dev);
 		if (n > 0)
@@ -234,7 +236,7 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 			*more = true;
 	}
 	rxe_tx_flush(dev);
-	*deadline = rxe_next_deadline(dev);
+	*deadline = SODP_MIN(rxe_next_deadline(dev), share_at);
 	return did || *more;
 }
 
@@ -362,10 +364,11 @@ static void *rxe_engine_thread(void *arg)
 	pthread_mutex_lock(&dev->lock);
 	while (!dev->stop) {
 		uint64_t deadline, now, caller, v;
-		struct pollfd pfd[3];
+		struct pollfd pfd[4];
 		struct timespec ts, *tsp = NULL;
 		bool blind, more;
 		uint32_t g;
+		int ctl_fd, rx_fd;
 
 		rxe_engine_step_aside(dev);
 		rxe_round(dev, &deadline, &more);
@@ -382,6 +385,8 @@ static void *rxe_engine_thread(void *arg)
 			continue;
 		}
 		rxe_timer_arm(dev, deadline);
+		ctl_fd = rxe_share_ctl_fd(dev);
+		rx_fd = dev->rx_fd;
 		pthread_mutex_unlock(&dev->lock);
 
 		/* a caller polls: leave the socket to it until the grace ends */
@@ -398,12 +403,14 @@ static void *rxe_engine_thread(void *arg)
 			ts.tv_nsec = d % 1000000000ULL;
 			tsp = &ts;
 		}
+		/* the sharing control socket wakes it even while blind: it is no data */
 		pfd[0].fd = dev->efd;
 		pfd[1].fd = dev->tfd;
-		pfd[2].fd = dev->sock;
-		pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		if (ppoll(pfd, blind ? 2 : 3, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
+		pfd[2].fd = ctl_fd;
+		pfd[3].fd = rx_fd;
+		pfd[0].events = pfd[1].events = pfd[2].events = pfd[3].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		if (ppoll(pfd, blind ? 3 : 4, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
 		    read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
 		__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);
@@ -412,6 +419,8 @@ static void *rxe_engine_thread(void *arg)
 		/* under the lock: a caller may have armed it again meanwhile */
 		if ((pfd[1].revents & POLLIN) && read(dev->tfd, &v, sizeof(v)) == sizeof(v))
 			dev->timer_at = UINT64_MAX;
+		if (pfd[2].revents)
+			rxe_share_ctl_ready(dev);
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return NULL;
@@ -468,6 +477,7 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	if (!dev)
 		return -ENOMEM;
 	dev->sock = -1;
+	dev->rx_fd = -1;
 	dev->efd = -1;
 	dev->tfd = -1;
 	dev->timer_at = UINT64_MAX;

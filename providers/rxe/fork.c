@@ -13,14 +13,14 @@
  *    eventfd. They share open file descriptions with the parent's, so
  *    closing them leaves the parent's working, while keeping them would let
  *    the child read datagrams meant for the parent's engine, keep UDP 4791
- *    bound after the parent closed the device, and ring the parent's
- *    doorbell from its own post_send. The copies live until the child
+ *    bound after the parent closed the device, keep the parent's link to
+ *    the owner of the address (or its clients' links) open after the parent
+ *    closed it, and ring the parent's doorbell from its own post_send. The copies live until the child
  *    handler has run, before fork() returns in the child: a parent that
  *    binds the address again right after fork waits until then;
  *  - it leaves the device list, so a device the child opens after fork is a
- *    new one that binds its own sockets on its first QP (which fails with
- *    EADDRINUSE while the parent still serves that address, as for any two
- *    processes on one address);
+ *    new one that joins the address on its first QP as any other process
+ *    does (share.c): a client of the parent while the parent owns it;
  *  - the inherited contexts and verbs objects may be released (destroy,
  *    dereg, close: they free the child's copies and touch nothing of the
  *    parent's); creating a QP on them fails with EIO; work posted on an

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The UDP side of the NIC: one socket per device address bound to port 4791,
+ * The UDP side of the NIC: one socket per device address bound to port 4791
+ * in the process that owns the address (the others receive through it,
+ * share.c),
  * batched transmit (sendmmsg) and receive (recvmmsg), ICRC on both ways and
  * the dispatch of received packets to the QP state machines. A received
  * packet reaches a QP only after the checks of rxe_rx_accept(); whatever is
@@ -22,8 +24,10 @@
  * send-only socket bound to <addr>:<sport>, opened on first use and cached
  * per device: not connected (IPv4 ID stays 0), a filter that drops whatever
  * arrives on it, never read. Replies always go to 4791. A port taken by
- * someone else (the range overlaps the ephemeral ports), or past
- * RXE_MAX_SPORT_SOCKS sockets, falls back to the 4791 socket.
+ * someone else (the range overlaps the ephemeral ports; another process on
+ * the address may hold it), or past RXE_MAX_SPORT_SOCKS sockets, falls back
+ * to the device's own socket: 4791 in the owner of the address, a port of
+ * the process's own in the others (share.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -181,14 +185,14 @@ static int rxe_sport_sock(struct rxe_dev *dev, uint16_t *sport)
 	if (*slot == RXE_SPORT_FAILED)
 		goto fallback;
 	if (dev->nr_sport_fd >= RXE_MAX_SPORT_SOCKS) {
-		sodp_dbg("%s: %u source-port sockets open; port %u falls back to %d\n", dev->name,
-			 dev->nr_sport_fd, *sport, RXE_ROCE_V2_PORT);
+		sodp_dbg("%s: %u source-port sockets open; port %u falls back to %u\n", dev->name,
+			 dev->nr_sport_fd, *sport, dev->sock_port);
 		goto fallback;
 	}
 	fd = rxe_sport_open(dev, *sport);
 	if (fd < 0) {
-		sodp_dbg("%s: cannot bind UDP source port %u (%s); using %d\n", dev->name, *sport,
-			 strerror(-fd), RXE_ROCE_V2_PORT);
+		sodp_dbg("%s: cannot bind UDP source port %u (%s); using %u\n", dev->name, *sport,
+			 strerror(-fd), dev->sock_port);
 		*slot = RXE_SPORT_FAILED;
 		goto fallback;
 	}
@@ -196,11 +200,12 @@ static int rxe_sport_sock(struct rxe_dev *dev, uint16_t *sport)
 	dev->nr_sport_fd++;
 	return fd;
 fallback:
-	*sport = RXE_ROCE_V2_PORT;
+	*sport = dev->sock_port;
 	return dev->sock;
 }
 
-int rxe_net_open(struct rxe_dev *dev)
+/* A socket bound to <dev addr>:4791 that receives with packet info, or -errno. */
+int rxe_net_roce_sock(struct rxe_dev *dev)
 {
 	struct sockaddr_storage ss = dev->addr;
 	int on = 1, sz = RXE_SOCKBUF, fd, ret;
@@ -227,35 +232,72 @@ int rxe_net_open(struct rxe_dev *dev)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {
 		ret = -errno;
-		sodp_err("%s: cannot bind UDP port %d: %s\n", dev->name, RXE_ROCE_V2_PORT,
-			 strerror(errno));
 		close(fd);
 		return ret;
 	}
+	return fd;
+}
+
+/* A send-only socket bound to <dev addr>:@port (0: any free port), or -errno. */
+int rxe_net_send_sock(struct rxe_dev *dev, uint16_t port)
+{
+	return rxe_sport_open(dev, port);
+}
+
+/* The local UDP port of @fd, 0 if unknown. */
+uint16_t rxe_net_sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/*
+ * Sets up the device's receive buffers and joins the processes on its
+ * address (share.c): binds 4791 as its owner or registers as a client.
+ */
+int rxe_net_open(struct rxe_dev *dev)
+{
+	int ret;
+
 	dev->rxbuf = malloc((size_t)RXE_BATCH * RXE_RXBUF);
 	dev->rxr = malloc(sizeof(*dev->rxr));
 	dev->sport_fd = malloc(RXE_SPORT_SLOTS * sizeof(*dev->sport_fd));
 	if (!dev->rxbuf || !dev->rxr || !dev->sport_fd) {
-		free(dev->rxbuf);
-		free(dev->rxr);
-		free(dev->sport_fd);
-		dev->rxbuf = NULL;
-		dev->rxr = NULL;
-		dev->sport_fd = NULL;
-		close(fd);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto err;
 	}
 	rxe_rxring_init(dev);
 	for (ret = 0; ret < RXE_SPORT_SLOTS; ret++)
 		dev->sport_fd[ret] = RXE_SPORT_NONE;
 	dev->nr_sport_fd = 0;
-	dev->src4791 = ss;
-	dev->sock = fd;
+	dev->src4791 = dev->addr;
+	if (dev->family == AF_INET)
+		((struct sockaddr_in *)&dev->src4791)->sin_port = htons(RXE_ROCE_V2_PORT);
+	else
+		((struct sockaddr_in6 *)&dev->src4791)->sin6_port = htons(RXE_ROCE_V2_PORT);
+	ret = rxe_share_open(dev);
+	if (ret)
+		goto err;
 	return 0;
+err:
+	free(dev->rxbuf);
+	free(dev->rxr);
+	free(dev->sport_fd);
+	dev->rxbuf = NULL;
+	dev->rxr = NULL;
+	dev->sport_fd = NULL;
+	return ret;
 }
 
 void rxe_net_close(struct rxe_dev *dev)
 {
+	rxe_share_close(dev);
 	if (dev->sock >= 0)
 		close(dev->sock);
 	dev->sock = -1;
@@ -520,7 +562,7 @@ static struct rxe_qp *rxe_qp_lookup(struct rxe_dev *dev, uint32_t qpn)
 {
 	uint32_t idx;
 
-	if (qpn < RXE_QPN_FIRST)
+	if ((qpn & RXE_QPN_LOW_MASK) < RXE_QPN_FIRST)
 		return NULL;
 	idx = rxe_qpn_slot(qpn);
 	if (dev->qp_tbl[idx] && dev->qp_tbl[idx]->ibqp.qp_base.qp_num == qpn)
@@ -619,7 +661,7 @@ static bool rxe_rx_accept(struct rxe_dev *dev, struct rxe_qp *qp, const struct r
 	return true;
 }
 
-static void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt)
+void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt)
 {
 	struct rxe_icrc_hdr h;
 	struct rxe_qp *qp;
@@ -751,8 +793,11 @@ int rxe_rx_batch(struct rxe_dev *dev)
 	struct rxe_rxring *r = dev->rxr;
 	struct mmsghdr *msgs = r->msgs;
 	struct rxe_pkt pkt;
+	uint8_t *buf;
 	int i, n;
 
+	if (!rxe_share_is_owner(dev))
+		return rxe_share_rx_batch(dev);
 	n = recvmmsg(dev->sock, msgs, RXE_BATCH, MSG_DONTWAIT, NULL);
 	for (i = 0; i < n; i++) {
 		struct msghdr *mh = &msgs[i].msg_hdr;
@@ -774,7 +819,9 @@ int rxe_rx_batch(struct rxe_dev *dev)
 				((struct sockaddr_in6 *)&pkt.dst)->sin6_addr = pi.ipi6_addr;
 			}
 		}
-		rxe_rx_one(dev, dev->rxbuf + (size_t)i * RXE_RXBUF, msgs[i].msg_len, &pkt);
+		buf = dev->rxbuf + (size_t)i * RXE_RXBUF;
+		if (!rxe_share_steer(dev, buf, msgs[i].msg_len, &pkt))
+			rxe_rx_one(dev, buf, msgs[i].msg_len, &pkt);
 		/* what the kernel wrote back, for the next batch */
 		mh->msg_namelen = sizeof(r->names[i]);
 		mh->msg_controllen = sizeof(r->cbuf[i]);
@@ -784,6 +831,7 @@ int rxe_rx_batch(struct rxe_dev *dev)
 		msgs[n].msg_hdr.msg_namelen = sizeof(r->names[n]);
 		msgs[n].msg_hdr.msg_controllen = sizeof(r->cbuf[n]);
 	}
+	rxe_share_fwd_flush(dev);
 	return n < 0 ? 0 : n;
 }
 

@@ -328,15 +328,16 @@ static void rxe_qp_reset_state(struct rxe_qp *qp)
 
 /*
  * QPNs: a new QP takes a free slot of dev->qp_tbl picked at random, and a
- * QPN picked at random among that slot's (RXE_QPN_FIRST + slot + k *
- * RXE_QP_TBL, up to RXE_QPN_LAST) other than the slot's previous one. So a
- * blind peer cannot guess a QPN, and packets meant for a destroyed QP do
- * not reach the next QP in its slot. Under dev->lock; 0 when all slots are
- * taken.
+ * QPN picked at random among that slot's in the process's block
+ * (dev->qpn_base + RXE_QPN_FIRST + slot + k * RXE_QP_TBL, up to the end of
+ * the block and RXE_QPN_LAST; share.c) other than the slot's previous one.
+ * So a blind peer cannot guess a QPN, and packets meant for a destroyed QP
+ * do not reach the next QP in its slot. Under dev->lock; 0 when all slots
+ * are taken.
  */
 static uint32_t rxe_qpn_alloc(struct rxe_dev *dev)
 {
-	uint32_t start = rxe_random_u32() % RXE_QP_TBL, i, slot = 0, n, qpn;
+	uint32_t start = rxe_random_u32() % RXE_QP_TBL, i, slot = 0, n, qpn, first, last;
 
 	for (i = 0; i < RXE_QP_TBL; i++) {
 		slot = (start + i) % RXE_QP_TBL;
@@ -345,10 +346,12 @@ static uint32_t rxe_qpn_alloc(struct rxe_dev *dev)
 	}
 	if (i == RXE_QP_TBL)
 		return 0;
-	n = (RXE_QPN_LAST - RXE_QPN_FIRST - slot) / RXE_QP_TBL + 1; /* the slot's QPNs */
-	qpn = RXE_QPN_FIRST + slot + rxe_random_u32() % n * RXE_QP_TBL;
+	first = dev->qpn_base + RXE_QPN_FIRST + slot;
+	last = SODP_MIN(dev->qpn_base | RXE_QPN_LOW_MASK, RXE_QPN_LAST);
+	n = (last - first) / RXE_QP_TBL + 1; /* the slot's QPNs */
+	qpn = first + rxe_random_u32() % n * RXE_QP_TBL;
 	if (qpn == dev->qp_last[slot])
-		qpn = qpn + RXE_QP_TBL <= RXE_QPN_LAST ? qpn + RXE_QP_TBL : RXE_QPN_FIRST + slot;
+		qpn = qpn + RXE_QP_TBL <= last ? qpn + RXE_QP_TBL : first;
 	dev->qp_last[slot] = qpn;
 	return qpn;
 }

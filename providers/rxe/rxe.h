@@ -3,8 +3,10 @@
  * Internal state of the soft RoCE NIC.
  *
  * One struct rxe_dev exists per configured device address in the process. It
- * owns the UDP socket bound to <addr>:4791, the QPN and key tables and the
- * progress thread, and is shared by every context opened on that device.
+ * owns the UDP sockets of the address (<addr>:4791 in the process that owns
+ * the address, a link to that process in the others: share.c), the QPN
+ * and key tables and the progress thread, and is shared by every context
+ * opened on that device.
  *
  * Locking:
  *  - rxe_devs_lock (engine.c) protects the device list, each device's
@@ -68,6 +70,7 @@
 
 struct rxe_dev;
 struct rxe_rxring;
+struct rxe_share;
 struct rxe_cq;
 struct rxe_qp;
 
@@ -421,10 +424,18 @@ static inline struct rxe_qp *to_rqp(struct ibv_qp *qp)
 	return container_of(qp, struct rxe_qp, ibqp.qp_base);
 }
 
-/* The slot of dev->qp_tbl a QPN (at least RXE_QPN_FIRST) lives in. */
+/*
+ * QPN blocks: the processes that share a device address each allocate
+ * QPNs in a block of their own, [b << RXE_QPN_BLOCK_SHIFT, (b + 1) <<
+ * RXE_QPN_BLOCK_SHIFT), the low bits from RXE_QPN_FIRST up (share.c).
+ */
+#define RXE_QPN_BLOCK_SHIFT 16
+#define RXE_QPN_LOW_MASK    ((1u << RXE_QPN_BLOCK_SHIFT) - 1)
+
+/* The slot of dev->qp_tbl a QPN (low bits at least RXE_QPN_FIRST) lives in. */
 static inline uint32_t rxe_qpn_slot(uint32_t qpn)
 {
-	return (qpn - RXE_QPN_FIRST) % RXE_QP_TBL;
+	return ((qpn & RXE_QPN_LOW_MASK) - RXE_QPN_FIRST) % RXE_QP_TBL;
 }
 
 /* ---- packets ---- */
@@ -485,8 +496,12 @@ struct rxe_dev {
 	uint32_t if_mtu;
 	enum ibv_mtu active_mtu;
 
-	int sock;
-	int efd; /* doorbell */
+	int sock;	    /* transmit fallback; the owner's receives on 4791 (share.c) */
+	uint16_t sock_port; /* its UDP port */
+	int rx_fd;	    /* what the engine receives from: sock, or a client's owner link */
+	struct rxe_share *share;
+	uint32_t qpn_base; /* the first QPN of this process's block (share.c) */
+	int efd;	   /* doorbell */
 	pthread_t thread;
 	bool thread_started;
 	bool stop;
@@ -580,12 +595,31 @@ void rxe_tx_flush(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen);
 void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);
+void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt);
+int rxe_net_roce_sock(struct rxe_dev *dev);
+int rxe_net_send_sock(struct rxe_dev *dev, uint16_t port);
+uint16_t rxe_net_sock_port(int fd);
 void rxe_rx_inject(struct rxe_dev *dev, const void *buf, uint32_t len, const struct sockaddr *src,
 		   socklen_t src_len);
 int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family);
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn);
 void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c);
 void rxe_dev_report_counters(struct rxe_dev *dev);
+
+/* ---- share.c: one device address, many processes ---- */
+#define RXE_SHARE_BLOCKS      (1u << (24 - RXE_QPN_BLOCK_SHIFT))
+#define RXE_SHARE_NO_BLOCK    UINT32_MAX
+#define RXE_SHARE_NAME_PREFIX "softodp-rxe/" /* abstract unix name: prefix, then the address */
+int rxe_share_open(struct rxe_dev *dev);
+void rxe_share_close(struct rxe_dev *dev);
+bool rxe_share_steer(struct rxe_dev *dev, uint8_t *buf, uint32_t len, const struct rxe_pkt *pkt);
+void rxe_share_fwd_flush(struct rxe_dev *dev);
+int rxe_share_rx_batch(struct rxe_dev *dev);
+uint64_t rxe_share_tick(struct rxe_dev *dev);
+int rxe_share_ctl_fd(struct rxe_dev *dev);
+void rxe_share_ctl_ready(struct rxe_dev *dev);
+bool rxe_share_is_owner(struct rxe_dev *dev);
+uint32_t rxe_share_pick_block(const int *holder, const uint64_t *freed_ns, uint64_t now);
 
 /* ---- mr.c ---- */
 int rxe_mr_table_init(struct rxe_dev *dev);
