@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Debian's own verbs clients, unmodified, between two processes on softodp:
- * the server on srxe0=127.0.0.1, the client on srxe0=127.0.0.2, connection
+ * the server on srxe0=127.0.0.1, the client on srxe0=127.0.0.2 (or, in the
+ * shared_device suite, on the server's own srxe0=127.0.0.1), connection
  * data exchanged over TCP as the tools always do. Every case is bounded in
  * time; a hang is a failure, never a stuck test run.
  *
@@ -27,6 +28,8 @@
 #define SPRAY SODP_BUILD_DIR "/tests/compat/spray"
 
 static char srv_out[1 << 16], cli_out[1 << 16], beside_out[1 << 12];
+/* The client's device: another address, or the server's (one device, two processes). */
+static const char *client_dev = CLIENT_DEV;
 /* A command run beside the client, in the same namespace, or "true". */
 static const char *beside = "true";
 static char netns[64];
@@ -104,10 +107,10 @@ static bool run_pair(const char *server, const char *client, int port, int limit
 		 "for i in $(seq 1 100); do "
 		 "  %s ss -ltn 2>/dev/null | grep -q ':%d ' && break; sleep 0.05; done; "
 		 "%s sh -c '%s' >%s/beside 2>&1 & bes=$!; "
-		 "%s timeout %s %d " RUN " -d " CLIENT_DEV " %s -p %d 127.0.0.1 >%s/cli 2>&1; "
+		 "%s timeout %s %d " RUN " -d %s %s -p %d 127.0.0.1 >%s/cli 2>&1; "
 		 "echo $? >%s/cli.rc; wait $srv; echo $? >%s/srv.rc; wait $bes",
 		 ns_exec, sig, limit, server, port, dir, ns_exec, port, ns_exec, beside, dir,
-		 ns_exec, sig, limit, client, port, dir, dir, dir);
+		 ns_exec, sig, limit, client_dev, client, port, dir, dir, dir);
 	system(cmd);
 	snprintf(path, sizeof(path), "%s/srv", dir);
 	slurp(path, srv_out, sizeof(srv_out));
@@ -303,6 +306,47 @@ static void test_perftest_odp(void)
 		run_case(&cases[i]);
 }
 
+/*
+ * Both processes on srxe0=127.0.0.1: the server owns the address, the
+ * client shares it (providers/rxe/share.c), as two processes share a NIC.
+ */
+static void run_shared(const struct client_case *c)
+{
+	if (!have(c->tool))
+		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
+	client_dev = SERVER_DEV;
+	run_case(c);
+	client_dev = CLIENT_DEV;
+}
+
+static void test_rc_pingpong_on_one_shared_device(void)
+{
+	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c", "iters in", false};
+
+	run_shared(&c);
+}
+
+static void test_rc_pingpong_odp_on_one_shared_device(void)
+{
+	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -o", "iters in", false};
+
+	run_shared(&c);
+}
+
+static void test_ib_write_bw_on_one_shared_device(void)
+{
+	static const struct client_case c = {"ib_write_bw", "-F", "#bytes", false};
+
+	run_shared(&c);
+}
+
+static void test_ib_write_bw_odp_on_one_shared_device(void)
+{
+	static const struct client_case c = {"ib_write_bw", "-F --odp -s 1048576", "#bytes", false};
+
+	run_shared(&c);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case pingpong[] = {
@@ -335,6 +379,14 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 
+	static const struct sodp_test_case shared[] = {
+		{"rc_pingpong_on_one_shared_device", test_rc_pingpong_on_one_shared_device},
+		{"rc_pingpong_odp_on_one_shared_device", test_rc_pingpong_odp_on_one_shared_device},
+		{"ib_write_bw_on_one_shared_device", test_ib_write_bw_on_one_shared_device},
+		{"ib_write_bw_odp_on_one_shared_device", test_ib_write_bw_odp_on_one_shared_device},
+		{NULL, NULL},
+	};
+
 	if (!strcmp(SODP_SANITIZE, "thread")) {
 		printf("TSan build: a TSan library cannot be preloaded into Debian's clients\n");
 		return;
@@ -342,4 +394,5 @@ void sodp_tests_register(void)
 	sodp_add_suite("pingpong", suite_init, suite_fini, pingpong);
 	sodp_add_suite("perftest", suite_init, suite_fini, perftest);
 	sodp_add_suite("hostile_peer", suite_init, suite_fini, hostile);
+	sodp_add_suite("shared_device", suite_init, suite_fini, shared);
 }
