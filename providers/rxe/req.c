@@ -331,9 +331,14 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		h.bth.ack_req = true;
 		h.atmeth.va = wqe->remote_addr;
 		h.atmeth.rkey = wqe->rkey;
-		h.atmeth.swap_add =
-			wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ? wqe->swap : wqe->compare_add;
-		h.atmeth.comp = wqe->compare_add;
+		/* FETCH_ADD: the addend in swap-or-add, compare 0 (as kernel rxe) */
+		if (wqe->opcode == IBV_WR_ATOMIC_CMP_AND_SWP) {
+			h.atmeth.swap_add = wqe->swap;
+			h.atmeth.comp = wqe->compare_add;
+		} else {
+			h.atmeth.swap_add = wqe->compare_add;
+			h.atmeth.comp = 0;
+		}
 	} else if (wqe->opcode == IBV_WR_ATOMIC_WRITE) {
 		/* one packet, RETH and the 8 bytes; never solicited (kernel rxe) */
 		len = wqe->length;

@@ -693,10 +693,12 @@ static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt
 		return RESP_NAK_INV;
 	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va, &lkey))
 		return RESP_NAK_ACCESS;
-	ret = rxe_resp_atomic(qp, lkey, va,
-			      pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP ? SODP_ATOMIC_CMP_SWAP
-									  : SODP_ATOMIC_FETCH_ADD,
-			      a->comp, a->swap_add, &orig);
+	/* the AtomicETH's swap-or-add field is FETCH_ADD's addend (IBA 9.3.4) */
+	if (pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP)
+		ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_CMP_SWAP, a->comp, a->swap_add,
+				      &orig);
+	else
+		ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_FETCH_ADD, a->swap_add, 0, &orig);
 	if (ret != RESP_DONE)
 		return ret;
 	qp->resp.msn++;

@@ -445,6 +445,68 @@ static void test_write_longer_than_2_pow_31_is_nak_invalid_request(void)
 	big_mr_done(mr, mem);
 }
 
+/* ---- atomics ---- */
+
+/*
+ * FETCH_ADD's addend is the AtomicETH's swap-or-add field; kernel rxe sends
+ * its compare field 0. Whatever the compare field holds, the word grows by
+ * the addend and the answer carries the value before.
+ */
+static void test_fetch_add_adds_the_swap_add_field(void)
+{
+	uint64_t *word, orig = 100;
+	struct rxe_pkt_info pi;
+	struct rxe_hdrs h;
+	uint8_t b[8192];
+	int i;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	word = (uint64_t *)(R.buf + 512);
+	*word = orig;
+	for (i = 0; i < 2; i++) {
+		rp_req_hdrs(&R, &h, IB_OPCODE_RC_FETCH_ADD, R.next_psn);
+		h.atmeth.va = (uintptr_t)word;
+		h.atmeth.rkey = R.mr->rkey;
+		h.atmeth.swap_add = 5;
+		h.atmeth.comp = i ? 0x7777 : 0; /* kernel rxe: 0; anything else is ignored */
+		CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, NULL, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS), 0);
+		CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE);
+		CU_ASSERT_EQUAL(pi.h.atmack_orig, orig);
+		orig += 5;
+		CU_ASSERT_EQUAL(*word, orig);
+		R.next_psn = rxe_psn_add(R.next_psn, 1);
+	}
+	rp_close(&R);
+}
+
+/* The victim's FETCH_ADD carries the addend in swap-or-add and 0 in compare, as kernel rxe's. */
+static void test_fetch_add_is_sent_as_kernel_rxe_sends_it(void)
+{
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+	struct rxe_pkt_info pi;
+	uint8_t b[8192];
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	sge = (struct ibv_sge){(uintptr_t)R.buf + 4096, 8, R.mr->lkey};
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_ATOMIC_FETCH_AND_ADD;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.atomic.remote_addr = 0x10000;
+	wr.wr.atomic.rkey = 0x1234;
+	wr.wr.atomic.compare_add = 9;
+	wr.wr.atomic.swap = 0x5555; /* not FETCH_ADD's */
+	CU_ASSERT_EQUAL_FATAL(ibv_post_send(R.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_FETCH_ADD);
+	CU_ASSERT_EQUAL(pi.h.atmeth.swap_add, 9);
+	CU_ASSERT_EQUAL(pi.h.atmeth.comp, 0);
+	rp_close(&R);
+}
+
 /* ---- page faults ---- */
 
 /* Sends a 64-byte WRITE of 0x5a at @va through @rkey at @psn: the syndrome of the answer, or -1. */
@@ -664,6 +726,9 @@ void sodp_tests_register(void)
 		{"read_of_2_pow_31_bytes_is_answered", test_read_of_2_pow_31_bytes_is_answered},
 		{"write_longer_than_2_pow_31_is_nak_invalid_request",
 		 test_write_longer_than_2_pow_31_is_nak_invalid_request},
+		{"fetch_add_adds_the_swap_add_field", test_fetch_add_adds_the_swap_add_field},
+		{"fetch_add_is_sent_as_kernel_rxe_sends_it",
+		 test_fetch_add_is_sent_as_kernel_rxe_sends_it},
 		{"a_failed_fault_fails_only_the_access_it_was_for",
 		 test_a_failed_fault_fails_only_the_access_it_was_for},
 		{"a_duplicate_read_restarts_its_answer_instead_of_adding_one",
