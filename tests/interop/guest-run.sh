@@ -38,6 +38,9 @@ while read -r idx role port secs tool args; do
 	[ -e $S/host.done ] && break
 	gidopt=-x
 	case $tool in ibv_*) gidopt=-g ;; esac
+	# softodp_perf is not in the guest: the host puts a build against
+	# rdma-core's libibverbs in the share
+	[ "$tool" = softodp_perf ] && tool=$S/softodp_perf
 	cmd="$tool -d rxe0 $gidopt $G $args -p $port"
 	log=$S/$idx.guest.log
 	if [ "$role" = ks ]; then

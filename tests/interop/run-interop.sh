@@ -230,8 +230,13 @@ big=4194304 # several MiB: thousands of packets per message
 	for t in write send; do echo "${t}_bw_s4m|ib_${t}_bw|-F -m 1024 -n $nbig -s $big||1024"; done
 	echo "read_bw_s4m|ib_read_bw|-F -m 1024 -n $nbig -s $big --outs 1||1024"
 	# softodp's memory on demand (explicit -o, implicit -O, prefetched -P).
-	# Not ib_atomic_bw: perftest refuses --odp with atomics ("ODP does not
-	# support ATOMICS for now") before it opens a device.
+	# Atomics on ODP memory run softodp_perf on both sides (the guest's is
+	# built against rdma-core's libibverbs): perftest refuses --odp with
+	# atomics ("ODP does not support ATOMICS for now"). --check verifies the
+	# final count of every target word.
+	for a in FETCH_AND_ADD CMP_AND_SWAP; do
+		echo "atomic_odp_$a|softodp_perf|-t atomic_bw -A $a -m 1024 -n $n --check|--odp|1024"
+	done
 	for s in 4096 65536; do
 		echo "rc_pingpong_odp_s$s|ibv_rc_pingpong|-c -m 1024 -n $n -s $s|-o|1024"
 		echo "rc_pingpong_iodp_s$s|ibv_rc_pingpong|-c -m 1024 -n $n -s $s|-O|1024"
@@ -358,6 +363,12 @@ print("%s: %d seen, %d dropped (%.1f%%), %d duplicated, %d reordered" % (
 		"$([ $m = out_stats ] && echo "softodp -> kernel" || echo "kernel -> softodp")"
 	done
 }
+# softodp_perf: softodp's side runs the build against rdma-core's
+# libibverbs under softodp-run, as the guest does on kernel rxe.
+perf_ib=$build/tools/softodp_perf_ibverbs
+if [ -x "$perf_ib" ]; then
+	cp "$perf_ib" "$share/softodp_perf"
+fi
 ip netns exec "$NS" env SOFTODP_DEVICES=srxe0=$HOST_ADDR "$run" ibv_devinfo -v \
 	> "$out/softodp-devinfo.txt" 2>&1
 
@@ -400,11 +411,15 @@ while read -r idx role port secs tool args <&3; do
 	t0[$idx]=$(date +%s.%N)
 	gidopt=-x
 	case $tool in ibv_*) gidopt=-g ;; esac
+	[ "$tool" = softodp_perf ] && tool=$share/softodp_perf
 	hrc=
 	note=
 	if [ "$(date +%s)" -ge "$t_end" ] || ! kill -0 "$guest_pid" 2>/dev/null; then
 		hrc=124
 		note="not run: guest ended or deadline"
+	elif [ ! -x "$tool" ] && [ "$tool" = "$share/softodp_perf" ]; then
+		hrc=125
+		note="not run: $perf_ib was not built (rdma-core's libibverbs-dev missing)"
 	elif [ "$lossy" = 1 ] && [ -n "$impair_err" ]; then
 		hrc=125
 		note="not run: $impair_err"
