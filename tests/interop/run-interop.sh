@@ -262,6 +262,9 @@ big=4194304 # several MiB: thousands of packets per message
 	done
 	echo "loss_atomic_fa|ib_atomic_bw|-F -m 1024 -n $n -A FETCH_AND_ADD||1024|loss"
 	echo "loss_atomic_cs|ib_atomic_bw|-F -m 1024 -n $n -A CMP_AND_SWAP||1024|loss"
+	for a in FETCH_AND_ADD CMP_AND_SWAP; do
+		echo "loss_atomic_odp_$a|softodp_perf|-t atomic_bw -A $a -m 1024 -n $n --check|--odp|1024|loss"
+	done
 } | { if [ -n "$filter" ]; then grep -E "^[^|]*($filter)[^|]*[|]"; else cat; fi; } > "$out/case-table.txt"
 [ -s "$out/case-table.txt" ] || fail "no case matches '$filter'"
 
