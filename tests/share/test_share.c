@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * One device address shared by many processes (providers/rxe/share.c):
- * forked processes that all use SOFTODP_DEVICES=srxe0=127.0.0.1 exchange
+ * child processes that all use SOFTODP_DEVICES=srxe0=127.0.0.1 exchange
  * RC and UD traffic, and lose a client or the owner to kill -9. The test
  * process is the matchmaker: each child reports its QP through a pipe and
  * gets its peer's. Every wait is bounded.
+ *
+ * A child is this program run anew (fork, then exec of /proc/self/exe with
+ * its plan in SODP_SHARE_CHILD, its pipes on CHILD_RFD and CHILD_WFD): the
+ * test process has a device open, and a process with threads may fork but
+ * its child may not start threads of its own until it execs.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -22,11 +27,15 @@
 #include "tools_exec.h"
 #include "rxe/rxe.h" /* QPN blocks, the owner socket name, the allocator */
 
-#define ADDR1	"srxe0=127.0.0.1"
-#define ADDR2	"srxe0=127.0.0.2"
-#define LEN	65536 /* bytes per WRITE / READ */
-#define WAIT_MS 20000 /* for a child's report or exit */
-#define QKEY	0x11111111
+#define ADDR1	  "srxe0=127.0.0.1"
+#define ADDR2	  "srxe0=127.0.0.2"
+#define LEN	  65536 /* bytes per WRITE / READ */
+#define WAIT_MS	  20000 /* for a child's report or exit */
+#define QKEY	  0x11111111
+#define CHILD_RFD 3
+#define CHILD_WFD 4
+#define CHILD_ENV "SODP_SHARE_CHILD"
+
 #define PERF                                                                           \
 	SODP_BUILD_DIR "/tools/softodp_perf -t write_bw -s 65536 -n 300 --odp --check" \
 		       " -m 4096"
@@ -297,22 +306,99 @@ static int reap(struct child *c)
 	return -1;
 }
 
+extern char **environ;
+
+/*
+ * The environment of a child with @p: this one's, with CHILD_ENV set to
+ * "role:seed:iters:timeout:odp:devs". NULL when out of memory.
+ */
+static char **child_env(const struct plan *p, char *var, size_t len)
+{
+	size_t n = 0, i, j = 0;
+	char **env;
+
+	snprintf(var, len, CHILD_ENV "=%d:%u:%d:%u:%d:%s", (int)p->role, p->seed, p->iters,
+		 p->timeout, p->odp, p->devs);
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], CHILD_ENV "=", sizeof(CHILD_ENV)))
+			env[j++] = environ[i];
+	env[j] = var;
+	return env;
+}
+
+/* In a child (CHILD_ENV set): runs its plan and exits, before CUnit's main. */
+__attribute__((constructor)) static void child_entry(void)
+{
+	static char devs[128];
+	const char *e = getenv(CHILD_ENV);
+	int role, iters, odp, used = 0;
+	unsigned int seed, timeout;
+	struct plan p;
+
+	if (!e)
+		return;
+	if (sscanf(e, "%d:%u:%d:%u:%d:%n", &role, &seed, &iters, &timeout, &odp, &used) != 5 ||
+	    !used || strlen(e + used) >= sizeof(devs))
+		_exit(120);
+	strcpy(devs, e + used);
+	unsetenv(CHILD_ENV);
+	p = (struct plan){(enum role)role, devs, seed, iters, (uint8_t)timeout, odp != 0};
+	_exit(child_main(&p, CHILD_RFD, CHILD_WFD));
+}
+
+/*
+ * A pipe whose ends are close-on-exec and above the child's fixed numbers,
+ * so that the child's dup2() to them clobbers neither end.
+ */
+static int pipe_above(int fds[2])
+{
+	int raw[2], i;
+
+	if (pipe(raw))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, CHILD_WFD + 1);
+		close(raw[i]);
+	}
+	if (fds[0] >= 0 && fds[1] >= 0)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
+}
+
 /* Starts a child with @p and waits for its report (the QP it created). */
 static int spawn(struct child *c, const struct plan *p)
 {
+	char *argv[] = {"test_share", NULL}, var[256], **env;
 	int to[2], from[2];
 
-	if (pipe(to) || pipe(from))
+	env = child_env(p, var, sizeof(var));
+	if (!env)
 		return -1;
+	if (pipe_above(to) || pipe_above(from)) {
+		free(env);
+		return -1;
+	}
 	fflush(NULL);
 	c->pid = fork();
-	if (c->pid < 0)
+	if (c->pid < 0) {
+		free(env);
 		return -1;
-	if (!c->pid) {
-		close(to[1]);
-		close(from[0]);
-		_exit(child_main(p, to[0], from[1]));
 	}
+	if (!c->pid) {
+		if (dup2(to[0], CHILD_RFD) < 0 || dup2(from[1], CHILD_WFD) < 0)
+			_exit(121);
+		execve("/proc/self/exe", argv, env);
+		_exit(122);
+	}
+	free(env);
 	close(to[0]);
 	close(from[1]);
 	c->to = to[1];
