@@ -277,27 +277,53 @@ static inline int rt_post_recv(struct rt_side *s, uint64_t wr_id, uint32_t off, 
 	return ibv_post_recv(s->qp, &wr, &bad);
 }
 
-static inline int rt_post(struct rt_side *s, enum ibv_wr_opcode op, uint32_t off, uint32_t len,
-			  uint64_t raddr, uint32_t rkey)
+/* A signalled send work request of one SGE in @s's buffer. */
+struct rt_wr {
+	enum ibv_wr_opcode op;
+	uint64_t wr_id;
+	uint32_t off, len; /* the SGE, in @s's buffer */
+	uint64_t raddr;	   /* RDMA and atomics */
+	uint32_t rkey;
+	uint64_t compare_add; /* atomics */
+	uint64_t swap;
+	uint32_t imm; /* *_WITH_IMM, host order */
+};
+
+static inline int rt_post_wr(struct rt_side *s, const struct rt_wr *w)
 {
-	struct ibv_sge sge = {(uintptr_t)s->buf + off, len, s->mr->lkey};
+	struct ibv_sge sge = {(uintptr_t)s->buf + w->off, w->len, s->mr->lkey};
 	struct ibv_send_wr wr, *bad;
 
 	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = op;
+	wr.wr_id = w->wr_id;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	wr.opcode = op;
+	wr.opcode = w->op;
 	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.imm_data = htobe32(0x1234abcd);
-	if (op == IBV_WR_ATOMIC_CMP_AND_SWP || op == IBV_WR_ATOMIC_FETCH_AND_ADD) {
-		wr.wr.atomic.remote_addr = raddr;
-		wr.wr.atomic.rkey = rkey;
+	wr.imm_data = htobe32(w->imm);
+	if (w->op == IBV_WR_ATOMIC_CMP_AND_SWP || w->op == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+		wr.wr.atomic.remote_addr = w->raddr;
+		wr.wr.atomic.rkey = w->rkey;
+		wr.wr.atomic.compare_add = w->compare_add;
+		wr.wr.atomic.swap = w->swap;
 	} else {
-		wr.wr.rdma.remote_addr = raddr;
-		wr.wr.rdma.rkey = rkey;
+		wr.wr.rdma.remote_addr = w->raddr;
+		wr.wr.rdma.rkey = w->rkey;
 	}
 	return ibv_post_send(s->qp, &wr, &bad);
+}
+
+/* The common case: its opcode as its wr_id, immediate data 0x1234abcd. */
+static inline int rt_post(struct rt_side *s, enum ibv_wr_opcode op, uint32_t off, uint32_t len,
+			  uint64_t raddr, uint32_t rkey)
+{
+	return rt_post_wr(s, &(struct rt_wr){.op = op,
+					     .wr_id = op,
+					     .off = off,
+					     .len = len,
+					     .raddr = raddr,
+					     .rkey = rkey,
+					     .imm = 0x1234abcd});
 }
 
 static inline void rt_fill(uint8_t *p, size_t n, unsigned int seed)
