@@ -47,6 +47,8 @@
 #include <softodp/hmm.h>
 #include <softodp/mr.h>
 
+#include "tools.h"
+
 #define DEMO_CHUNK	  (2UL << 20) /* one WRITE; 2 MiB so that a chunk is one THP */
 #define DEMO_WINDOW	  4	      /* chunks written beyond the last acknowledged */
 #define DEMO_DEFAULT_MIB  64
@@ -114,14 +116,6 @@ struct hello {
 	uint64_t corrupt;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -136,12 +130,12 @@ static void die(const char *fmt, ...)
 /* Reads exactly @len bytes within @secs seconds: 0, or -1. */
 static int read_full(int fd, void *buf, size_t len, int secs)
 {
-	uint64_t deadline = now_ns() + (uint64_t)secs * 1000000000ULL;
+	uint64_t deadline = tl_now_ns() + (uint64_t)secs * 1000000000ULL;
 	char *p = buf;
 
 	while (len) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		uint64_t now = now_ns();
+		uint64_t now = tl_now_ns();
 		ssize_t n;
 
 		if (now >= deadline)
@@ -318,7 +312,7 @@ static int client_phase(struct client *c, unsigned int ph, uint64_t nchunks)
 	const size_t words = DEMO_CHUNK / sizeof(uint64_t);
 	enum target t = phases[ph].target;
 	uint64_t posted = 0, done = 0, acked = 0;
-	uint64_t start = now_ns(), deadline = start + DEMO_PHASE_SECS * 1000000000ULL;
+	uint64_t start = tl_now_ns(), deadline = start + DEMO_PHASE_SECS * 1000000000ULL;
 	uint64_t sums[DEMO_WINDOW + 1];
 
 	while (acked < nchunks) {
@@ -326,7 +320,7 @@ static int client_phase(struct client *c, unsigned int ph, uint64_t nchunks)
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		int n;
 
-		if (now_ns() > deadline)
+		if (tl_now_ns() > deadline)
 			return -1;
 		while (posted < nchunks && posted < acked + DEMO_WINDOW) {
 			unsigned int slot = posted % (DEMO_WINDOW + 1);
@@ -373,7 +367,7 @@ static int client_phase(struct client *c, unsigned int ph, uint64_t nchunks)
 			acked = m.a + 1;
 		}
 	}
-	return send_msg(c->fd, MSG_PHASE_END, nchunks * DEMO_CHUNK, now_ns() - start) ? -1 : 0;
+	return send_msg(c->fd, MSG_PHASE_END, nchunks * DEMO_CHUNK, tl_now_ns() - start) ? -1 : 0;
 }
 
 static int client_main(int fd, const char *addr)
@@ -490,7 +484,7 @@ static void show_progress(struct server *sv, unsigned int ph, uint64_t chunk, ui
 			  uint64_t start)
 {
 	static uint64_t last;
-	uint64_t now = now_ns();
+	uint64_t now = tl_now_ns();
 
 	if (!sv->progress || now - start < DEMO_PROGRESS_NS || now - last < 100000000ULL)
 		return;
@@ -506,7 +500,7 @@ static int server_phase(struct server *sv, unsigned int ph)
 	const struct phase *p = &phases[ph];
 	struct result *res = &sv->res[ph];
 	struct region *r = &sv->r[p->target];
-	uint64_t nchunks = sv->bytes / DEMO_CHUNK, next = 0, start = now_ns();
+	uint64_t nchunks = sv->bytes / DEMO_CHUNK, next = 0, start = tl_now_ns();
 
 	res->ran = true;
 	sodp_mr_get_stats(target_mr(sv, p->target), &res->before);
@@ -554,7 +548,7 @@ static int server_phase(struct server *sv, unsigned int ph)
 		show_progress(sv, ph, next + 1, nchunks, start);
 		next++;
 	}
-	if (sv->progress && now_ns() - start >= DEMO_PROGRESS_NS)
+	if (sv->progress && tl_now_ns() - start >= DEMO_PROGRESS_NS)
 		printf("\r%60s\r", "");
 	sodp_mr_get_stats(target_mr(sv, p->target), &res->after);
 	return 0;
@@ -731,18 +725,15 @@ int main(int argc, char **argv)
 	bool corrupt = false;
 	int lfd, fd, opt, one = 1, status, ret;
 	pid_t child;
-	char *end;
 
-	while ((opt = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	tl_usage_init("softodp_demo", usage);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			errno = 0;
-			mib = strtoul(optarg, &end, 10);
-			if (errno || *end || mib < 2 || mib > DEMO_MAX_MIB || mib % 2) {
-				fprintf(stderr, "softodp_demo: bad size: %s\n", optarg);
-				usage(stderr);
-				return 2;
-			}
+			mib = (unsigned long)tl_parse_int("-s", optarg, 2, DEMO_MAX_MIB);
+			if (mib % 2)
+				tl_die_usage("-s wants an even number of MiB, not '%s'", optarg);
 			break;
 		case 'S':
 			srv_addr = optarg;
@@ -756,20 +747,18 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			tl_die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			tl_die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "softodp_demo: unexpected argument: %s\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		tl_die_usage("unexpected argument '%s'", argv[optind]);
 	env = getenv("SOFTODP_DEMO_CORRUPT");
 	if (env && atoi(env) > 0)
 		corrupt = true;
-	srand48((long)now_ns() ^ getpid());
+	srand48((long)tl_now_ns() ^ getpid());
 
 	/* The side channel first, then the client, before any device is opened. */
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

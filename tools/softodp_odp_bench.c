@@ -25,7 +25,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,20 +103,6 @@ static void usage(FILE *f)
 		progname, DEFAULT_DEVICES);
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n\n");
-	usage(stderr);
-	exit(2);
-}
-
 enum { OPT_QUICK = 256, OPT_JSON, OPT_PLOT, OPT_ONLY, OPT_PEER };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -134,7 +119,6 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{NULL, 0, NULL, 0},
 	};
 	bool only = false;
-	char *end;
 	int c;
 
 	*o = (struct opts){0};
@@ -150,7 +134,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_PLOT:
 			o->plot = optarg;
 			if (!*optarg)
-				die_usage("--plot wants a file name");
+				tl_die_usage("--plot wants a file name");
 			break;
 		case OPT_ONLY: {
 			char *list = strdup(optarg), *save = NULL;
@@ -164,7 +148,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 					if (!strcmp(s, section_names[i]))
 						break;
 				if (i == NR_SECTIONS)
-					die_usage("--only: unknown section '%s'", s);
+					tl_die_usage("--only: unknown section '%s'", s);
 				o->sections[i] = true;
 			}
 			free(list);
@@ -177,28 +161,24 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->peer_dev = optarg;
 			break;
 		case 'x':
-			errno = 0;
-			o->gid_index = (int)strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o->gid_index < 0 ||
-			    o->gid_index > 255)
-				die_usage("-x wants a number from 0 to 255, not '%s'", optarg);
+			o->gid_index = (int)tl_parse_int("-x", optarg, 0, 255);
 			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
 		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
+			tl_die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			tl_die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+		tl_die_usage("unexpected argument '%s'", argv[optind]);
 	if (!only)
 		for (int i = 0; i < NR_SECTIONS; i++)
 			o->sections[i] = true;
 	if (o->plot && !o->sections[S_BW])
-		die_usage("--plot draws the bw section: add bw to --only");
+		tl_die_usage("--plot draws the bw section: add bw to --only");
 }
 
 /* ---- setup ---- */
@@ -1275,6 +1255,7 @@ int main(int argc, char **argv)
 	struct bench b = {.o = &o};
 	int ret = 0;
 
+	tl_usage_init(progname, usage);
 	parse_opts(argc, argv, &o);
 	if (o.plot && !have_gnuplot()) {
 		fprintf(stderr,

@@ -224,32 +224,6 @@ static void usage(FILE *f)
 		progname, progname, MAX_QPS, DEFAULT_PORT);
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n\n");
-	usage(stderr);
-	exit(2);
-}
-
-static long parse_int(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		die_usage("%s wants a number from %ld to %ld, not '%s'", opt, min, max, s);
-	return v;
-}
-
 enum {
 	OPT_REPORT_GBITS = 256,
 	OPT_ODP,
@@ -297,43 +271,45 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				if (!strcmp(optarg, tests[i].name))
 					break;
 			if (i == NR_TESTS)
-				die_usage("unknown test '%s'", optarg);
+				tl_die_usage("unknown test '%s'", optarg);
 			o->test = (enum test)i;
 			break;
 		case 'd':
 			o->dev = optarg;
 			break;
 		case 'i':
-			o->ib_port = (int)parse_int("-i", optarg, 1, 255);
+			o->ib_port = (int)tl_parse_int("-i", optarg, 1, 255);
 			break;
 		case 'x':
-			o->gid_index = (int)parse_int("-x", optarg, 0, 255);
+			o->gid_index = (int)tl_parse_int("-x", optarg, 0, 255);
 			break;
 		case 'm':
-			o->mtu = (int)parse_int("-m", optarg, 256, 4096);
+			o->mtu = (int)tl_parse_int("-m", optarg, 256, 4096);
 			if (!tl_mtu_from_bytes(o->mtu))
-				die_usage("-m wants 256, 512, 1024, 2048 or 4096, not %s", optarg);
+				tl_die_usage("-m wants 256, 512, 1024, 2048 or 4096, not %s",
+					     optarg);
 			break;
 		case 's':
 			if (tl_parse_size(optarg, &o->size) || !o->size || o->size > (1ULL << 31))
-				die_usage("-s wants a size from 1 byte to 2 GiB, not '%s'", optarg);
+				tl_die_usage("-s wants a size from 1 byte to 2 GiB, not '%s'",
+					     optarg);
 			o->size_set = true;
 			break;
 		case 'a':
 			o->all = true;
 			break;
 		case 'n':
-			o->iters = (uint64_t)parse_int("-n", optarg, 1, 1000000000L);
+			o->iters = (uint64_t)tl_parse_int("-n", optarg, 1, 1000000000L);
 			o->iters_set = true;
 			break;
 		case 'D':
-			o->duration = (int)parse_int("-D", optarg, 1, 86400);
+			o->duration = (int)tl_parse_int("-D", optarg, 1, 86400);
 			break;
 		case 'q':
-			o->qps = (int)parse_int("-q", optarg, 1, MAX_QPS);
+			o->qps = (int)tl_parse_int("-q", optarg, 1, MAX_QPS);
 			break;
 		case 'p':
-			o->port = (int)parse_int("-p", optarg, 1, 65535);
+			o->port = (int)tl_parse_int("-p", optarg, 1, 65535);
 			break;
 		case 'F':
 			break;
@@ -341,8 +317,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (!strcmp(optarg, "CMP_AND_SWAP"))
 				o->cmp_swap = true;
 			else if (strcmp(optarg, "FETCH_AND_ADD"))
-				die_usage("-A wants FETCH_AND_ADD or CMP_AND_SWAP, not '%s'",
-					  optarg);
+				tl_die_usage("-A wants FETCH_AND_ADD or CMP_AND_SWAP, not '%s'",
+					     optarg);
 			o->atomic_set = true;
 			break;
 		case OPT_REPORT_GBITS:
@@ -354,15 +330,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "implicit"))
 				o->odp = ODP_IMPLICIT;
 			else
-				die_usage("--odp wants explicit or implicit, not '%s'", optarg);
+				tl_die_usage("--odp wants explicit or implicit, not '%s'", optarg);
 			break;
 		case OPT_PREFETCH:
 			for (i = PF_SYNC; i <= PF_NOFAULT; i++)
 				if (!strcmp(optarg, prefetch_names[i]))
 					break;
 			if (i > PF_NOFAULT)
-				die_usage("--prefetch wants sync, async or nofault, not '%s'",
-					  optarg);
+				tl_die_usage("--prefetch wants sync, async or nofault, not '%s'",
+					     optarg);
 			o->prefetch = (enum prefetch)i;
 			break;
 		case OPT_COLD:
@@ -381,36 +357,36 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
+			tl_die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			die_usage("unknown option '%s'", argv[optind - 1]);
+			tl_die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		o->server = argv[optind++];
 	if (optind < argc)
-		die_usage("one server address only, not also '%s'", argv[optind]);
+		tl_die_usage("one server address only, not also '%s'", argv[optind]);
 
 	if (o->all && o->size_set)
-		die_usage("-a and -s exclude each other");
+		tl_die_usage("-a and -s exclude each other");
 	if (o->duration && o->iters_set)
-		die_usage("-D and -n exclude each other");
+		tl_die_usage("-D and -n exclude each other");
 	if (tests[o->test].lat && o->qps != 1)
-		die_usage("the latency tests use one QP (-q 1)");
+		tl_die_usage("the latency tests use one QP (-q 1)");
 	if (o->test == T_ATOMIC_BW) {
 		if ((o->size_set && o->size != 8) || o->all)
-			die_usage("atomic_bw moves 8 bytes: -s 8 or no -s, and no -a");
+			tl_die_usage("atomic_bw moves 8 bytes: -s 8 or no -s, and no -a");
 		o->size = 8;
 	} else if (o->atomic_set) {
-		die_usage("-A is for atomic_bw");
+		tl_die_usage("-A is for atomic_bw");
 	}
 	if (o->cold && o->odp == ODP_OFF)
-		die_usage("--cold needs --odp: memory mapped anew under a pinned MR is never "
-			  "registered");
+		tl_die_usage("--cold needs --odp: memory mapped anew under a pinned MR is never "
+			     "registered");
 	if (o->prefetch != PF_NONE && o->odp == ODP_OFF)
-		die_usage("--prefetch needs --odp (ibv_advise_mr works on ODP MRs)");
+		tl_die_usage("--prefetch needs --odp (ibv_advise_mr works on ODP MRs)");
 	if (o->cold && tests[o->test].lat && o->duration)
-		die_usage("--cold latency tests take a slot per iteration: use -n, not -D");
+		tl_die_usage("--cold latency tests take a slot per iteration: use -n, not -D");
 	if (!o->size_set && o->test != T_ATOMIC_BW)
 		o->size = tests[o->test].lat ? 2 : 65536;
 	if (!o->iters_set)
@@ -1708,6 +1684,7 @@ int main(int argc, char **argv)
 	struct perf p = {.o = &o, .ctrl = {.fd = -1}};
 	int ret;
 
+	tl_usage_init(progname, usage);
 	parse_opts(argc, argv, &o);
 	p.server = !o.server;
 	signal(SIGPIPE, SIG_IGN);

@@ -22,6 +22,41 @@
 
 const unsigned int tl_orders[TL_NR_ORDERS] = {0, 9, 18};
 
+static const char *usage_progname = "softodp";
+static void (*usage_print)(FILE *f);
+
+void tl_usage_init(const char *progname, void (*usage)(FILE *f))
+{
+	usage_progname = progname;
+	usage_print = usage;
+}
+
+void tl_die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", usage_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n\n");
+	if (usage_print)
+		usage_print(stderr);
+	exit(TL_EXIT_USAGE);
+}
+
+long tl_parse_int(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		tl_die_usage("%s wants a number from %ld to %ld, not '%s'", opt, min, max, s);
+	return v;
+}
+
 uint64_t tl_now_ns(void)
 {
 	struct timespec ts;

@@ -16,8 +16,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <infiniband/verbs.h>
+
+/* ---- command lines ---- */
+
+/* The tools' exit status for bad options. */
+#define TL_EXIT_USAGE 2
+
+/*
+ * The tool's name and its usage text, given once by main() before options
+ * are read. tl_die_usage() prints "NAME: message", a blank line and the
+ * usage on stderr, and exits TL_EXIT_USAGE.
+ */
+void tl_usage_init(const char *progname, void (*usage)(FILE *f));
+void tl_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* @s, a decimal number from @min to @max; anything else is tl_die_usage() naming @opt. */
+long tl_parse_int(const char *opt, const char *s, long min, long max);
 
 #define TL_PAGE_SIZE (4096UL)
 #define TL_HUGE_SIZE (2UL << 20)
