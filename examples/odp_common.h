@@ -216,6 +216,28 @@ static inline void ex_mine(const struct ex_ctx *c, struct ex_conn *mine)
 	mine->gid = c->gid;
 }
 
+/*
+ * Meets the other side: the client connects to @host, the server waits for
+ * it and offers its @len bytes at @buf (@mr's rkey) for RDMA WRITE; the
+ * connection data is exchanged and the QP brought to RTS. @peer: what the
+ * other side sent (for the client, the server's buffer).
+ */
+static inline void ex_meet(struct ex_ctx *c, const char *host, const char *port, void *buf,
+			   uint32_t len, const struct ibv_mr *mr, struct ex_conn *peer)
+{
+	struct ex_conn mine;
+
+	ex_tcp(c, host, port);
+	ex_mine(c, &mine);
+	if (!host) {
+		mine.addr = (uintptr_t)buf;
+		mine.rkey = mr->rkey;
+		mine.len = len;
+	}
+	ex_exchange(c, &mine, peer);
+	ex_connect(c, &mine, peer);
+}
+
 /* Waits for one completion, bounded in time; exits on an error. */
 static inline void ex_wait(struct ex_ctx *c)
 {

@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 {
 	const int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_ON_DEMAND;
 	const char *dev, *port, *host;
-	struct ex_conn mine, peer;
+	struct ex_conn peer;
 	struct timespec t0;
 	struct ex_ctx c;
 	struct ibv_mr *mr;
@@ -74,15 +74,7 @@ int main(int argc, char **argv)
 		ibv_advise_mr(c.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1);
 	}
 
-	ex_tcp(&c, host, port);
-	ex_mine(&c, &mine);
-	if (!host) {
-		mine.addr = (uintptr_t)buf;
-		mine.rkey = mr->rkey;
-		mine.len = 2 * HALF;
-	}
-	ex_exchange(&c, &mine, &peer);
-	ex_connect(&c, &mine, &peer);
+	ex_meet(&c, host, port, buf, 2 * HALF, mr, &peer);
 
 	if (host) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 {
 	const int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_ON_DEMAND;
 	const char *dev, *port, *host;
-	struct ex_conn mine, peer;
+	struct ex_conn peer;
 	struct ex_ctx c;
 	struct ibv_mr *mr;
 	uint8_t *buf;
@@ -43,16 +43,7 @@ int main(int argc, char **argv)
 	if (!mr)
 		ex_die("ibv_reg_mr(IBV_ACCESS_ON_DEMAND)");
 
-	ex_tcp(&c, host, port);
-	ex_mine(&c, &mine);
-	if (!host) {
-		/* the server offers its buffer for RDMA WRITE */
-		mine.addr = (uintptr_t)buf;
-		mine.rkey = mr->rkey;
-		mine.len = LEN;
-	}
-	ex_exchange(&c, &mine, &peer);
-	ex_connect(&c, &mine, &peer);
+	ex_meet(&c, host, port, buf, LEN, mr, &peer);
 
 	if (host) {
 		/*
