@@ -744,13 +744,8 @@ int main(int argc, char **argv)
 		case 'X':
 			corrupt = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			tl_die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			tl_die_usage("unknown option '%s'", argv[optind - 1]);
+			tl_opt_other(opt, argv);
 		}
 	}
 	if (optind != argc)

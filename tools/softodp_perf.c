@@ -353,13 +353,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_JSON:
 			o->json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case ':':
-			tl_die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			tl_die_usage("unknown option '%s'", argv[optind - 1]);
+			tl_opt_other(c, argv);
 		}
 	}
 	if (optind < argc)

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,18 @@ void tl_die_usage(const char *fmt, ...)
 	if (usage_print)
 		usage_print(stderr);
 	exit(TL_EXIT_USAGE);
+}
+
+void tl_opt_other(int c, char **argv)
+{
+	if (c == 'h') {
+		if (usage_print)
+			usage_print(stdout);
+		exit(0);
+	}
+	if (c == ':')
+		tl_die_usage("option '%s' needs a value", argv[optind - 1]);
+	tl_die_usage("unknown option '%s'", argv[optind - 1]);
 }
 
 long tl_parse_int(const char *opt, const char *s, long min, long max)

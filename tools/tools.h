@@ -32,6 +32,12 @@
  */
 void tl_usage_init(const char *progname, void (*usage)(FILE *f));
 void tl_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/*
+ * What a getopt_long() loop (optstring starting with ':', opterr 0) does
+ * with any option but its own, @c: -h prints the usage on stdout and exits
+ * 0; a missing value or an unknown option is tl_die_usage().
+ */
+void tl_opt_other(int c, char **argv) __attribute__((noreturn));
 /* @s, a decimal number from @min to @max; anything else is tl_die_usage() naming @opt. */
 long tl_parse_int(const char *opt, const char *s, long min, long max);
 
