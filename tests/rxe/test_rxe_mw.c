@@ -41,6 +41,21 @@ static void pair_down(void)
 	rt_side_fini(&B);
 }
 
+/*
+ * A test between two fresh sides, A the requester on srxe0 and B the
+ * responder on srxe1, their RC QPs connected; both are torn down after it.
+ * A fatal assertion leaves them to the next test's setup.
+ */
+#define MW_TEST(name)                                 \
+	static void name##_between_fresh_sides(void); \
+	static void test_##name(void)                 \
+	{                                             \
+		CU_ASSERT_FATAL(pair_up() == 0);      \
+		name##_between_fresh_sides();         \
+		pair_down();                          \
+	}                                             \
+	static void name##_between_fresh_sides(void)
+
 static uint64_t b_addr(uint32_t off)
 {
 	return (uintptr_t)B.buf + off;
@@ -123,6 +138,25 @@ static int bind1(struct ibv_mw *mw, struct ibv_mr *mr, uint64_t addr, uint64_t l
 	return st;
 }
 
+/*
+ * A: one @op of @len bytes at @raddr through a fresh type 2 window of
+ * @access over B's [WIN_OFF, WIN_OFF + WIN_LEN); its status, -4 when the
+ * window could not be bound.
+ */
+static int a_rdma(enum ibv_wr_opcode op, uint64_t raddr, uint32_t rkey, uint32_t len);
+static int through_type2(unsigned int access, enum ibv_wr_opcode op, uint64_t raddr, uint32_t len)
+{
+	uint32_t rkey;
+	struct ibv_mw *mw = bound_type2(access, &rkey);
+	int st;
+
+	if (!mw)
+		return -4;
+	st = a_rdma(op, raddr, rkey, len);
+	ibv_dealloc_mw(mw);
+	return st;
+}
+
 /* A: one WRITE or READ of @len bytes at @raddr through @rkey; its status. */
 static int a_rdma(enum ibv_wr_opcode op, uint64_t raddr, uint32_t rkey, uint32_t len)
 {
@@ -185,11 +219,10 @@ static enum ibv_qp_state qp_state(struct ibv_qp *qp)
 
 /* ---- allocation ---- */
 
-static void test_alloc_gives_keys_apart_from_mr_keys(void)
+MW_TEST(alloc_gives_keys_apart_from_mr_keys)
 {
 	struct ibv_mw *m1, *m2;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	m1 = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	m2 = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	CU_ASSERT_FATAL(m1 && m2);
@@ -201,27 +234,23 @@ static void test_alloc_gives_keys_apart_from_mr_keys(void)
 	CU_ASSERT_NOT_EQUAL(m2->rkey >> 8, B.mr->rkey >> 8);
 	CU_ASSERT_EQUAL(ibv_dealloc_mw(m1), 0);
 	CU_ASSERT_EQUAL(ibv_dealloc_mw(m2), 0);
-	pair_down();
 }
 
-static void test_alloc_of_unknown_type_is_einval(void)
+MW_TEST(alloc_of_unknown_type_is_einval)
 {
-	CU_ASSERT_FATAL(pair_up() == 0);
 	errno = 0;
 	CU_ASSERT_PTR_NULL(ibv_alloc_mw(B.pd, (enum ibv_mw_type)3));
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	errno = 0;
 	CU_ASSERT_PTR_NULL(ibv_alloc_mw(B.pd, (enum ibv_mw_type)0));
 	CU_ASSERT_EQUAL(errno, EINVAL);
-	pair_down();
 }
 
-static void test_pd_with_a_window_is_busy(void)
+MW_TEST(pd_with_a_window_is_busy)
 {
 	struct ibv_pd *pd;
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	pd = ibv_alloc_pd(B.ctx);
 	CU_ASSERT_FATAL(pd != NULL);
 	mw = ibv_alloc_mw(pd, IBV_MW_TYPE_2);
@@ -229,30 +258,26 @@ static void test_pd_with_a_window_is_busy(void)
 	CU_ASSERT_EQUAL(ibv_dealloc_pd(pd), EBUSY);
 	CU_ASSERT_EQUAL(ibv_dealloc_mw(mw), 0);
 	CU_ASSERT_EQUAL(ibv_dealloc_pd(pd), 0);
-	pair_down();
 }
 
-static void test_query_device_reports_type1_and_type2b_windows(void)
+MW_TEST(query_device_reports_type1_and_type2b_windows)
 {
 	struct ibv_device_attr_ex ex;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	CU_ASSERT_FATAL(ibv_query_device_ex(B.ctx, NULL, &ex) == 0);
 	CU_ASSERT(ex.orig_attr.max_mw > 0);
 	CU_ASSERT(ex.orig_attr.device_cap_flags & IBV_DEVICE_MEM_WINDOW);
 	CU_ASSERT(ex.orig_attr.device_cap_flags & IBV_DEVICE_MEM_WINDOW_TYPE_2B);
 	CU_ASSERT(ex.device_cap_flags_ex & IBV_DEVICE_MEM_WINDOW_TYPE_2B);
-	pair_down();
 }
 
 /* ---- type 2 ---- */
 
-static void test_type2_window_grants_write_and_read_inside_it(void)
+MW_TEST(type2_window_grants_write_and_read_inside_it)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	rt_fill(A.buf, 256, 3);
@@ -265,86 +290,47 @@ static void test_type2_window_grants_write_and_read_inside_it(void)
 	CU_ASSERT_EQUAL(memcmp(A.buf, B.buf + WIN_OFF + WIN_LEN - 512, 512), 0);
 	CU_ASSERT_EQUAL(qp_state(B.qp), IBV_QPS_RTS);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_write_before_the_window_is_rem_access_err(void)
+MW_TEST(type2_write_before_the_window_is_rem_access_err)
 {
-	struct ibv_mw *mw;
-	uint32_t rkey;
-
-	CU_ASSERT_FATAL(pair_up() == 0);
-	mw = bound_type2(RW, &rkey);
-	CU_ASSERT_FATAL(mw != NULL);
 	memset(B.buf, 0x5a, WIN_OFF);
-	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF - 8), rkey, 16),
+	CU_ASSERT_EQUAL(through_type2(RW, IBV_WR_RDMA_WRITE, b_addr(WIN_OFF - 8), 16),
 			IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_EQUAL(B.buf[WIN_OFF - 8], 0x5a);
-	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_read_past_the_window_is_rem_access_err(void)
+MW_TEST(type2_read_past_the_window_is_rem_access_err)
 {
-	struct ibv_mw *mw;
-	uint32_t rkey;
-
-	CU_ASSERT_FATAL(pair_up() == 0);
-	mw = bound_type2(RW, &rkey);
-	CU_ASSERT_FATAL(mw != NULL);
-	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_READ, b_addr(WIN_OFF + WIN_LEN - 8), rkey, 16),
+	CU_ASSERT_EQUAL(through_type2(RW, IBV_WR_RDMA_READ, b_addr(WIN_OFF + WIN_LEN - 8), 16),
 			IBV_WC_REM_ACCESS_ERR);
-	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_read_without_read_right_is_rem_access_err(void)
+MW_TEST(type2_read_without_read_right_is_rem_access_err)
 {
-	struct ibv_mw *mw;
-	uint32_t rkey;
-
-	CU_ASSERT_FATAL(pair_up() == 0);
-	mw = bound_type2(IBV_ACCESS_REMOTE_WRITE, &rkey);
-	CU_ASSERT_FATAL(mw != NULL);
-	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_READ, b_addr(WIN_OFF), rkey, 16), IBV_WC_REM_ACCESS_ERR);
-	ibv_dealloc_mw(mw);
-	pair_down();
+	CU_ASSERT_EQUAL(
+		through_type2(IBV_ACCESS_REMOTE_WRITE, IBV_WR_RDMA_READ, b_addr(WIN_OFF), 16),
+		IBV_WC_REM_ACCESS_ERR);
 }
 
-static void test_type2_atomic_needs_the_atomic_right(void)
+MW_TEST(type2_atomic_needs_the_atomic_right)
 {
-	struct ibv_mw *mw;
-	uint32_t rkey;
-	uint64_t *target;
-
-	CU_ASSERT_FATAL(pair_up() == 0);
-	target = (uint64_t *)(B.buf + WIN_OFF);
-	*target = 40;
-	mw = bound_type2(RW | IBV_ACCESS_REMOTE_ATOMIC, &rkey);
-	CU_ASSERT_FATAL(mw != NULL);
-	CU_ASSERT_EQUAL(a_rdma(IBV_WR_ATOMIC_FETCH_AND_ADD, b_addr(WIN_OFF), rkey, 8),
+	*(uint64_t *)(B.buf + WIN_OFF) = 40;
+	CU_ASSERT_EQUAL(through_type2(RW | IBV_ACCESS_REMOTE_ATOMIC, IBV_WR_ATOMIC_FETCH_AND_ADD,
+				      b_addr(WIN_OFF), 8),
 			IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(*(uint64_t *)A.buf, 40);
-	ibv_dealloc_mw(mw);
-	pair_down();
-
-	CU_ASSERT_FATAL(pair_up() == 0);
-	mw = bound_type2(RW, &rkey);
-	CU_ASSERT_FATAL(mw != NULL);
-	CU_ASSERT_EQUAL(a_rdma(IBV_WR_ATOMIC_FETCH_AND_ADD, b_addr(WIN_OFF), rkey, 8),
+	CU_ASSERT_EQUAL(through_type2(RW, IBV_WR_ATOMIC_FETCH_AND_ADD, b_addr(WIN_OFF), 8),
 			IBV_WC_REM_ACCESS_ERR);
-	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_window_is_usable_only_through_the_binding_qp(void)
+MW_TEST(type2_window_is_usable_only_through_the_binding_qp)
 {
 	struct rt_side A2, B2;
 	struct ibv_qp_init_attr ia;
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	/* a second connection between the same PDs */
@@ -371,15 +357,13 @@ static void test_type2_window_is_usable_only_through_the_binding_qp(void)
 	/* the QP that bound it still may */
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF), rkey, 16), IBV_WC_SUCCESS);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_zero_based_window_takes_offsets(void)
+MW_TEST(type2_zero_based_window_takes_offsets)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW | IBV_ACCESS_ZERO_BASED, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	rt_fill(A.buf, 64, 5);
@@ -387,7 +371,6 @@ static void test_type2_zero_based_window_takes_offsets(void)
 	CU_ASSERT_EQUAL(memcmp(B.buf + WIN_OFF + 128, A.buf, 64), 0);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, WIN_LEN - 32, rkey, 64), IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
 static void test_type2_bind_to_mr_without_mw_bind_is_mw_bind_err(void)
@@ -405,12 +388,11 @@ static void test_type2_bind_to_mr_without_mw_bind_is_mw_bind_err(void)
 	pair_down();
 }
 
-static void test_bind_writable_window_on_mr_without_local_write_is_mw_bind_err(void)
+MW_TEST(bind_writable_window_on_mr_without_local_write_is_mw_bind_err)
 {
 	struct ibv_mw *mw;
 	struct ibv_mr *ro;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	ro = ibv_reg_mr(B.pd, B.buf, RT_BUF, IBV_ACCESS_REMOTE_READ | IBV_ACCESS_MW_BIND);
 	CU_ASSERT_FATAL(ro != NULL);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
@@ -420,57 +402,49 @@ static void test_bind_writable_window_on_mr_without_local_write_is_mw_bind_err(v
 			IBV_WC_MW_BIND_ERR);
 	ibv_dealloc_mw(mw);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(ro), 0);
-	pair_down();
 }
 
-static void test_type2_bind_outside_the_mr_is_mw_bind_err(void)
+MW_TEST(type2_bind_outside_the_mr_is_mw_bind_err)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(post_bind(&B, B.qp, mw, ibv_inc_rkey(mw->rkey), B.mr, b_addr(RT_BUF - 4096),
 				  8192, RW),
 			IBV_WC_MW_BIND_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_bind_of_a_bound_window_is_mw_bind_err(void)
+MW_TEST(type2_bind_of_a_bound_window_is_mw_bind_err)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(post_bind(&B, B.qp, mw, ibv_inc_rkey(rkey), B.mr, b_addr(0), 4096, RW),
 			IBV_WC_MW_BIND_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type2_zero_length_bind_is_mw_bind_err(void)
+MW_TEST(type2_zero_length_bind_is_mw_bind_err)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(post_bind(&B, B.qp, mw, ibv_inc_rkey(mw->rkey), B.mr, b_addr(0), 0, RW),
 			IBV_WC_MW_BIND_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_bind_through_a_qp_of_another_pd_is_mw_bind_err(void)
+MW_TEST(bind_through_a_qp_of_another_pd_is_mw_bind_err)
 {
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr2;
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	pd2 = ibv_alloc_pd(B.ctx);
 	CU_ASSERT_FATAL(pd2 != NULL);
 	mr2 = ibv_reg_mr(pd2, B.buf, RT_BUF, B_ACCESS);
@@ -481,16 +455,14 @@ static void test_bind_through_a_qp_of_another_pd_is_mw_bind_err(void)
 	ibv_dealloc_mw(mw);
 	ibv_dereg_mr(mr2);
 	CU_ASSERT_EQUAL(ibv_dealloc_pd(pd2), 0);
-	pair_down();
 }
 
-static void test_bind_to_an_mr_of_another_pd_is_mw_bind_err(void)
+MW_TEST(bind_to_an_mr_of_another_pd_is_mw_bind_err)
 {
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr2;
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	pd2 = ibv_alloc_pd(B.ctx);
 	CU_ASSERT_FATAL(pd2 != NULL);
 	mr2 = ibv_reg_mr(pd2, B.buf, RT_BUF, B_ACCESS);
@@ -501,17 +473,15 @@ static void test_bind_to_an_mr_of_another_pd_is_mw_bind_err(void)
 	ibv_dealloc_mw(mw);
 	ibv_dereg_mr(mr2);
 	ibv_dealloc_pd(pd2);
-	pair_down();
 }
 
-static void test_bind_wr_with_bad_arguments_is_einval(void)
+MW_TEST(bind_wr_with_bad_arguments_is_einval)
 {
 	struct ibv_send_wr wr, *bad;
 	struct ibv_qp_init_attr ia;
 	struct ibv_mw *mw;
 	struct ibv_qp *ud;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	CU_ASSERT_FATAL(mw != NULL);
 	memset(&wr, 0, sizeof(wr));
@@ -554,16 +524,14 @@ static void test_bind_wr_with_bad_arguments_is_einval(void)
 	CU_ASSERT_EQUAL(ibv_poll_cq(B.cq, 1, &(struct ibv_wc){0}), 0);
 	CU_ASSERT_EQUAL(qp_state(B.qp), IBV_QPS_RTS);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_mr_with_a_bound_window_cannot_be_deregistered(void)
+MW_TEST(mr_with_a_bound_window_cannot_be_deregistered)
 {
 	struct ibv_mw *mw;
 	struct ibv_mr *mr2;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mr2 = ibv_reg_mr(B.pd, B.buf, RT_BUF, B_ACCESS);
 	CU_ASSERT_FATAL(mr2 != NULL);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
@@ -577,17 +545,15 @@ static void test_mr_with_a_bound_window_cannot_be_deregistered(void)
 	CU_ASSERT_EQUAL(local_inv(rkey), IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(mr2), 0);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_destroying_the_binding_qp_frees_its_type2_windows(void)
+MW_TEST(destroying_the_binding_qp_frees_its_type2_windows)
 {
 	struct ibv_qp_init_attr ia;
 	struct ibv_qp *qp;
 	struct ibv_mw *mw;
 	struct ibv_mr *mr2;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	memset(&ia, 0, sizeof(ia));
 	ia.send_cq = B.cq;
 	ia.recv_cq = B.cq;
@@ -612,10 +578,9 @@ static void test_destroying_the_binding_qp_frees_its_type2_windows(void)
 				  b_addr(0), 4096, RW),
 			IBV_WC_SUCCESS);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_wr_bind_mw_and_wr_local_inv_work_through_qp_ex(void)
+MW_TEST(wr_bind_mw_and_wr_local_inv_work_through_qp_ex)
 {
 	struct ibv_qp_init_attr_ex ia;
 	struct ibv_mw_bind_info bi;
@@ -625,7 +590,6 @@ static void test_wr_bind_mw_and_wr_local_inv_work_through_qp_ex(void)
 	enum ibv_wc_opcode op;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	memset(&ia, 0, sizeof(ia));
 	ia.send_cq = B.cq;
 	ia.recv_cq = B.cq;
@@ -660,17 +624,15 @@ static void test_wr_bind_mw_and_wr_local_inv_work_through_qp_ex(void)
 	/* the window is FREE again: the MR under it can go */
 	ibv_destroy_qp(qp);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
 /* ---- invalidation ---- */
 
-static void test_local_inv_revokes_a_type2_window(void)
+MW_TEST(local_inv_revokes_a_type2_window)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF), rkey, 16), IBV_WC_SUCCESS);
@@ -678,49 +640,41 @@ static void test_local_inv_revokes_a_type2_window(void)
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF), rkey, 16),
 			IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_local_inv_of_an_mr_rkey_is_loc_qp_op_err(void)
+MW_TEST(local_inv_of_an_mr_rkey_is_loc_qp_op_err)
 {
-	CU_ASSERT_FATAL(pair_up() == 0);
 	CU_ASSERT_EQUAL(local_inv(B.mr->rkey), IBV_WC_LOC_QP_OP_ERR);
 	CU_ASSERT_EQUAL(qp_state(B.qp), IBV_QPS_ERR);
-	pair_down();
 }
 
-static void test_local_inv_of_a_type1_window_is_loc_qp_op_err(void)
+MW_TEST(local_inv_of_a_type1_window_is_loc_qp_op_err)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_FATAL(bind1(mw, B.mr, b_addr(0), 4096, RW) == IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(local_inv(mw->rkey), IBV_WC_LOC_QP_OP_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_local_inv_of_a_free_window_is_loc_qp_op_err(void)
+MW_TEST(local_inv_of_a_free_window_is_loc_qp_op_err)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(local_inv(mw->rkey), IBV_WC_LOC_QP_OP_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_send_with_inv_revokes_a_type2_window(void)
+MW_TEST(send_with_inv_revokes_a_type2_window)
 {
 	struct ibv_wc wc;
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(send_inv(rkey, &wc), IBV_WC_SUCCESS);
@@ -731,57 +685,49 @@ static void test_send_with_inv_revokes_a_type2_window(void)
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF), rkey, 16),
 			IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_send_with_inv_of_an_mr_rkey_is_rem_op_err(void)
+MW_TEST(send_with_inv_of_an_mr_rkey_is_rem_op_err)
 {
 	struct ibv_wc wc;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	CU_ASSERT_EQUAL(send_inv(B.mr->rkey, &wc), IBV_WC_REM_OP_ERR);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
 	CU_ASSERT_EQUAL(qp_state(B.qp), IBV_QPS_ERR);
-	pair_down();
 }
 
-static void test_send_with_inv_of_a_type1_window_is_rem_op_err(void)
+MW_TEST(send_with_inv_of_a_type1_window_is_rem_op_err)
 {
 	struct ibv_wc wc;
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_FATAL(bind1(mw, B.mr, b_addr(0), 4096, RW) == IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(send_inv(mw->rkey, &wc), IBV_WC_REM_OP_ERR);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_send_with_inv_of_an_invalidated_key_is_rem_op_err(void)
+MW_TEST(send_with_inv_of_an_invalidated_key_is_rem_op_err)
 {
 	struct ibv_wc wc;
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(local_inv(rkey), IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(send_inv(rkey, &wc), IBV_WC_REM_OP_ERR);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_INV_REQ_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_rebound_type2_window_answers_only_its_new_key(void)
+MW_TEST(rebound_type2_window_answers_only_its_new_key)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey, rkey2;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = bound_type2(RW, &rkey);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(local_inv(rkey), IBV_WC_SUCCESS);
@@ -790,17 +736,15 @@ static void test_rebound_type2_window_answers_only_its_new_key(void)
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), rkey2, 16), IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), rkey, 16), IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
 /* ---- type 1 ---- */
 
-static void test_type1_bind_grants_access_under_the_next_key(void)
+MW_TEST(type1_bind_grants_access_under_the_next_key)
 {
 	struct ibv_mw *mw;
 	uint32_t old;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	old = mw->rkey;
@@ -810,27 +754,23 @@ static void test_type1_bind_grants_access_under_the_next_key(void)
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(WIN_OFF), mw->rkey, 128), IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(memcmp(B.buf + WIN_OFF, A.buf, 128), 0);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_unbound_type1_window_grants_nothing(void)
+MW_TEST(unbound_type1_window_grants_nothing)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), mw->rkey, 16), IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type1_rebind_revokes_the_previous_key(void)
+MW_TEST(type1_rebind_revokes_the_previous_key)
 {
 	struct ibv_mw *mw;
 	uint32_t first;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_FATAL(bind1(mw, B.mr, b_addr(0), 4096, RW) == IBV_WC_SUCCESS);
@@ -839,14 +779,12 @@ static void test_type1_rebind_revokes_the_previous_key(void)
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(8192), mw->rkey, 16), IBV_WC_SUCCESS);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), first, 16), IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type1_zero_length_bind_unbinds(void)
+MW_TEST(type1_zero_length_bind_unbinds)
 {
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_FATAL(bind1(mw, B.mr, b_addr(0), 4096, RW) == IBV_WC_SUCCESS);
@@ -854,17 +792,15 @@ static void test_type1_zero_length_bind_unbinds(void)
 	/* nothing holds the MR any more */
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), mw->rkey, 16), IBV_WC_REM_ACCESS_ERR);
 	ibv_dealloc_mw(mw);
-	pair_down();
 }
 
-static void test_type1_bind_with_bad_arguments_is_refused_at_post(void)
+MW_TEST(type1_bind_with_bad_arguments_is_refused_at_post)
 {
 	struct ibv_mw *m1, *m2;
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr2;
 	uint32_t key;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	m1 = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	m2 = ibv_alloc_mw(B.pd, IBV_MW_TYPE_2);
 	pd2 = ibv_alloc_pd(B.ctx);
@@ -887,16 +823,14 @@ static void test_type1_bind_with_bad_arguments_is_refused_at_post(void)
 	ibv_dealloc_mw(m1);
 	ibv_dealloc_mw(m2);
 	ibv_dealloc_pd(pd2);
-	pair_down();
 }
 
-static void test_type1_bind_through_a_qp_of_another_pd_is_mw_bind_err(void)
+MW_TEST(type1_bind_through_a_qp_of_another_pd_is_mw_bind_err)
 {
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr2;
 	struct ibv_mw *mw;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	pd2 = ibv_alloc_pd(B.ctx);
 	CU_ASSERT_FATAL(pd2 != NULL);
 	mr2 = ibv_reg_mr(pd2, B.buf, RT_BUF, B_ACCESS);
@@ -906,22 +840,19 @@ static void test_type1_bind_through_a_qp_of_another_pd_is_mw_bind_err(void)
 	ibv_dealloc_mw(mw);
 	ibv_dereg_mr(mr2);
 	ibv_dealloc_pd(pd2);
-	pair_down();
 }
 
-static void test_deallocated_window_grants_nothing(void)
+MW_TEST(deallocated_window_grants_nothing)
 {
 	struct ibv_mw *mw;
 	uint32_t rkey;
 
-	CU_ASSERT_FATAL(pair_up() == 0);
 	mw = ibv_alloc_mw(B.pd, IBV_MW_TYPE_1);
 	CU_ASSERT_FATAL(mw != NULL);
 	CU_ASSERT_FATAL(bind1(mw, B.mr, b_addr(0), 4096, RW) == IBV_WC_SUCCESS);
 	rkey = mw->rkey;
 	CU_ASSERT_EQUAL(ibv_dealloc_mw(mw), 0);
 	CU_ASSERT_EQUAL(a_rdma(IBV_WR_RDMA_WRITE, b_addr(0), rkey, 16), IBV_WC_REM_ACCESS_ERR);
-	pair_down();
 }
 
 void sodp_tests_register(void)
