@@ -675,6 +675,9 @@ static int loss_pair_up(const char *profile, unsigned int seed, uint32_t a_psn, 
 	return ret;
 }
 
+/* A's work request (struct rt_wr fields) towards B's memory, under B's rkey. */
+#define a_post(...) rt_post_wr(&A, &(struct rt_wr){.rkey = B.mr->rkey, __VA_ARGS__})
+
 /* Polls one completion until @end (ms); 1, or 0 when the time is up. */
 static int loss_poll(struct ibv_cq *cq, struct ibv_wc *wc, uint64_t end)
 {
@@ -793,14 +796,10 @@ static bool loss_case_send(const char *profile, unsigned int seed)
 		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 100 + i, i * LOSS_SLOT, LOSS_SLOT), 0);
 	}
 	for (i = 0; i < LOSS_NSEND; i++)
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A,
-				   &(struct rt_wr){.op = i & 1 ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND,
-						   .wr_id = i,
-						   .off = i * LOSS_SLOT,
-						   .len = loss_send_len[i],
-						   .imm = 0x5000 + i}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = i & 1 ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND,
+					     .wr_id = i, .off = i * LOSS_SLOT,
+					     .len = loss_send_len[i], .imm = 0x5000 + i),
+				      0);
 	for (i = 0; i < LOSS_NSEND; i++)
 		if (!loss_expect(&A, end, i, IBV_WC_SEND, -1, -1))
 			return false;
@@ -836,15 +835,10 @@ static bool loss_case_write(const char *profile, unsigned int seed)
 	}
 	for (i = 0; i < LOSS_NSEND; i++)
 		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = i & 1 ? IBV_WR_RDMA_WRITE_WITH_IMM
-								   : IBV_WR_RDMA_WRITE,
-						       .wr_id = i,
-						       .off = i * LOSS_SLOT,
-						       .len = loss_send_len[i],
-						       .raddr = (uintptr_t)B.buf + 262144 +
-								i * LOSS_SLOT,
-						       .rkey = B.mr->rkey,
-						       .imm = 0x7000 + i}),
+			a_post(.op = i & 1 ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE,
+			       .wr_id = i, .off = i * LOSS_SLOT, .len = loss_send_len[i],
+			       .raddr = (uintptr_t)B.buf + 262144 + i * LOSS_SLOT,
+			       .imm = 0x7000 + i),
 			0);
 	for (i = 0; i < LOSS_NSEND; i++)
 		if (!loss_expect(&A, end, i, IBV_WC_RDMA_WRITE, -1, -1))
@@ -877,15 +871,10 @@ static bool loss_case_read(const char *profile, unsigned int seed)
 	end = rt_ms() + LOSS_CASE_MS;
 	rt_fill(B.buf, RT_BUF, seed * 5);
 	for (i = 0; i < LOSS_NSEND; i++)
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_READ,
-						       .wr_id = i,
-						       .off = i * LOSS_SLOT,
-						       .len = loss_send_len[i],
-						       .raddr = (uintptr_t)B.buf + 300000 +
-								i * LOSS_SLOT,
-						       .rkey = B.mr->rkey}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_READ, .wr_id = i,
+					     .off = i * LOSS_SLOT, .len = loss_send_len[i],
+					     .raddr = (uintptr_t)B.buf + 300000 + i * LOSS_SLOT),
+				      0);
 	for (i = 0; i < LOSS_NSEND; i++) {
 		if (!loss_expect(&A, end, i, IBV_WC_RDMA_READ, loss_send_len[i], -1))
 			return false;
@@ -929,15 +918,10 @@ static bool loss_case_atomic(const char *profile, unsigned int seed)
 
 		orig[i] = ~0ULL;
 		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = cas ? IBV_WR_ATOMIC_CMP_AND_SWP
-								 : IBV_WR_ATOMIC_FETCH_AND_ADD,
-						       .wr_id = i,
-						       .off = i * 8,
-						       .len = 8,
-						       .raddr = (uintptr_t)target,
-						       .rkey = B.mr->rkey,
-						       .compare_add = cas ? v[i] : (uint64_t)i + 1,
-						       .swap = cas ? v[i + 1] : 0}),
+			a_post(.op = cas ? IBV_WR_ATOMIC_CMP_AND_SWP : IBV_WR_ATOMIC_FETCH_AND_ADD,
+			       .wr_id = i, .off = i * 8, .len = 8, .raddr = (uintptr_t)target,
+			       .compare_add = cas ? v[i] : (uint64_t)i + 1,
+			       .swap = cas ? v[i + 1] : 0),
 			0);
 	}
 	for (i = 0; i < LOSS_NATOMIC; i++) {
@@ -988,19 +972,13 @@ static bool loss_case_atomic_write(const char *profile, unsigned int seed)
 		target[r] = 0;
 	}
 	for (r = 0; r < LOSS_NAW; r++) {
-		CU_ASSERT_EQUAL_FATAL(rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_ATOMIC_WRITE,
-								     .wr_id = 2 * r,
-								     .off = (uint32_t)r * 8,
-								     .len = 8,
-								     .raddr = (uintptr_t)&target[r],
-								     .rkey = B.mr->rkey}),
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_ATOMIC_WRITE, .wr_id = 2 * r,
+					     .off = (uint32_t)r * 8, .len = 8,
+					     .raddr = (uintptr_t)&target[r]),
 				      0);
-		CU_ASSERT_EQUAL_FATAL(rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_WRITE,
-								     .wr_id = 2 * r + 1,
-								     .off = 4096 + (uint32_t)r * 8,
-								     .len = 8,
-								     .raddr = (uintptr_t)&target[r],
-								     .rkey = B.mr->rkey}),
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_WRITE, .wr_id = 2 * r + 1,
+					     .off = 4096 + (uint32_t)r * 8, .len = 8,
+					     .raddr = (uintptr_t)&target[r]),
 				      0);
 	}
 	for (r = 0; r < LOSS_NAW; r++)
@@ -1048,44 +1026,22 @@ static bool loss_case_mixed(const char *profile, unsigned int seed)
 
 		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 300 + r, 200000 + r * LOSS_SLOT, LOSS_SLOT),
 				      0);
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A,
-				   &(struct rt_wr){.op = IBV_WR_SEND, .wr_id = 5 * r, .len = len}),
-			0);
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_WRITE,
-						       .wr_id = 5 * r + 1,
-						       .off = LOSS_SLOT,
-						       .len = len + 7,
-						       .raddr = (uintptr_t)B.buf + 400000 +
-								r * LOSS_SLOT,
-						       .rkey = B.mr->rkey}),
-			0);
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_READ,
-						       .wr_id = 5 * r + 2,
-						       .off = 131072 + r * LOSS_SLOT,
-						       .len = len + 13,
-						       .raddr = (uintptr_t)B.buf + 600000 +
-								r * LOSS_SLOT,
-						       .rkey = B.mr->rkey}),
-			0);
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_ATOMIC_FETCH_AND_ADD,
-						       .wr_id = 5 * r + 3,
-						       .off = 1040000 + r * 8,
-						       .len = 8,
-						       .raddr = (uintptr_t)target,
-						       .rkey = B.mr->rkey,
-						       .compare_add = r + 1}),
-			0);
-		CU_ASSERT_EQUAL_FATAL(rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_WRITE,
-								     .wr_id = 5 * r + 4,
-								     .off = 2 * LOSS_SLOT,
-								     .len = 1024,
-								     .raddr = (uintptr_t)B.buf +
-									      800000 + r * 1024,
-								     .rkey = B.mr->rkey}),
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_SEND, .wr_id = 5 * r, .len = len), 0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_WRITE, .wr_id = 5 * r + 1,
+					     .off = LOSS_SLOT, .len = len + 7,
+					     .raddr = (uintptr_t)B.buf + 400000 + r * LOSS_SLOT),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_READ, .wr_id = 5 * r + 2,
+					     .off = 131072 + r * LOSS_SLOT, .len = len + 13,
+					     .raddr = (uintptr_t)B.buf + 600000 + r * LOSS_SLOT),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_ATOMIC_FETCH_AND_ADD, .wr_id = 5 * r + 3,
+					     .off = 1040000 + r * 8, .len = 8,
+					     .raddr = (uintptr_t)target, .compare_add = r + 1),
+				      0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_WRITE, .wr_id = 5 * r + 4,
+					     .off = 2 * LOSS_SLOT, .len = 1024,
+					     .raddr = (uintptr_t)B.buf + 800000 + r * 1024),
 				      0);
 	}
 	for (r = 0; r < LOSS_NROUND; r++) {
@@ -1143,11 +1099,9 @@ static bool loss_case_rnr(const char *profile, unsigned int seed)
 	end = rt_ms() + LOSS_CASE_MS;
 	rt_fill(A.buf, 4 * LOSS_SLOT, seed);
 	for (i = 0; i < 4; i++)
-		CU_ASSERT_EQUAL_FATAL(rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_SEND,
-								     .wr_id = i,
-								     .off = i * LOSS_SLOT,
-								     .len = 3000}),
-				      0);
+		CU_ASSERT_EQUAL_FATAL(
+			a_post(.op = IBV_WR_SEND, .wr_id = i, .off = i * LOSS_SLOT, .len = 3000),
+			0);
 	for (i = 0; i < 4; i++) {
 		nanosleep(&ts, NULL);
 		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 400 + i, i * LOSS_SLOT, LOSS_SLOT), 0);
@@ -1201,41 +1155,25 @@ static void test_loss_held_back_packet_leaves_with_its_batch(void)
 	for (i = 0; i < 4; i++) {
 		/* one message at a time: nothing follows it to overtake it */
 		CU_ASSERT_EQUAL_FATAL(rt_post_recv(&B, 300 + i, 0, 64), 0);
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A,
-				   &(struct rt_wr){.op = IBV_WR_SEND, .wr_id = 4 * i, .len = 64}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_SEND, .wr_id = 4 * i, .len = 64), 0);
 		if (!loss_expect(&A, end, 4 * i, IBV_WC_SEND, -1, -1) ||
 		    !loss_expect(&B, end, 300 + i, IBV_WC_RECV, 64, -1))
 			goto out;
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_WRITE,
-						       .wr_id = 4 * i + 1,
-						       .len = 100,
-						       .raddr = (uintptr_t)B.buf + 2 * LOSS_SLOT,
-						       .rkey = B.mr->rkey}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_WRITE, .wr_id = 4 * i + 1,
+					     .len = 100, .raddr = (uintptr_t)B.buf + 2 * LOSS_SLOT),
+				      0);
 		if (!loss_expect(&A, end, 4 * i + 1, IBV_WC_RDMA_WRITE, -1, -1))
 			goto out;
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_RDMA_READ,
-						       .wr_id = 4 * i + 2,
-						       .off = LOSS_SLOT,
-						       .len = 200,
-						       .raddr = (uintptr_t)B.buf + LOSS_SLOT,
-						       .rkey = B.mr->rkey}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_RDMA_READ, .wr_id = 4 * i + 2,
+					     .off = LOSS_SLOT, .len = 200,
+					     .raddr = (uintptr_t)B.buf + LOSS_SLOT),
+				      0);
 		if (!loss_expect(&A, end, 4 * i + 2, IBV_WC_RDMA_READ, 200, -1))
 			goto out;
-		CU_ASSERT_EQUAL_FATAL(
-			rt_post_wr(&A, &(struct rt_wr){.op = IBV_WR_ATOMIC_FETCH_AND_ADD,
-						       .wr_id = 4 * i + 3,
-						       .off = 2 * LOSS_SLOT,
-						       .len = 8,
-						       .raddr = (uintptr_t)target,
-						       .rkey = B.mr->rkey,
-						       .compare_add = 1}),
-			0);
+		CU_ASSERT_EQUAL_FATAL(a_post(.op = IBV_WR_ATOMIC_FETCH_AND_ADD, .wr_id = 4 * i + 3,
+					     .off = 2 * LOSS_SLOT, .len = 8,
+					     .raddr = (uintptr_t)target, .compare_add = 1),
+				      0);
 		if (!loss_expect(&A, end, 4 * i + 3, IBV_WC_FETCH_ADD, 8, -1))
 			goto out;
 		CU_ASSERT_EQUAL(*(uint64_t *)(A.buf + 2 * LOSS_SLOT), 10 + (uint64_t)i);
