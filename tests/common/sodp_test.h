@@ -22,6 +22,22 @@ void sodp_tests_register(void);
 
 extern int sodp_test_skipped;
 
+/*
+ * SODP_FIXTURE_TEST(name, up, down) { body }: test_<name>, whose body runs
+ * after up() returned 0 (else the test fails there) and before down(). A
+ * fatal assertion in the body skips down(): up() must start from anything
+ * a previous test left.
+ */
+#define SODP_FIXTURE_TEST(name, up, down)       \
+	static void test_##name##_body(void);   \
+	static void test_##name(void)           \
+	{                                       \
+		CU_ASSERT_EQUAL_FATAL(up(), 0); \
+		test_##name##_body();           \
+		down();                         \
+	}                                       \
+	static void test_##name##_body(void)
+
 struct sodp_test_case {
 	const char *name;
 	CU_TestFunc fn;

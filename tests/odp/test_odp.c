@@ -65,6 +65,12 @@ static void pair_down(void)
 	rt_side_fini(&B);
 }
 
+/*
+ * A test between two fresh sides, A on srxe0 and B on srxe1, their RC QPs
+ * connected for ODP; both are torn down after it.
+ */
+#define ODP_TEST(name) SODP_FIXTURE_TEST(name, pair_up, pair_down)
+
 static void *map_anon(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -262,13 +268,12 @@ static void test_bad_registrations_are_einval(void)
 /* ---- data movement ---- */
 
 /* An ODP MR whose iova is not its address, up to the last byte below 2^64. */
-static void test_write_and_read_through_iova_unlike_address_near_2_64(void)
+ODP_TEST(write_and_read_through_iova_unlike_address_near_2_64)
 {
 	uint8_t *t = map_anon(LEN);
 	uint64_t iova = UINT64_MAX - LEN + 1;
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr_iova(B.pd, t, LEN, iova, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	rt_fill(A.buf, PG, 4);
@@ -286,16 +291,14 @@ static void test_write_and_read_through_iova_unlike_address_near_2_64(void)
 			IBV_WC_REM_ACCESS_ERR);
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_write_into_never_touched_memory_lands(void)
+ODP_TEST(write_into_never_touched_memory_lands)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 	struct sodp_mr_stats st;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	rt_fill(A.buf, 65536, 3);
@@ -310,15 +313,13 @@ static void test_write_into_never_touched_memory_lands(void)
 	CU_ASSERT_TRUE(st.entries >= 1);
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_read_from_never_touched_memory_returns_zeros(void)
+ODP_TEST(read_from_never_touched_memory_returns_zeros)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 0xaa, 65536);
@@ -328,17 +329,15 @@ static void test_read_from_never_touched_memory_returns_zeros(void)
 	CU_ASSERT_TRUE(all_bytes(A.buf, 65536, 0));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
+ODP_TEST(zero_page_read_then_write_lands_and_neighbours_stay_zero)
 {
 	uint8_t *t = map_anon(LEN);
 	volatile uint8_t sink = 0;
 	struct ibv_mr *mr;
 	size_t i;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	for (i = 0; i < LEN; i += PG)
 		sink += t[i]; /* the zero page, mapped read-only */
 	CU_ASSERT_EQUAL(sink, 0);
@@ -353,7 +352,6 @@ static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
 	CU_ASSERT_TRUE(all_bytes(t + PG + 72, LEN - PG - 72, 0));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
 /*
@@ -361,7 +359,7 @@ static void test_zero_page_read_then_write_lands_and_neighbours_stay_zero(void)
  * out of ODP buffers on both sides, 100 times,
  * with MADV_DONTNEED on both before each round (rdma-core test_odp.py).
  */
-static void test_every_rc_opcode_100_times_after_dontneed(void)
+ODP_TEST(every_rc_opcode_100_times_after_dontneed)
 {
 	uint8_t *la = map_anon(LEN), *rb = map_anon(LEN);
 	struct ibv_mr *lmr, *rmr;
@@ -369,7 +367,6 @@ static void test_every_rc_opcode_100_times_after_dontneed(void)
 	uint64_t *ctr = (uint64_t *)(rb + 3 * PG);
 	int i, bad = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	lmr = ibv_reg_mr(A.pd, la, LEN, ODP);
 	rmr = ibv_reg_mr(B.pd, rb, LEN, ODP);
 	CU_ASSERT_FATAL(lmr && rmr);
@@ -416,10 +413,9 @@ static void test_every_rc_opcode_100_times_after_dontneed(void)
 	ibv_dereg_mr(rmr);
 	munmap(la, LEN);
 	munmap(rb, LEN);
-	pair_down();
 }
 
-static void test_mixed_sge_list_of_odp_and_pinned(void)
+ODP_TEST(mixed_sge_list_of_odp_and_pinned)
 {
 	uint8_t *la = map_anon(LEN), *rb = map_anon(LEN);
 	struct ibv_mr *lmr, *rmr;
@@ -427,7 +423,6 @@ static void test_mixed_sge_list_of_odp_and_pinned(void)
 	struct ibv_send_wr wr, *bad;
 	struct ibv_wc wc;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	lmr = ibv_reg_mr(A.pd, la, LEN, ODP);
 	rmr = ibv_reg_mr(B.pd, rb, LEN, ODP);
 	CU_ASSERT_FATAL(lmr && rmr);
@@ -451,11 +446,10 @@ static void test_mixed_sge_list_of_odp_and_pinned(void)
 	ibv_dereg_mr(rmr);
 	munmap(la, LEN);
 	munmap(rb, LEN);
-	pair_down();
 }
 
 /* A WRITE stream into cold memory is faulted ahead of itself. */
-static void test_sequential_write_stream_is_faulted_ahead(void)
+ODP_TEST(sequential_write_stream_is_faulted_ahead)
 {
 	size_t len = 64UL << 20;
 	uint8_t *t = map_anon(len);
@@ -464,7 +458,6 @@ static void test_sequential_write_stream_is_faulted_ahead(void)
 	uint64_t t0;
 	int i, bad = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	madvise(t, len, MADV_NOHUGEPAGE);
 	mr = ibv_reg_mr(B.pd, t, len, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -490,18 +483,16 @@ static void test_sequential_write_stream_is_faulted_ahead(void)
 		       (unsigned long long)st.prefetches);
 	ibv_dereg_mr(mr);
 	munmap(t, len);
-	pair_down();
 }
 
 /* A writer touching one page per 4 MiB faults those pages, not megabytes. */
-static void test_sparse_writes_fault_only_what_they_touch(void)
+ODP_TEST(sparse_writes_fault_only_what_they_touch)
 {
 	size_t len = 64UL << 20;
 	uint8_t *t = map_anon(len);
 	struct ibv_mr *mr;
 	int i, bad = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	madvise(t, len, MADV_NOHUGEPAGE);
 	mr = ibv_reg_mr(B.pd, t, len, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -513,17 +504,15 @@ static void test_sparse_writes_fault_only_what_they_touch(void)
 	CU_ASSERT_EQUAL(stats(mr).pages_faulted, 16);
 	ibv_dereg_mr(mr);
 	munmap(t, len);
-	pair_down();
 }
 
 /* ---- the application changes its memory ---- */
 
-static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping(void)
+ODP_TEST(munmap_and_mmap_at_same_address_second_write_lands_in_new_mapping)
 {
 	uint8_t *t = map_far(LEN), *again;
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 1, PG);
@@ -543,16 +532,14 @@ static void test_munmap_and_mmap_at_same_address_second_write_lands_in_new_mappi
 	CU_ASSERT_TRUE(stats(mr).invalidations[0] >= 1);
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_mremap_moves_the_target_and_a_write_follows_the_address(void)
+ODP_TEST(mremap_moves_the_target_and_a_write_follows_the_address)
 {
 	uint8_t *t = map_far(LEN), *moved;
 	void *hole = map_anon(4 * LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	CU_ASSERT_FATAL(t && hole);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -571,15 +558,13 @@ static void test_mremap_moves_the_target_and_a_write_follows_the_address(void)
 	CU_ASSERT_TRUE(all_bytes(moved + PG, LEN - PG, 7));
 	ibv_dereg_mr(mr);
 	munmap(hole, 4 * LEN);
-	pair_down();
 }
 
-static void test_munmap_for_good_gives_remote_access_error_and_process_lives(void)
+ODP_TEST(munmap_for_good_gives_remote_access_error_and_process_lives)
 {
 	uint8_t *t = map_far(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(t, 1, LEN);
@@ -588,16 +573,14 @@ static void test_munmap_for_good_gives_remote_access_error_and_process_lives(voi
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)t, mr->rkey, 0, 0),
 		IBV_WC_REM_ACCESS_ERR);
 	ibv_dereg_mr(mr);
-	pair_down();
 }
 
-static void test_send_into_unmapped_receive_buffer_errors_both_sides(void)
+ODP_TEST(send_into_unmapped_receive_buffer_errors_both_sides)
 {
 	uint8_t *t = map_far(LEN);
 	struct ibv_mr *mr;
 	struct ibv_wc wc;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
@@ -606,7 +589,6 @@ static void test_send_into_unmapped_receive_buffer_errors_both_sides(void)
 	CU_ASSERT_EQUAL_FATAL(b_wait(&wc), 0);
 	CU_ASSERT_EQUAL(wc.status, IBV_WC_LOC_QP_OP_ERR);
 	ibv_dereg_mr(mr);
-	pair_down();
 }
 
 /* @op with a local buffer of an ODP MR the application unmapped. */
@@ -699,12 +681,11 @@ static void test_atomic_on_readonly_pinned_target_is_remote_access_error(void)
 	check_atomic_on_readonly_target(ODP & ~IBV_ACCESS_ON_DEMAND);
 }
 
-static void test_registration_over_unmapped_range_works_once_mapped(void)
+ODP_TEST(registration_over_unmapped_range_works_once_mapped)
 {
 	uint8_t *t = map_far(LEN);
 	struct ibv_mr *mr;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	CU_ASSERT_EQUAL(munmap(t, LEN), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -722,16 +703,14 @@ static void test_registration_over_unmapped_range_works_once_mapped(void)
 	CU_ASSERT_TRUE(all_bytes(t, PG, 6));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_dontneed_in_the_middle_keeps_both_ends_and_refaults(void)
+ODP_TEST(dontneed_in_the_middle_keeps_both_ends_and_refaults)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 	struct sodp_mr_stats st;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	memset(t, 1, LEN);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP | IBV_ACCESS_ON_DEMAND);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -753,7 +732,6 @@ static void test_dontneed_in_the_middle_keeps_both_ends_and_refaults(void)
 	CU_ASSERT_TRUE(all_bytes(t, 16 * PG, 1));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
 /*
@@ -836,7 +814,7 @@ static void *stream_writes(void *arg)
 }
 
 /* fork() while the responder faults cold memory: no hang, no lost write. */
-static void test_fork_during_cold_fault_traffic_does_not_hang(void)
+ODP_TEST(fork_during_cold_fault_traffic_does_not_hang)
 {
 	size_t len = 64UL << 20;
 	uint8_t *t = map_anon(len);
@@ -845,7 +823,6 @@ static void test_fork_during_cold_fault_traffic_does_not_hang(void)
 	pthread_t th;
 	int i, bad = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, len, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	st.rkey = mr->rkey;
@@ -874,7 +851,6 @@ static void test_fork_during_cold_fault_traffic_does_not_hang(void)
 	CU_ASSERT_TRUE(st.done > 0);
 	ibv_dereg_mr(mr);
 	munmap(t, len);
-	pair_down();
 }
 
 /*
@@ -918,7 +894,7 @@ static void *churn_mappings(void *arg)
  * error; the process neither deadlocks nor dies, and once the churn stops a
  * WRITE lands in the final mapping.
  */
-static void test_writes_against_unmap_map_churn(void)
+ODP_TEST(writes_against_unmap_map_churn)
 {
 	uint8_t *t = map_anon(LEN);
 	struct churner c = {.t = t, .len = LEN};
@@ -926,7 +902,6 @@ static void test_writes_against_unmap_map_churn(void)
 	pthread_t th;
 	int i, ok = 0, other = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 0x42, PG);
@@ -967,7 +942,6 @@ static void test_writes_against_unmap_map_churn(void)
 	CU_ASSERT_TRUE(all_bytes(t, PG, 0x43));
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
 /* UD: a datagram sent from and received into never-touched ODP memory. */
@@ -1028,7 +1002,7 @@ static void test_ud_send_and_receive_with_odp(void)
 }
 
 /* An SRQ's receive WQE pointing into never-touched ODP memory. */
-static void test_srq_receive_into_odp(void)
+ODP_TEST(srq_receive_into_odp)
 {
 	const struct rt_conn_opts *o = odp_opts();
 	struct ibv_srq_init_attr sa = {.attr = {.max_wr = 16, .max_sge = 1}};
@@ -1041,7 +1015,6 @@ static void test_srq_receive_into_odp(void)
 	struct ibv_wc wc;
 	struct ibv_qp_attr at;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	srq = ibv_create_srq(B.pd, &sa);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srq);
 	qp = rt_srq_qp(&B, srq);
@@ -1071,7 +1044,6 @@ static void test_srq_receive_into_odp(void)
 	ibv_destroy_srq(srq);
 	ibv_dereg_mr(mr);
 	munmap(dst, LEN);
-	pair_down();
 }
 
 static size_t anon_huge_kb(const void *p)
@@ -1131,7 +1103,7 @@ static void test_thp_backed_odp_region_takes_order9_entries(void)
 }
 
 /* IBV_ACCESS_HUGETLB over hugetlb memory: accepted, order-9 entries. */
-static void test_hugetlb_region_with_hugetlb_access(void)
+ODP_TEST(hugetlb_region_with_hugetlb_access)
 {
 	size_t len = 4UL << 20;
 	uint8_t *t = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -1140,7 +1112,6 @@ static void test_hugetlb_region_with_hugetlb_access(void)
 
 	if (t == MAP_FAILED)
 		SODP_SKIP("no 2 MiB hugetlb pages (vm.nr_hugepages)");
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, len, ODP | IBV_ACCESS_HUGETLB);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	memset(A.buf, 5, PG);
@@ -1152,16 +1123,14 @@ static void test_hugetlb_region_with_hugetlb_access(void)
 	CU_ASSERT_EQUAL(stats(mr).entries_by_order[0], 0);
 	ibv_dereg_mr(mr);
 	munmap(t, len);
-	pair_down();
 }
 
-static void test_counters_sum_per_device_including_deregistered(void)
+ODP_TEST(counters_sum_per_device_including_deregistered)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
 	struct sodp_mr_stats before, after;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(B.ctx, &before), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -1175,12 +1144,11 @@ static void test_counters_sum_per_device_including_deregistered(void)
 	CU_ASSERT_EQUAL(sodp_device_get_mr_stats(NULL, &after), -EINVAL);
 	CU_ASSERT_EQUAL(sodp_mr_get_stats(NULL, &after), -EINVAL);
 	munmap(t, LEN);
-	pair_down();
 }
 
 /* ---- implicit ODP ---- */
 
-static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children(void)
+ODP_TEST(implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_children)
 {
 	uint8_t *r =
 		mmap(NULL, 3 * GIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1194,7 +1162,6 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 	y = r + 2 * GIB;
 	CU_ASSERT_EQUAL_FATAL(mprotect(x, LEN, PROT_READ | PROT_WRITE), 0);
 	CU_ASSERT_EQUAL_FATAL(mprotect(y, LEN, PROT_READ | PROT_WRITE), 0);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, NULL, SIZE_MAX, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	CU_ASSERT_EQUAL(stats(mr).implicit, 1);
@@ -1229,11 +1196,10 @@ static void test_implicit_mr_serves_addresses_more_than_1gib_apart_and_frees_chi
 		a_do(IBV_WR_RDMA_WRITE, A.mr->lkey, A.buf, PG, (uintptr_t)y, mr->rkey, 0, 0),
 		IBV_WC_REM_ACCESS_ERR);
 	ibv_dereg_mr(mr);
-	pair_down();
 }
 
 /* A peer naming unmapped addresses through an implicit MR leaves nothing behind. */
-static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
+ODP_TEST(implicit_mr_keeps_no_child_for_unmapped_addresses)
 {
 	uint8_t *r = map_far(4 * GIB);
 	struct ibv_mr *mr;
@@ -1242,7 +1208,6 @@ static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL_FATAL(munmap(r, 4 * GIB), 0); /* a hole nothing maps */
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, NULL, SIZE_MAX, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	for (i = 0; i < 4; i++) {
@@ -1256,12 +1221,11 @@ static void test_implicit_mr_keeps_no_child_for_unmapped_addresses(void)
 	CU_ASSERT_EQUAL(st.children_created, st.children_freed);
 	CU_ASSERT_TRUE(st.fault_errors >= 4);
 	ibv_dereg_mr(mr);
-	pair_down();
 }
 
 /* ---- prefetch ---- */
 
-static void test_prefetch_sync_async_and_no_fault(void)
+ODP_TEST(prefetch_sync_async_and_no_fault)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_mr *mr;
@@ -1269,7 +1233,6 @@ static void test_prefetch_sync_async_and_no_fault(void)
 	struct sodp_mr_stats st;
 	uint64_t t0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	sge = (struct ibv_sge){(uintptr_t)t, LEN / 2, mr->lkey};
@@ -1300,17 +1263,15 @@ static void test_prefetch_sync_async_and_no_fault(void)
 	CU_ASSERT_EQUAL(ibv_advise_mr(B.pd, IBV_ADVISE_MR_ADVICE_PREFETCH, 0, &sge, 1), 0);
 	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_advise_mr_errors(void)
+ODP_TEST(advise_mr_errors)
 {
 	uint8_t *t = map_anon(LEN);
 	struct ibv_pd *pd2;
 	struct ibv_mr *mr, *ro;
 	struct ibv_sge sge;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	pd2 = ibv_alloc_pd(B.ctx);
 	mr = ibv_reg_mr(B.pd, t, LEN, ODP);
 	ro = ibv_reg_mr(B.pd, t, LEN, IBV_ACCESS_ON_DEMAND | IBV_ACCESS_REMOTE_READ);
@@ -1336,17 +1297,15 @@ static void test_advise_mr_errors(void)
 	ibv_dereg_mr(ro);
 	ibv_dealloc_pd(pd2);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_dereg_while_a_fault_is_in_flight(void)
+ODP_TEST(dereg_while_a_fault_is_in_flight)
 {
 	uint8_t *t = map_anon(64UL << 20);
 	struct ibv_mr *mr;
 	struct ibv_sge sge;
 	int i, ok = 0;
 
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	for (i = 0; i < 50; i++) {
 		mr = ibv_reg_mr(B.pd, t, 64UL << 20, ODP);
 		if (!mr)
@@ -1359,7 +1318,6 @@ static void test_dereg_while_a_fault_is_in_flight(void)
 	CU_ASSERT_EQUAL(ok, 50);
 	/* a munmap afterwards does not wait on anything left behind */
 	CU_ASSERT_EQUAL(munmap(t, 64UL << 20), 0);
-	pair_down();
 }
 
 /* ---- pinned MRs: memory unmapped under a registration is revoked ---- */
@@ -1487,13 +1445,12 @@ static void test_stale_rkey_after_map_fixed_over_the_buffer(void)
 	pair_down();
 }
 
-static void test_stale_rkey_after_mremap_away_and_back(void)
+ODP_TEST(stale_rkey_after_mremap_away_and_back)
 {
 	uint8_t *t = map_far(LEN), *other = map_anon(LEN), *moved;
 	struct ibv_mr *mr;
 
 	CU_ASSERT_FATAL(t && other);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	memset(t, 1, LEN);
 	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -1507,7 +1464,6 @@ static void test_stale_rkey_after_mremap_away_and_back(void)
 	ibv_dereg_mr(mr);
 	munmap(t, LEN);
 	munmap(moved, LEN);
-	pair_down();
 }
 
 static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
@@ -1536,14 +1492,13 @@ static void test_rest_of_partly_unmapped_pinned_mr_keeps_working(void)
 	pair_down();
 }
 
-static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(void)
+ODP_TEST(local_use_of_revoked_pinned_memory_is_local_protection_error)
 {
 	uint8_t *l = map_far(LEN);
 	struct ibv_mr *mr;
 	struct sodp_mr_stats dev;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	memset(l, 1, LEN);
 	mr = ibv_reg_mr(A.pd, l, LEN, PINNED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -1560,7 +1515,6 @@ static void test_local_use_of_revoked_pinned_memory_is_local_protection_error(vo
 	CU_ASSERT_TRUE(dev.revoked >= 1);
 	ibv_dereg_mr(mr);
 	munmap(l, LEN);
-	pair_down();
 }
 
 static void test_pinned_write_to_readonly_target_fails_then_works_after_mprotect_back(void)
@@ -1661,14 +1615,13 @@ static bool write_lands(struct ibv_mr *mr, uint8_t *t, uint8_t v)
 	       all_bytes(t, PG, v);
 }
 
-static void test_overlapping_mrs_share_one_translation(void)
+ODP_TEST(overlapping_mrs_share_one_translation)
 {
 	uint8_t *t = map_anon(LEN);
 	struct sodp_cache_stats before, after;
 	struct ibv_mr *whole, *part;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	before = cache_stats();
 	whole = ibv_reg_mr(B.pd, t, LEN, PINNED);
 	part = ibv_reg_mr(B.pd, t + LEN / 2, PG, PINNED);
@@ -1695,7 +1648,6 @@ static void test_overlapping_mrs_share_one_translation(void)
 	CU_ASSERT_EQUAL(after.translations, before.translations);
 	CU_ASSERT_EQUAL(after.bytes_locked, before.bytes_locked);
 	munmap(t, LEN);
-	pair_down();
 }
 
 static void check_dereg_of_one_keeps_other(size_t off)
@@ -1733,7 +1685,7 @@ static void test_dereg_of_one_of_two_overlapping_mrs_keeps_the_other_working_and
 	check_dereg_of_one_keeps_other(LEN / 2);
 }
 
-static void test_10000_registrations_of_the_same_buffer_share_it(void)
+ODP_TEST(10000_registrations_of_the_same_buffer_share_it)
 {
 	enum { N = 10000 };
 	uint8_t *t = map_anon(LEN);
@@ -1743,7 +1695,6 @@ static void test_10000_registrations_of_the_same_buffer_share_it(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	before = cache_stats();
 	for (i = 0; i < N; i++) {
 		mr[i] = ibv_reg_mr(B.pd, t, LEN, PINNED);
@@ -1764,10 +1715,9 @@ static void test_10000_registrations_of_the_same_buffer_share_it(void)
 	CU_ASSERT_FALSE(is_locked(t));
 	free(mr);
 	munmap(t, LEN);
-	pair_down();
 }
 
-static void test_registration_inside_a_prereg_arena_is_a_lookup(void)
+ODP_TEST(registration_inside_a_prereg_arena_is_a_lookup)
 {
 	size_t arena_len = 64UL << 20;
 	uint8_t *arena = map_anon(arena_len);
@@ -1776,7 +1726,6 @@ static void test_registration_inside_a_prereg_arena_is_a_lookup(void)
 	struct ibv_mr *mr;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(arena);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	CU_ASSERT_EQUAL_FATAL(sodp_prereg(arena, arena_len, &p), 0);
 	CU_ASSERT_TRUE(is_locked(arena) && is_locked(arena + arena_len - PG));
 	before = cache_stats();
@@ -1793,17 +1742,15 @@ static void test_registration_inside_a_prereg_arena_is_a_lookup(void)
 	CU_ASSERT_FALSE(is_locked(arena));
 	CU_ASSERT_EQUAL(cache_stats().translations, before.translations - 1);
 	munmap(arena, arena_len);
-	pair_down();
 }
 
-static void test_releasing_a_prereg_that_mrs_use_is_ebusy(void)
+ODP_TEST(releasing_a_prereg_that_mrs_use_is_ebusy)
 {
 	uint8_t *arena = map_anon(LEN);
 	struct sodp_prereg *p = NULL;
 	struct ibv_mr *mr;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(arena);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	CU_ASSERT_EQUAL_FATAL(sodp_prereg(arena, LEN, &p), 0);
 	mr = ibv_reg_mr(B.pd, arena + PG, PG, PINNED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
@@ -1815,7 +1762,6 @@ static void test_releasing_a_prereg_that_mrs_use_is_ebusy(void)
 	CU_ASSERT_EQUAL(sodp_prereg_release(p), 0);
 	CU_ASSERT_FALSE(is_locked(arena));
 	munmap(arena, LEN);
-	pair_down();
 }
 
 static void test_bad_preregistrations_fail_cleanly(void)
@@ -1839,14 +1785,13 @@ static void test_bad_preregistrations_fail_cleanly(void)
 	munmap(t, LEN);
 }
 
-static void test_address_reused_after_munmap_gets_a_fresh_translation(void)
+ODP_TEST(address_reused_after_munmap_gets_a_fresh_translation)
 {
 	uint8_t *t = map_far(LEN), *again;
 	struct sodp_cache_stats before, after;
 	struct ibv_mr *old, *fresh;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	memset(t, 1, LEN);
 	old = ibv_reg_mr(B.pd, t, LEN, PINNED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(old);
@@ -1874,7 +1819,6 @@ static void test_address_reused_after_munmap_gets_a_fresh_translation(void)
 	CU_ASSERT_TRUE(is_locked(t)); /* the old translation's end unlocks nothing of the new */
 	CU_ASSERT_EQUAL(ibv_dereg_mr(fresh), 0);
 	munmap(t, LEN);
-	pair_down();
 }
 
 struct registrar {
@@ -1904,7 +1848,7 @@ static void *register_overlapping(void *arg)
 	return NULL;
 }
 
-static void test_threads_register_and_deregister_overlapping_ranges_under_traffic(void)
+ODP_TEST(threads_register_and_deregister_overlapping_ranges_under_traffic)
 {
 	uint8_t *t = map_anon(LEN);
 	struct registrar r[2] = {{.seed = 1}, {.seed = 2}};
@@ -1913,7 +1857,6 @@ static void test_threads_register_and_deregister_overlapping_ranges_under_traffi
 	int i, ok = 0, landed = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-	CU_ASSERT_EQUAL_FATAL(pair_up(), 0);
 	mr = ibv_reg_mr(B.pd, t, LEN, PINNED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mr);
 	for (i = 0; i < 2; i++) {
@@ -1940,7 +1883,6 @@ static void test_threads_register_and_deregister_overlapping_ranges_under_traffi
 	CU_ASSERT_EQUAL(ibv_dereg_mr(mr), 0);
 	CU_ASSERT_FALSE(is_locked(t));
 	munmap(t, LEN);
-	pair_down();
 }
 
 void sodp_tests_register(void)

@@ -44,17 +44,8 @@ static void pair_down(void)
 /*
  * A test between two fresh sides, A the requester on srxe0 and B the
  * responder on srxe1, their RC QPs connected; both are torn down after it.
- * A fatal assertion leaves them to the next test's setup.
  */
-#define MW_TEST(name)                                 \
-	static void name##_between_fresh_sides(void); \
-	static void test_##name(void)                 \
-	{                                             \
-		CU_ASSERT_FATAL(pair_up() == 0);      \
-		name##_between_fresh_sides();         \
-		pair_down();                          \
-	}                                             \
-	static void name##_between_fresh_sides(void)
+#define MW_TEST(name) SODP_FIXTURE_TEST(name, pair_up, pair_down)
 
 static uint64_t b_addr(uint32_t off)
 {
