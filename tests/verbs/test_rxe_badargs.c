@@ -11,6 +11,7 @@
 #include <infiniband/verbs.h>
 
 #include "sodp_test.h"
+#include "verbs_test.h"
 
 static struct ibv_context *ctx;
 static struct ibv_pd *pd;
@@ -19,15 +20,7 @@ static char buf[65536] __attribute__((aligned(4096)));
 
 static int suite_init(void)
 {
-	struct ibv_device **list;
-	int n;
-
-	setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 0);
-	list = ibv_get_device_list(&n);
-	if (!list || !n)
-		return 0;
-	ctx = ibv_open_device(list[0]);
-	ibv_free_device_list(list);
+	ctx = vt_open_srxe0();
 	if (!ctx)
 		return 0;
 	pd = ibv_alloc_pd(ctx);
@@ -37,20 +30,12 @@ static int suite_init(void)
 
 static int suite_fini(void)
 {
-	if (cq)
-		ibv_destroy_cq(cq);
-	if (pd)
-		ibv_dealloc_pd(pd);
-	if (ctx)
-		ibv_close_device(ctx);
+	vt_close(ctx, pd, cq);
 	return 0;
 }
 
-#define NEED_CTX()                                                                    \
-	do {                                                                          \
-		if (!ctx || !pd || !cq)                                               \
-			SODP_SKIP("cannot open srxe0 (UDP 4791 on 127.0.0.1 busy?)"); \
-	} while (0)
+/* Every test here needs the device, a PD and a CQ. */
+#define NEED_CTX() VT_NEED(ctx != NULL && pd != NULL && cq != NULL)
 
 static struct ibv_qp *mkqp(enum ibv_qp_type t, uint32_t wr, uint32_t sge, uint32_t inl)
 {

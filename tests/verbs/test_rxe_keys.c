@@ -12,25 +12,11 @@
 #include <infiniband/verbs.h>
 
 #include "sodp_test.h"
+#include "verbs_test.h"
 #include "rxe.h"
 
 #define NKEYS  256
 #define REUSES 32 /* a slot's key differs from each of its previous 31 (mr.c) */
-
-static struct ibv_context *open_srxe0(void)
-{
-	struct ibv_device **list;
-	struct ibv_context *ctx;
-	int n;
-
-	setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 0);
-	list = ibv_get_device_list(&n);
-	if (!list || !n)
-		return NULL;
-	ctx = ibv_open_device(list[0]);
-	ibv_free_device_list(list);
-	return ctx;
-}
 
 static struct rxe_dev *dev_of(struct ibv_context *ctx)
 {
@@ -73,7 +59,7 @@ static bool distinct(const uint32_t *v, unsigned int n)
 static void test_mr_keys_are_unique_and_not_read_off_the_last(void)
 {
 	static char buf[4096] __attribute__((aligned(4096)));
-	struct ibv_context *ctx = open_srxe0();
+	struct ibv_context *ctx = vt_open_srxe0();
 	struct ibv_mr *mr[NKEYS];
 	uint32_t key[NKEYS];
 	struct ibv_pd *pd;
@@ -111,7 +97,7 @@ static void test_mr_keys_are_unique_and_not_read_off_the_last(void)
 static void test_a_reused_mr_slot_never_matches_a_stale_key(void)
 {
 	static char buf[4096] __attribute__((aligned(4096)));
-	struct ibv_context *ctx = open_srxe0();
+	struct ibv_context *ctx = vt_open_srxe0();
 	struct ibv_device_attr da;
 	struct ibv_mr **all, *x, *z = NULL, *m;
 	uint32_t keys[REUSES + 1], slot;
@@ -172,7 +158,7 @@ static void test_a_reused_mr_slot_never_matches_a_stale_key(void)
 static void test_a_reused_slot_never_gives_a_window_a_stale_key(void)
 {
 	static char buf[4096] __attribute__((aligned(4096)));
-	struct ibv_context *ctx = open_srxe0();
+	struct ibv_context *ctx = vt_open_srxe0();
 	uint32_t keys[REUSES], slot = 0;
 	struct ibv_device_attr da;
 	struct rxe_dev *dev;
@@ -248,7 +234,7 @@ static struct ibv_qp *ud_qp(struct ibv_pd *pd, struct ibv_cq *cq)
  */
 static void test_qpns_are_not_in_sequence_and_a_reused_slot_gets_a_new_qpn(void)
 {
-	struct ibv_context *ctx = open_srxe0();
+	struct ibv_context *ctx = vt_open_srxe0();
 	struct ibv_device_attr da;
 	struct ibv_qp **qp;
 	struct ibv_pd *pd;

@@ -11,21 +11,14 @@
 #include <infiniband/verbs.h>
 
 #include "sodp_test.h"
+#include "verbs_test.h"
 
 static struct ibv_context *ctx;
 static struct ibv_device_attr da;
 
 static int suite_init(void)
 {
-	struct ibv_device **list;
-	int n;
-
-	setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 0);
-	list = ibv_get_device_list(&n);
-	if (!list || !n)
-		return 0;
-	ctx = ibv_open_device(list[0]);
-	ibv_free_device_list(list);
+	ctx = vt_open_srxe0();
 	if (ctx && ibv_query_device(ctx, &da)) {
 		ibv_close_device(ctx);
 		ctx = NULL;
@@ -35,16 +28,11 @@ static int suite_init(void)
 
 static int suite_fini(void)
 {
-	if (ctx)
-		ibv_close_device(ctx);
+	vt_close(ctx, NULL, NULL);
 	return 0;
 }
 
-#define NEED_CTX()                                      \
-	do {                                            \
-		if (!ctx)                               \
-			SODP_SKIP("cannot open srxe0"); \
-	} while (0)
+#define NEED_CTX() VT_NEED(ctx)
 
 /*
  * The kinds of object, each made and destroyed the same way: make() returns

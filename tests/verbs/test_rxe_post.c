@@ -13,6 +13,7 @@
 #include <infiniband/verbs.h>
 
 #include "sodp_test.h"
+#include "verbs_test.h"
 
 static struct ibv_context *ctx;
 static struct ibv_pd *pd;
@@ -21,15 +22,7 @@ static struct ibv_port_attr port;
 
 static int suite_init(void)
 {
-	struct ibv_device **list;
-	int n;
-
-	setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 0);
-	list = ibv_get_device_list(&n);
-	if (!list || !n)
-		return 0;
-	ctx = ibv_open_device(list[0]);
-	ibv_free_device_list(list);
+	ctx = vt_open_srxe0();
 	if (!ctx)
 		return 0;
 	pd = ibv_alloc_pd(ctx);
@@ -41,12 +34,7 @@ static int suite_init(void)
 
 static int suite_fini(void)
 {
-	if (cq)
-		ibv_destroy_cq(cq);
-	if (pd)
-		ibv_dealloc_pd(pd);
-	if (ctx)
-		ibv_close_device(ctx);
+	vt_close(ctx, pd, cq);
 	return 0;
 }
 

@@ -11,35 +11,23 @@
 #include <infiniband/verbs.h>
 
 #include "sodp_test.h"
+#include "verbs_test.h"
 
 static struct ibv_context *ctx;
 
 static int suite_init(void)
 {
-	struct ibv_device **list;
-	int n;
-
-	setenv("SOFTODP_DEVICES", "srxe0=127.0.0.1", 0);
-	list = ibv_get_device_list(&n);
-	if (!list || !n)
-		return 0;
-	ctx = ibv_open_device(list[0]);
-	ibv_free_device_list(list);
+	ctx = vt_open_srxe0();
 	return 0;
 }
 
 static int suite_fini(void)
 {
-	if (ctx)
-		ibv_close_device(ctx);
+	vt_close(ctx, NULL, NULL);
 	return 0;
 }
 
-#define NEED_CTX()                                                                    \
-	do {                                                                          \
-		if (!ctx)                                                             \
-			SODP_SKIP("cannot open srxe0 (UDP 4791 on 127.0.0.1 busy?)"); \
-	} while (0)
+#define NEED_CTX() VT_NEED(ctx)
 
 static void init_attr(struct ibv_qp_init_attr_ex *a, enum ibv_qp_type t, struct ibv_pd *pd,
 		      struct ibv_cq *scq, struct ibv_cq *rcq)
