@@ -57,6 +57,9 @@ static bool peer_gets_nothing(struct rp *r)
 }
 
 /* The victim posts a 64-byte RDMA WRITE; returns the PSN the peer sees it at. */
+/* The wr_id of the WRITE victim_write() posts. */
+#define VICTIM_WR_ID 7
+
 static int victim_write(struct rp *r, uint32_t *psn)
 {
 	struct ibv_sge sge = {(uintptr_t)r->buf + 4096, 64, r->mr->lkey};
@@ -65,7 +68,7 @@ static int victim_write(struct rp *r, uint32_t *psn)
 	uint8_t b[8192];
 
 	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = 7;
+	wr.wr_id = VICTIM_WR_ID;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
 	wr.opcode = IBV_WR_RDMA_WRITE;
@@ -79,6 +82,39 @@ static int victim_write(struct rp *r, uint32_t *psn)
 		return -1;
 	*psn = pi.h.bth.psn;
 	return 0;
+}
+
+/*
+ * An ACK or NAK (AETH @syn) for @psn sent to R's QP from @from: how many
+ * more packets R's device then counted dropped for @why; -1 when it could
+ * not be sent.
+ */
+static long ack_dropped(struct rp_sock *from, uint32_t psn, uint8_t syn, enum rxe_drop why)
+{
+	struct rxe_counters c0, c1;
+	struct rxe_hdrs h;
+
+	rp_ack_hdrs(&R, &h, psn, syn);
+	rp_counters(&R, &c0);
+	if (rp_send_wait(&R, from, &h, NULL, 0))
+		return -1;
+	rp_counters(&R, &c1);
+	return (long)(c1.rx_drops[why] - c0.rx_drops[why]);
+}
+
+/*
+ * The peer's ACK or NAK (AETH @syn) for @psn: the status of the completion
+ * of the victim WRITE it makes; -1 when none came, -2 for another WR's.
+ */
+static int peer_ack_completion(uint32_t psn, uint8_t syn)
+{
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+
+	rp_ack_hdrs(&R, &h, psn, syn);
+	if (rp_send_wait(&R, &R.peer, &h, NULL, 0) || rt_poll(R.cq, &wc) != 1)
+		return -1;
+	return wc.wr_id == VICTIM_WR_ID ? (int)wc.status : -2;
 }
 
 /* No completion arrives on the victim's CQ for 100 ms. */
@@ -121,26 +157,18 @@ static void test_write_from_a_stranger_is_dropped(void)
 
 static void test_nak_from_a_stranger_leaves_the_qp_in_rts(void)
 {
-	struct rxe_counters c0, c1;
-	struct rxe_hdrs h;
-	struct ibv_wc wc;
 	uint32_t psn;
 
 	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
-	rp_ack_hdrs(&R, &h, psn, rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR));
-	rp_counters(&R, &c0);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, NULL, 0), 0);
-	rp_counters(&R, &c1);
-	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_SRC_ADDR], c0.rx_drops[RXE_DROP_SRC_ADDR] + 1);
+	CU_ASSERT_EQUAL(ack_dropped(&R.stranger, psn,
+				    rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR),
+				    RXE_DROP_SRC_ADDR),
+			1);
 	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
 	CU_ASSERT(no_completion(&R));
 	/* the peer's ACK completes the WRITE */
-	rp_ack_hdrs(&R, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
-	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
-	CU_ASSERT_EQUAL(wc.wr_id, 7);
+	CU_ASSERT_EQUAL(peer_ack_completion(psn, RXE_AETH_SYN_ACK_UNLIMITED), IBV_WC_SUCCESS);
 	rp_close(&R);
 }
 
@@ -296,49 +324,30 @@ static void test_naks_to_an_idle_qp_are_dropped(void)
 
 static void test_ack_past_the_psns_sent_completes_nothing(void)
 {
-	struct rxe_counters c0, c1;
-	struct rxe_hdrs h;
-	struct ibv_wc wc;
 	uint32_t psn;
 
 	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
-	rp_counters(&R, &c0);
-	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, 100), RXE_AETH_SYN_ACK_UNLIMITED);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	rp_counters(&R, &c1);
-	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_RESPONSE], c0.rx_drops[RXE_DROP_RESPONSE] + 1);
+	CU_ASSERT_EQUAL(ack_dropped(&R.peer, rxe_psn_add(psn, 100), RXE_AETH_SYN_ACK_UNLIMITED,
+				    RXE_DROP_RESPONSE),
+			1);
 	CU_ASSERT(no_completion(&R));
-	rp_ack_hdrs(&R, &h, psn, RXE_AETH_SYN_ACK_UNLIMITED);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
-	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(peer_ack_completion(psn, RXE_AETH_SYN_ACK_UNLIMITED), IBV_WC_SUCCESS);
 	rp_close(&R);
 }
 
 static void test_nak_outside_the_window_is_dropped_and_inside_fails_the_wqe(void)
 {
 	const uint8_t access = rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR);
-	struct rxe_counters c0, c1;
-	struct rxe_hdrs h;
-	struct ibv_wc wc;
 	uint32_t psn;
 
 	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
 	CU_ASSERT_EQUAL_FATAL(victim_write(&R, &psn), 0);
-	rp_counters(&R, &c0);
-	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, 1), access);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	rp_ack_hdrs(&R, &h, rxe_psn_add(psn, -1), access);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	rp_counters(&R, &c1);
-	CU_ASSERT_EQUAL(c1.rx_drops[RXE_DROP_RESPONSE], c0.rx_drops[RXE_DROP_RESPONSE] + 2);
+	CU_ASSERT_EQUAL(ack_dropped(&R.peer, rxe_psn_add(psn, 1), access, RXE_DROP_RESPONSE), 1);
+	CU_ASSERT_EQUAL(ack_dropped(&R.peer, rxe_psn_add(psn, -1), access, RXE_DROP_RESPONSE), 1);
 	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
 	CU_ASSERT(no_completion(&R));
-	rp_ack_hdrs(&R, &h, psn, access);
-	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
-	CU_ASSERT_EQUAL(wc.status, IBV_WC_REM_ACCESS_ERR);
+	CU_ASSERT_EQUAL(peer_ack_completion(psn, access), IBV_WC_REM_ACCESS_ERR);
 	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
 	rp_close(&R);
 }
