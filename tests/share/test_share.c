@@ -24,7 +24,7 @@
 
 #include "sodp_test.h"
 #include "rxe_test_util.h"
-#include "tools_exec.h"
+#include "sodp_proc.h"
 #include "rxe/rxe.h" /* QPN blocks, the owner socket name, the allocator */
 
 #define ADDR1	  "srxe0=127.0.0.1"
@@ -652,25 +652,25 @@ static void test_owner_killed_mid_transfer_clients_complete(void)
  */
 static void test_unprivileged_processes_share_an_address(void)
 {
-	static char out[1 << 16];
+	static struct sodp_proc r;
 	const char *as = geteuid() ? "" : "setpriv --reuid=nobody --regid=nogroup --clear-groups";
 	int st;
 
 	if (!geteuid() && system("command -v setpriv >/dev/null 2>&1"))
 		SODP_SKIP("setpriv is not installed");
-	st = tools_run(out, sizeof(out), 60,
-		       "%s env SOFTODP_DEVICES=" ADDR1 " " PERF " -p 18600 >/dev/null 2>&1 & "
-		       "for i in $(seq 1 100); do ss -ltn | grep -q :18600 && break; "
-		       "sleep 0.05; done; "
-		       "%s env SOFTODP_DEVICES=" ADDR1 " " PERF " -p 18600 127.0.0.1 && "
-		       "%s id -un && wait $!",
-		       as, as, as);
+	st = sodp_run(&r, 60,
+		      "%s env SOFTODP_DEVICES=" ADDR1 " " PERF " -p 18600 >/dev/null 2>&1 & "
+		      "for i in $(seq 1 100); do ss -ltn | grep -q :18600 && break; "
+		      "sleep 0.05; done; "
+		      "%s env SOFTODP_DEVICES=" ADDR1 " " PERF " -p 18600 127.0.0.1 && "
+		      "%s id -un && wait $!",
+		      as, as, as);
 	if (st)
-		printf("\n%s\n", out);
+		printf("\n%s%s\n", r.out, r.err);
 	CU_ASSERT_EQUAL(st, 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "#bytes"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "#bytes"));
 	if (!geteuid())
-		CU_ASSERT_PTR_NOT_NULL(strstr(out, "nobody"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "nobody"));
 }
 
 /* Connects to the owner's control socket of 127.0.0.1. */

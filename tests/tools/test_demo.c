@@ -8,18 +8,18 @@
 #include <string.h>
 
 #include "sodp_test.h"
-#include "tools_exec.h"
+#include "sodp_proc.h"
 
 #define DEMO SODP_BUILD_DIR "/tools/softodp_demo"
 /* A sanitizer slows the engine several times over. */
 #define DEMO_SECS 100
 
-static char out[TOOLS_OUT_MAX];
+static struct sodp_proc r;
 
 static void show_on_failure(bool ok)
 {
 	if (!ok)
-		printf("\n%s\n", out);
+		printf("\n%s\n", r.out);
 }
 
 static void test_demo_moves_every_phase_and_passes_integrity(void)
@@ -27,7 +27,7 @@ static void test_demo_moves_every_phase_and_passes_integrity(void)
 	static const char *const phases[] = {"pinned",	      "odp cold",	 "odp warm",
 					     "odp churn",     "odp after churn", "implicit cold",
 					     "implicit churn"};
-	int st = tools_run(out, sizeof(out), DEMO_SECS, DEMO " -s 8");
+	int st = sodp_run(&r, DEMO_SECS, DEMO " -s 8 2>&1");
 	bool ok = st == 0;
 
 	CU_ASSERT_EQUAL(st, 0);
@@ -35,32 +35,32 @@ static void test_demo_moves_every_phase_and_passes_integrity(void)
 		char line[64];
 
 		snprintf(line, sizeof(line), "\n%s ", phases[i]);
-		ok &= strstr(out, line) != NULL;
-		CU_ASSERT_PTR_NOT_NULL(strstr(out, line));
+		ok &= strstr(r.out, line) != NULL;
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, line));
 	}
 	/* 7 phases of 4 chunks, each checked */
-	ok &= strstr(out, "data integrity: PASS: 28 chunks") != NULL;
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "data integrity: PASS: 28 chunks"));
-	CU_ASSERT_PTR_NULL(strstr(out, "FAIL"));
+	ok &= strstr(r.out, "data integrity: PASS: 28 chunks") != NULL;
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "data integrity: PASS: 28 chunks"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "FAIL"));
 	show_on_failure(ok);
 }
 
 static void test_demo_corrupted_byte_fails_the_verdict(void)
 {
-	int st = tools_run(out, sizeof(out), DEMO_SECS, DEMO " -s 8 --corrupt");
+	int st = sodp_run(&r, DEMO_SECS, DEMO " -s 8 --corrupt 2>&1");
 
 	CU_ASSERT_EQUAL(st, 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "data integrity: FAIL: 1 of 28 chunks"));
-	CU_ASSERT_PTR_NULL(strstr(out, "PASS"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "data integrity: FAIL: 1 of 28 chunks"));
+	CU_ASSERT_PTR_NULL(strstr(r.out, "PASS"));
 	show_on_failure(st == 1);
 }
 
 static void test_demo_corrupt_environment_fails_the_verdict(void)
 {
-	int st = tools_run(out, sizeof(out), DEMO_SECS, "SOFTODP_DEMO_CORRUPT=1 " DEMO " -s 4");
+	int st = sodp_run(&r, DEMO_SECS, "SOFTODP_DEMO_CORRUPT=1 " DEMO " -s 4 2>&1");
 
 	CU_ASSERT_EQUAL(st, 1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "data integrity: FAIL"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "data integrity: FAIL"));
 	show_on_failure(st == 1);
 }
 
@@ -70,15 +70,15 @@ static void test_demo_bad_options_print_usage(void)
 					  "--no-such", "extra", "-s"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int st = tools_run(out, sizeof(out), 10, DEMO " %s", bad[i]);
+		int st = sodp_run(&r, 10, DEMO " %s 2>&1", bad[i]);
 
 		CU_ASSERT_EQUAL(st, 2);
-		CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: softodp_demo"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: softodp_demo"));
 		if (st != 2)
-			printf("\n    softodp_demo %s: %d\n%s", bad[i], st, out);
+			printf("\n    softodp_demo %s: %d\n%s", bad[i], st, r.out);
 	}
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), 10, DEMO " --help"), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: softodp_demo"));
+	CU_ASSERT_EQUAL(sodp_run(&r, 10, DEMO " --help 2>&1"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: softodp_demo"));
 }
 
 void sodp_tests_register(void)

@@ -11,64 +11,62 @@
 #include <unistd.h>
 
 #include "sodp_test.h"
-#include "tools_exec.h"
+#include "sodp_proc.h"
 
 #define EXAMPLES SODP_BUILD_DIR "/examples"
 #define RUN	 EXAMPLES "/softodp-run"
 #define EX_SECS	 60
 #define EX_PORT	 18571
 
-static char out[TOOLS_OUT_MAX];
+static struct sodp_proc srv, cli, r;
 
 /*
  * Runs @prog as the server on 127.0.0.1 and as its client on 127.0.0.2,
  * each directly (@preload false) or through softodp-run. True when both
- * exit 0 and the server verified @bytes bytes; the client's output is in out.
+ * exit 0 and the server verified @bytes bytes; the client's output is in cli.
  */
 static bool run_pair(const char *prog, bool preload, unsigned int bytes)
 {
-	char srv_out[64], cmd[1024], want[64], *srv;
-	int st;
+	char server[512], client[512], want[64];
 
-	snprintf(srv_out, sizeof(srv_out), "/tmp/sodp-example-%d.out", (int)getpid());
-	if (preload)
-		snprintf(cmd, sizeof(cmd),
-			 RUN " -d srxe0=127.0.0.1 %s -p %d >%s 2>&1 & s=$!; " RUN
-			     " -d srxe0=127.0.0.2 %s -p %d 127.0.0.1; c=$?; wait $s; r=$?; "
-			     "echo server $r; cat %s; exit $c",
-			 prog, EX_PORT, srv_out, prog, EX_PORT, srv_out);
-	else
-		snprintf(cmd, sizeof(cmd),
-			 "SOFTODP_DEVICES=srxe0=127.0.0.1 %s -p %d >%s 2>&1 & s=$!; "
-			 "SOFTODP_DEVICES=srxe0=127.0.0.2 %s -p %d 127.0.0.1; c=$?; wait $s; r=$?; "
-			 "echo server $r; cat %s; exit $c",
-			 prog, EX_PORT, srv_out, prog, EX_PORT, srv_out);
-	st = tools_run(out, sizeof(out), EX_SECS, "%s", cmd);
-	unlink(srv_out);
-	snprintf(want, sizeof(want), "server 0\ndata verified: %u bytes\n", bytes);
-	srv = strstr(out, want);
-	if (st != 0 || !srv)
-		printf("\n    %s: exit %d\n%s", prog, st, out);
-	return st == 0 && srv;
+	if (preload) {
+		snprintf(server, sizeof(server), RUN " -d srxe0=127.0.0.1 %s -p %d", prog, EX_PORT);
+		snprintf(client, sizeof(client), RUN " -d srxe0=127.0.0.2 %s -p %d 127.0.0.1", prog,
+			 EX_PORT);
+	} else {
+		snprintf(server, sizeof(server), "SOFTODP_DEVICES=srxe0=127.0.0.1 %s -p %d", prog,
+			 EX_PORT);
+		snprintf(client, sizeof(client),
+			 "SOFTODP_DEVICES=srxe0=127.0.0.2 %s -p %d 127.0.0.1", prog, EX_PORT);
+	}
+	sodp_run_pair(
+		&(struct sodp_pair){
+			.server = server, .client = client, .port = EX_PORT, .limit = EX_SECS},
+		&srv, &cli, NULL);
+	snprintf(want, sizeof(want), "data verified: %u bytes\n", bytes);
+	if (!strstr(srv.out, want))
+		printf("\n    %s: the server did not verify %u bytes:\n%s%s", prog, bytes, srv.out,
+		       srv.err);
+	return srv.status == 0 && cli.status == 0 && strstr(srv.out, want);
 }
 
 static void test_odp_write_example_moves_and_verifies_data(void)
 {
 	CU_ASSERT(run_pair(EXAMPLES "/odp_write", false, 4u << 20));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "wrote 4194304 bytes into the server's ODP memory"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "wrote 4194304 bytes into the server's ODP memory"));
 }
 
 static void test_odp_implicit_example_moves_and_verifies_data(void)
 {
 	CU_ASSERT(run_pair(EXAMPLES "/odp_implicit", false, 3u << 20));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "through the server's implicit ODP MR"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "through the server's implicit ODP MR"));
 }
 
 static void test_odp_prefetch_example_moves_and_verifies_data(void)
 {
 	CU_ASSERT(run_pair(EXAMPLES "/odp_prefetch", false, 4u << 20));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "cold half:"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "prefetched half:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "cold half:"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "prefetched half:"));
 }
 
 /*
@@ -95,9 +93,9 @@ static void test_examples_reject_bad_arguments(void)
 	static const char *const ex[] = {"odp_write", "odp_implicit", "odp_prefetch"};
 
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
-		CU_ASSERT_EQUAL(tools_run(out, sizeof(out), 10, EXAMPLES "/%s -x", ex[i]), 2);
-		CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage:"));
-		CU_ASSERT_EQUAL(tools_run(out, sizeof(out), 10, EXAMPLES "/%s a b", ex[i]), 2);
+		CU_ASSERT_EQUAL(sodp_run(&r, 10, EXAMPLES "/%s -x 2>&1", ex[i]), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage:"));
+		CU_ASSERT_EQUAL(sodp_run(&r, 10, EXAMPLES "/%s a b 2>&1", ex[i]), 2);
 	}
 }
 

@@ -18,13 +18,13 @@
 #define BENCH SODP_BUILD_DIR "/tools/softodp_odp_bench"
 #define LIMIT 300
 
-static struct tt_run r;
+static struct sodp_proc r;
 
 static void test_quick_json_holds_every_section_with_sane_values(void)
 {
 	const char *s;
 
-	if (tt_run(&r, LIMIT, BENCH " --quick --json"))
+	if (sodp_run(&r, LIMIT, BENCH " --quick --json"))
 		printf("\n  exit %d:\n%s", r.status, r.err);
 	CU_ASSERT_EQUAL_FATAL(r.status, 0);
 	CU_ASSERT_FATAL(tt_json_valid(r.out));
@@ -90,7 +90,7 @@ static void test_quick_json_holds_every_section_with_sane_values(void)
 
 static void test_table_names_each_section_it_ran(void)
 {
-	if (tt_run(&r, LIMIT, BENCH " --quick --only=reg,mtt"))
+	if (sodp_run(&r, LIMIT, BENCH " --quick --only=reg,mtt"))
 		printf("\n  exit %d:\n%s", r.status, r.err);
 	CU_ASSERT_EQUAL_FATAL(r.status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Registration + deregistration [usec, median]"));
@@ -127,12 +127,12 @@ static void test_plot_draws_a_png_chart(void)
 	long bytes = 0;
 	int fd;
 
-	if (!tt_have("gnuplot"))
+	if (!sodp_have("gnuplot"))
 		SODP_SKIP("gnuplot is not installed (Debian package gnuplot-nox)");
 	fd = mkstemps(png, 4);
 	CU_ASSERT_FATAL(fd >= 0);
 	close(fd);
-	if (tt_run(&r, LIMIT, BENCH " --quick --only=bw --plot=%s", png))
+	if (sodp_run(&r, LIMIT, BENCH " --quick --only=bw --plot=%s", png))
 		printf("\n  exit %d:\n%s", r.status, r.err);
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_FATAL(png_size(png, &w, &h, &bytes));
@@ -146,7 +146,8 @@ static void test_plot_draws_a_png_chart(void)
 
 static void test_plot_without_gnuplot_fails_clearly(void)
 {
-	CU_ASSERT_EQUAL(tt_run(&r, 30, "PATH=/nonexistent " BENCH " --quick --plot=/tmp/x.png"), 1);
+	CU_ASSERT_EQUAL(sodp_run(&r, 30, "PATH=/nonexistent " BENCH " --quick --plot=/tmp/x.png"),
+			1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "needs gnuplot"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "gnuplot-nox"));
 }
@@ -159,13 +160,13 @@ static void test_bad_options_print_usage_and_fail(void)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		tt_run(&r, 10, BENCH " %s", bad[i]);
+		sodp_run(&r, 10, BENCH " %s", bad[i]);
 		CU_ASSERT_EQUAL(r.status, 2);
 		CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "Usage:"));
 		if (r.status != 2)
 			printf("\n  '%s' exited %d: %s", bad[i], r.status, r.err);
 	}
-	CU_ASSERT_EQUAL(tt_run(&r, 10, BENCH " --help"), 0);
+	CU_ASSERT_EQUAL(sodp_run(&r, 10, BENCH " --help"), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--plot=FILE.png"));
 }
 
@@ -173,7 +174,7 @@ static void test_page_documents_every_option(void)
 {
 	int checked;
 
-	CU_ASSERT_EQUAL_FATAL(tt_run(&r, 10, BENCH " --help"), 0);
+	CU_ASSERT_EQUAL_FATAL(sodp_run(&r, 10, BENCH " --help"), 0);
 	CU_ASSERT_EQUAL(tt_page_lacks_help_options(SODP_SOURCE_DIR "/man/man1/softodp_odp_bench.1",
 						   r.out, &checked),
 			0);
@@ -193,5 +194,5 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 
-	sodp_add_suite("softodp_odp_bench", tt_netns_up, tt_netns_down, bench);
+	sodp_add_suite("softodp_odp_bench", sodp_netns_up, sodp_netns_down, bench);
 }

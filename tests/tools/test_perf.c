@@ -18,7 +18,7 @@
 #define CLIENT_ENV "SOFTODP_DEVICES=srxe0=127.0.0.2 "
 #define LIMIT	   120
 
-static struct tt_run srv, cli;
+static struct sodp_proc srv, cli;
 static int next_port = 19515;
 
 /* Runs the server and client with the same @args; true when both exit 0. */
@@ -30,7 +30,10 @@ static bool perf_pair(const char *args)
 	snprintf(server, sizeof(server), SERVER_ENV PERF " -p %d %s", port, args);
 	snprintf(client, sizeof(client), CLIENT_ENV PERF " -p %d %s 127.0.0.1", port, args);
 	printf("\n    softodp_perf %s ", args);
-	tt_run_pair(&srv, &cli, port, LIMIT, server, client);
+	sodp_run_pair(
+		&(struct sodp_pair){
+			.server = server, .client = client, .port = port, .limit = LIMIT},
+		&srv, &cli, NULL);
 	return srv.status == 0 && cli.status == 0;
 }
 
@@ -201,16 +204,16 @@ static void test_bad_options_print_usage_and_fail(void)
 		"host1 host2",
 		"--prefetch=later --odp",
 	};
-	struct tt_run r;
+	struct sodp_proc r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		tt_run(&r, 10, PERF " %s", bad[i]);
+		sodp_run(&r, 10, PERF " %s", bad[i]);
 		CU_ASSERT_EQUAL(r.status, 2);
 		CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "Usage:"));
 		if (r.status != 2)
 			printf("\n  '%s' exited %d: %s", bad[i], r.status, r.err);
 	}
-	tt_run(&r, 10, PERF " --help");
+	sodp_run(&r, 10, PERF " --help");
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--odp[=explicit|implicit]"));
 }
@@ -223,7 +226,9 @@ static void test_sides_with_different_options_refuse_to_run(void)
 	snprintf(server, sizeof(server), SERVER_ENV PERF " -p %d -t write_bw -n 100", port);
 	snprintf(client, sizeof(client), CLIENT_ENV PERF " -p %d -t read_bw -n 100 127.0.0.1",
 		 port);
-	tt_run_pair(&srv, &cli, port, 30, server, client);
+	sodp_run_pair(
+		&(struct sodp_pair){.server = server, .client = client, .port = port, .limit = 30},
+		&srv, &cli, NULL);
 	CU_ASSERT_EQUAL(srv.status, 1);
 	CU_ASSERT_EQUAL(cli.status, 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli.err, "options differ"));
@@ -238,24 +243,25 @@ static void test_builds_and_runs_against_system_libibverbs(void)
 {
 	char dir[] = "/tmp/softodp-tools-sys-XXXXXX";
 	char perf[1024], server[2048], client[2048];
-	struct tt_run r;
+	struct sodp_proc r;
 	int port;
 
-	if (!tt_have("cmake") || access("/usr/include/infiniband/verbs.h", R_OK) ||
-	    tt_run(&r, 10,
-		   "ls /usr/lib/*/libibverbs.so /usr/lib/libibverbs.so 2>/dev/null | grep -q ."))
+	if (!sodp_have("cmake") || access("/usr/include/infiniband/verbs.h", R_OK) ||
+	    sodp_run(&r, 10,
+		     "ls /usr/lib/*/libibverbs.so /usr/lib/libibverbs.so 2>/dev/null | grep -q ."))
 		SODP_SKIP("libibverbs-dev or cmake is not installed");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	tt_run(&r, 240,
-	       "cmake -S " SODP_SOURCE_DIR "/tools -B %s -DCMAKE_BUILD_TYPE=Release >/dev/null && "
-	       "cmake --build %s -j2 >/dev/null",
-	       dir, dir);
+	sodp_run(&r, 240,
+		 "cmake -S " SODP_SOURCE_DIR
+		 "/tools -B %s -DCMAKE_BUILD_TYPE=Release >/dev/null && "
+		 "cmake --build %s -j2 >/dev/null",
+		 dir, dir);
 	CU_ASSERT_EQUAL_FATAL(r.status, 0);
-	tt_run(&r, 10, "readelf -d %s/softodp_perf | grep NEEDED", dir);
+	sodp_run(&r, 10, "readelf -d %s/softodp_perf | grep NEEDED", dir);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "libibverbs.so.1"));
 	CU_ASSERT_PTR_NULL(strstr(r.out, "libsoftodp"));
 	if (!strcmp(SODP_SANITIZE, "thread")) {
-		tt_run(&r, 10, "rm -rf %s", dir);
+		sodp_run(&r, 10, "rm -rf %s", dir);
 		SODP_SKIP("a TSan library cannot be preloaded into a plain program");
 	}
 	snprintf(perf, sizeof(perf), SODP_BUILD_DIR "/examples/softodp-run %s/softodp_perf", dir);
@@ -264,21 +270,24 @@ static void test_builds_and_runs_against_system_libibverbs(void)
 		 perf, port);
 	snprintf(client, sizeof(client),
 		 CLIENT_ENV "%s -p %d -t write_bw -n 200 --odp --json 127.0.0.1", perf, port);
-	tt_run_pair(&srv, &cli, port, LIMIT, server, client);
+	sodp_run_pair(
+		&(struct sodp_pair){
+			.server = server, .client = client, .port = port, .limit = LIMIT},
+		&srv, &cli, NULL);
 	CU_ASSERT_EQUAL(srv.status, 0);
 	CU_ASSERT_EQUAL(cli.status, 0);
 	assert_bw_json(1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "\"softodp\": true"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(cli.out, "\"server\":"));
-	tt_run(&r, 10, "rm -rf %s", dir);
+	sodp_run(&r, 10, "rm -rf %s", dir);
 }
 
 static void test_page_documents_every_option(void)
 {
-	struct tt_run r;
+	struct sodp_proc r;
 	int checked;
 
-	CU_ASSERT_EQUAL_FATAL(tt_run(&r, 10, PERF " --help"), 0);
+	CU_ASSERT_EQUAL_FATAL(sodp_run(&r, 10, PERF " --help"), 0);
 	CU_ASSERT_EQUAL(tt_page_lacks_help_options(SODP_SOURCE_DIR "/man/man1/softodp_perf.1",
 						   r.out, &checked),
 			0);
@@ -310,5 +319,5 @@ void sodp_tests_register(void)
 		{NULL, NULL},
 	};
 
-	sodp_add_suite("softodp_perf", tt_netns_up, tt_netns_down, perf);
+	sodp_add_suite("softodp_perf", sodp_netns_up, sodp_netns_down, perf);
 }

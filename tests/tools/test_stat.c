@@ -23,7 +23,7 @@
 
 #include "sodp_test.h"
 #include "stat_rec.h"
-#include "tools_exec.h"
+#include "sodp_proc.h"
 
 #define SOFTODP	  SODP_BUILD_DIR "/tools/softodp"
 #define WAIT_SECS 10 /* for a publish; a sanitizer slows everything */
@@ -31,7 +31,7 @@
 #define RQ_PSN	  0x654321
 #define MR_LEN	  (64 * 1024)
 
-static char out[TOOLS_OUT_MAX];
+static struct sodp_proc r;
 
 static void seg_path(pid_t pid, char *buf, size_t len)
 {
@@ -265,7 +265,7 @@ static int live_start(struct live *l)
 	close(up[1]);
 	close(down[0]);
 	l->ctl = down[1];
-	if (tools_read_timed(up[0], ids, sizeof(ids), WAIT_SECS)) {
+	if (sodp_read_timed(up[0], ids, sizeof(ids), WAIT_SECS)) {
 		close(up[0]);
 		return -1;
 	}
@@ -282,7 +282,7 @@ static int live_stop(struct live *l)
 	int st;
 
 	close(l->ctl);
-	if (tools_wait_timed(l->pid, &st, WAIT_SECS))
+	if (sodp_wait_timed(l->pid, &st, WAIT_SECS))
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -293,9 +293,8 @@ static bool stat_json_until(pid_t pid, const char *needle)
 	double end = now_s() + WAIT_SECS;
 
 	do {
-		if (tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat --json -p %d",
-			      (int)pid) == 0 &&
-		    strstr(out, needle))
+		if (sodp_run(&r, WAIT_SECS, SOFTODP " stat --json -p %d 2>&1", (int)pid) == 0 &&
+		    strstr(r.out, needle))
 			return true;
 		usleep(50000);
 	} while (now_s() < end);
@@ -311,30 +310,29 @@ static void test_stat_json_shows_a_live_process_qp_and_mr(void)
 	/* the last object the process made */
 	snprintf(want, sizeof(want), "\"lkey\":%u,\"kind\":\"odp\"", l.odp_lkey);
 	CU_ASSERT(stat_json_until(l.pid, want));
-	CU_ASSERT(json_ok(out));
+	CU_ASSERT(json_ok(r.out));
 	snprintf(want, sizeof(want),
 		 "\"qpn\":%u,\"type\":\"RC\",\"state\":\"RTS\",\"sq_psn\":%u,\"rq_psn\":%u,"
 		 "\"dest_qpn\":%u}",
 		 l.qpn, SQ_PSN, RQ_PSN, l.qpn);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 	snprintf(want, sizeof(want), "\"lkey\":%u,\"kind\":\"pinned\"", l.pinned_lkey);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 	snprintf(want, sizeof(want), "{\"processes\":[{\"pid\":%d,", (int)l.pid);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"address\":\"127.0.0.1\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"address\":\"127.0.0.1\""));
 	/* the pinned MR's 16 pages are in the MTT census */
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"length\":65536,\"mtt_entries\":{\"4k\":16,"));
-	if (!strstr(out, "\"state\":\"RTS\""))
-		printf("\n%s\n", out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"length\":65536,\"mtt_entries\":{\"4k\":16,"));
+	if (!strstr(r.out, "\"state\":\"RTS\""))
+		printf("\n%s\n", r.out);
 
 	/* the same in text */
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d", (int)l.pid),
-			0);
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat -p %d 2>&1", (int)l.pid), 0);
 	snprintf(want, sizeof(want), "qpn 0x%06x RC RTS   sq psn 0x%06x rq psn 0x%06x", l.qpn,
 		 SQ_PSN, RQ_PSN);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 	snprintf(want, sizeof(want), "lkey 0x%08x odp ", l.odp_lkey);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
 	CU_ASSERT_EQUAL(live_stop(&l), 0);
 }
 
@@ -347,11 +345,11 @@ static void test_stat_watch_shows_again_every_interval(void)
 	CU_ASSERT_FATAL(!live_start(&l));
 	CU_ASSERT(stat_json_until(l.pid, "\"state\":\"RTS\""));
 	/* timeout ends it: its status is 124 */
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS,
-				  "timeout 1.2 " SOFTODP " stat -w 0.2 -p %d", (int)l.pid),
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, "timeout 1.2 " SOFTODP " stat -w 0.2 -p %d 2>&1",
+				 (int)l.pid),
 			124);
 	snprintf(head, sizeof(head), "pid %d (", (int)l.pid);
-	for (const char *s = strstr(out, head); s; s = strstr(s + 1, head))
+	for (const char *s = strstr(r.out, head); s; s = strstr(s + 1, head))
 		shown++;
 	CU_ASSERT(shown >= 2);
 	CU_ASSERT_EQUAL(live_stop(&l), 0);
@@ -394,15 +392,14 @@ static void test_stat_removes_a_killed_process_segment(void)
 	seg_path(l.pid, path, sizeof(path));
 	CU_ASSERT_FATAL(exists(path));
 	kill(l.pid, SIGKILL);
-	CU_ASSERT_EQUAL(tools_wait_timed(l.pid, &st, WAIT_SECS), 0);
+	CU_ASSERT_EQUAL(sodp_wait_timed(l.pid, &st, WAIT_SECS), 0);
 	close(l.ctl);
 	CU_ASSERT(exists(path)); /* nobody removed it */
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat"), 0);
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat 2>&1"), 0);
 	CU_ASSERT(!exists(path));
 	snprintf(head, sizeof(head), "pid %d (", (int)l.pid);
-	CU_ASSERT_PTR_NULL(strstr(out, head));
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d", (int)l.pid),
-			1);
+	CU_ASSERT_PTR_NULL(strstr(r.out, head));
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat -p %d 2>&1", (int)l.pid), 1);
 }
 
 /* A segment named for a live PID whose process started at another time. */
@@ -423,8 +420,7 @@ static void test_stat_removes_a_segment_of_a_reused_pid(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_FATAL(write(fd, &seg, sizeof(seg)) == (ssize_t)sizeof(seg));
 	close(fd);
-	CU_ASSERT_EQUAL(
-		tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d", (int)getpid()), 1);
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat -p %d 2>&1", (int)getpid()), 1);
 	CU_ASSERT(!exists(path));
 	unlink(path);
 }
@@ -439,7 +435,7 @@ static void test_stat_new_process_removes_segments_of_killed_ones(void)
 	CU_ASSERT_FATAL(!live_start(&k));
 	seg_path(k.pid, path, sizeof(path));
 	kill(k.pid, SIGKILL);
-	CU_ASSERT_EQUAL(tools_wait_timed(k.pid, &st, WAIT_SECS), 0);
+	CU_ASSERT_EQUAL(sodp_wait_timed(k.pid, &st, WAIT_SECS), 0);
 	close(k.ctl);
 	CU_ASSERT_FATAL(exists(path));
 	CU_ASSERT_FATAL(!live_start(&l));
@@ -467,15 +463,14 @@ static void test_stat_shows_a_device_before_any_qp_or_mr(void)
 		if (!list || !list[0] || !(ctx = ibv_open_device(list[0])))
 			_exit(2);
 		/* shown once, with nothing else: no publisher runs yet */
-		bad = tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d",
-				(int)getpid()) ||
-		      !strstr(out, "device srxe0 127.0.0.1: packets rx 0 tx 0") ||
-		      !strstr(out, "QPs: 0") || !strstr(out, "MRs: 0");
+		bad = sodp_run(&r, WAIT_SECS, SOFTODP " stat -p %d 2>&1", (int)getpid()) ||
+		      !strstr(r.out, "device srxe0 127.0.0.1: packets rx 0 tx 0") ||
+		      !strstr(r.out, "QPs: 0") || !strstr(r.out, "MRs: 0");
 		ibv_close_device(ctx);
 		ibv_free_device_list(list);
 		_exit(bad);
 	}
-	CU_ASSERT_EQUAL(tools_wait_timed(pid, &st, WAIT_SECS), 0);
+	CU_ASSERT_EQUAL(sodp_wait_timed(pid, &st, WAIT_SECS), 0);
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
@@ -489,9 +484,8 @@ static void test_stat_zero_makes_no_segment(void)
 	unsetenv("SOFTODP_STAT");
 	seg_path(l.pid, path, sizeof(path));
 	CU_ASSERT(!exists(path));
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat -p %d", (int)l.pid),
-			1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no softodp device open in process"));
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat -p %d 2>&1", (int)l.pid), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "no softodp device open in process"));
 	CU_ASSERT_EQUAL(live_stop(&l), 0);
 }
 
@@ -503,16 +497,16 @@ static void test_stat_bad_options_print_usage(void)
 					  "stat extra", "stat -w 99999"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int st = tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " %s", bad[i]);
+		int st = sodp_run(&r, WAIT_SECS, SOFTODP " %s 2>&1", bad[i]);
 
 		CU_ASSERT_EQUAL(st, 2);
-		CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: softodp stat"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: softodp stat"));
 		if (st != 2)
-			printf("\n    softodp %s: %d\n%s", bad[i], st, out);
+			printf("\n    softodp %s: %d\n%s", bad[i], st, r.out);
 	}
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " --help"), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: softodp stat"));
-	CU_ASSERT_EQUAL(tools_run(out, sizeof(out), WAIT_SECS, SOFTODP " stat --help"), 0);
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " --help 2>&1"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "usage: softodp stat"));
+	CU_ASSERT_EQUAL(sodp_run(&r, WAIT_SECS, SOFTODP " stat --help 2>&1"), 0);
 }
 
 void sodp_tests_register(void)

@@ -2,46 +2,12 @@
 /* The tools' tests' shared part: see tools_test.h. */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tools_test.h"
-
-char tt_ns_exec[128];
-static char netns[64];
-
-int tt_netns_up(void)
-{
-	char cmd[256];
-
-	snprintf(netns, sizeof(netns), "softodp-tools-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %s 2>/dev/null && ip -n %s link set lo up 2>/dev/null", netns,
-		 netns);
-	if (system(cmd) == 0) {
-		snprintf(tt_ns_exec, sizeof(tt_ns_exec), "ip netns exec %s ", netns);
-	} else {
-		printf("\n(no private network namespace: using the host loopback)\n");
-		netns[0] = '\0';
-		tt_ns_exec[0] = '\0';
-	}
-	return 0;
-}
-
-int tt_netns_down(void)
-{
-	char cmd[128];
-
-	if (netns[0]) {
-		snprintf(cmd, sizeof(cmd), "ip netns delete %s", netns);
-		if (system(cmd))
-			printf("\n(could not delete namespace %s)\n", netns);
-	}
-	return 0;
-}
 
 static void slurp(const char *path, char *buf, size_t len)
 {
@@ -56,93 +22,6 @@ static void slurp(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
-static int read_status(const char *path)
-{
-	char rc[16];
-
-	slurp(path, rc, sizeof(rc));
-	return rc[0] ? atoi(rc) : -1;
-}
-
-int tt_run(struct tt_run *r, int limit, const char *fmt, ...)
-{
-	char dir[] = "/tmp/softodp-tools-XXXXXX";
-	char cmd[4096], full[8192], path[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r->status = -1;
-	r->out[0] = r->err[0] = '\0';
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(full, sizeof(full),
-		 "%stimeout -s KILL %d sh -c '%s' >%s/out 2>%s/err </dev/null; echo $? >%s/rc",
-		 tt_ns_exec, limit, cmd, dir, dir, dir);
-	if (system(full) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "%s/out", dir);
-	slurp(path, r->out, sizeof(r->out));
-	snprintf(path, sizeof(path), "%s/err", dir);
-	slurp(path, r->err, sizeof(r->err));
-	snprintf(path, sizeof(path), "%s/rc", dir);
-	r->status = read_status(path);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		return r->status;
-	return r->status;
-}
-
-void tt_run_pair(struct tt_run *srv, struct tt_run *cli, int port, int limit, const char *server,
-		 const char *client)
-{
-	char dir[] = "/tmp/softodp-tools-XXXXXX";
-	char cmd[8192], path[128];
-
-	srv->status = cli->status = -1;
-	srv->out[0] = srv->err[0] = cli->out[0] = cli->err[0] = '\0';
-	if (!mkdtemp(dir))
-		return;
-	snprintf(cmd, sizeof(cmd),
-		 "%stimeout -s KILL %d sh -c '%s' >%s/srv.out 2>%s/srv.err </dev/null & srv=$!; "
-		 /* Wait (bounded) until the server listens on its TCP port. */
-		 "for i in $(seq 1 200); do "
-		 "  %sss -ltn 2>/dev/null | grep -q ':%d ' && break; sleep 0.05; done; "
-		 "%stimeout -s KILL %d sh -c '%s' >%s/cli.out 2>%s/cli.err </dev/null; "
-		 "echo $? >%s/cli.rc; wait $srv; echo $? >%s/srv.rc",
-		 tt_ns_exec, limit, server, dir, dir, tt_ns_exec, port, tt_ns_exec, limit, client,
-		 dir, dir, dir, dir);
-	if (system(cmd) == -1)
-		return;
-	snprintf(path, sizeof(path), "%s/srv.out", dir);
-	slurp(path, srv->out, sizeof(srv->out));
-	snprintf(path, sizeof(path), "%s/srv.err", dir);
-	slurp(path, srv->err, sizeof(srv->err));
-	snprintf(path, sizeof(path), "%s/cli.out", dir);
-	slurp(path, cli->out, sizeof(cli->out));
-	snprintf(path, sizeof(path), "%s/cli.err", dir);
-	slurp(path, cli->err, sizeof(cli->err));
-	snprintf(path, sizeof(path), "%s/srv.rc", dir);
-	srv->status = read_status(path);
-	snprintf(path, sizeof(path), "%s/cli.rc", dir);
-	cli->status = read_status(path);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		return;
-	if (srv->status || cli->status)
-		printf("\n  server (rc %d):\n%s%s\n  client (rc %d):\n%s%s\n", srv->status,
-		       srv->out, srv->err, cli->status, cli->out, cli->err);
-}
-
-bool tt_have(const char *cmd)
-{
-	char buf[256];
-
-	snprintf(buf, sizeof(buf), "command -v %s >/dev/null 2>&1", cmd);
-	return system(buf) == 0;
-}
-
 bool tt_json_valid(const char *doc)
 {
 	char path[] = "/tmp/softodp-json-XXXXXX", cmd[256];
@@ -150,7 +29,7 @@ bool tt_json_valid(const char *doc)
 	bool in_str = false;
 	FILE *f;
 
-	if (tt_have("python3")) {
+	if (sodp_have("python3")) {
 		fd = mkstemp(path);
 		if (fd < 0)
 			return false;
