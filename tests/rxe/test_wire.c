@@ -1042,29 +1042,46 @@ static void open_capture(struct pcap_file *f, const char *name)
 	CU_ASSERT_EQUAL_FATAL(ret, 0);
 }
 
-static void test_capture_every_packet_parses(void)
+/*
+ * Calls @fn on each RoCE packet of every capture, in order, with the
+ * capture's name; returns how many packets there were.
+ */
+static unsigned int for_each_capture_pkt(void (*fn)(const char *name, const struct pcap_roce_pkt *p,
+						    void *arg),
+					 void *arg)
 {
 	unsigned int total = 0;
 
 	for (size_t c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
 		struct pcap_file f;
 		struct pcap_roce_pkt p;
-		struct rxe_pkt_info pi;
 		int ret;
 
 		open_capture(&f, captures[c]);
 		while ((ret = pcap_next_roce(&f, &p)) == 1) {
-			int err = rxe_pkt_parse(p.bth, p.bth_len, &pi);
-
-			CU_ASSERT_EQUAL(err, 0);
-			if (err)
-				printf("\n    %s #%u: %d\n", captures[c], p.frame, err);
+			fn(captures[c], &p, arg);
 			total++;
 		}
 		CU_ASSERT_EQUAL(ret, 0);
 		pcap_close(&f);
 	}
-	CU_ASSERT_EQUAL(total, CAPTURE_PACKETS);
+	return total;
+}
+
+static void pkt_parses(const char *name, const struct pcap_roce_pkt *p, void *arg)
+{
+	struct rxe_pkt_info pi;
+	int err = rxe_pkt_parse(p->bth, p->bth_len, &pi);
+
+	(void)arg;
+	CU_ASSERT_EQUAL(err, 0);
+	if (err)
+		printf("\n    %s #%u: %d\n", name, p->frame, err);
+}
+
+static void test_capture_every_packet_parses(void)
+{
+	CU_ASSERT_EQUAL(for_each_capture_pkt(pkt_parses, NULL), CAPTURE_PACKETS);
 }
 
 static void check_against_listing(const char *name, const struct rxe_pkt_info *pi,
@@ -1211,64 +1228,55 @@ static void test_capture_spot_checks_of_decoded_fields(void)
 	pcap_close(&f);
 }
 
+/* @good counts the packets whose ICRC is computed and verified as sent. */
+static void pkt_icrc_reproduced(const char *name, const struct pcap_roce_pkt *p, void *good)
+{
+	struct rxe_icrc_hdr h;
+	int off = rxe_icrc_hdr_from_ip(p->l3, p->l3_len, &h);
+	uint32_t want;
+
+	CU_ASSERT_EQUAL_FATAL(off, (int)(p->bth - p->l3));
+	memcpy(&want, p->bth + p->bth_len - 4, 4);
+	/* The stored lengths equal the derived ones: forget them. */
+	CU_ASSERT_EQUAL(h.udp_len, p->bth_len + 8);
+	h.udp_len = h.ip_len = 0;
+	if (rxe_icrc_compute(&h, p->bth, p->bth_len - 4) == le32toh(want) &&
+	    rxe_icrc_verify(&h, p->bth, p->bth_len) == 0)
+		(*(unsigned int *)good)++;
+	else
+		printf("\n    %s #%u: ICRC mismatch\n", name, p->frame);
+}
+
 static void test_capture_icrc_is_reproduced_for_every_packet(void)
 {
-	unsigned int good = 0, total = 0;
+	unsigned int good = 0;
 
-	for (size_t c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
-		struct pcap_file f;
-		struct pcap_roce_pkt p;
-
-		open_capture(&f, captures[c]);
-		while (pcap_next_roce(&f, &p) == 1) {
-			struct rxe_icrc_hdr h;
-			int off = rxe_icrc_hdr_from_ip(p.l3, p.l3_len, &h);
-			uint32_t want;
-
-			CU_ASSERT_EQUAL_FATAL(off, (int)(p.bth - p.l3));
-			memcpy(&want, p.bth + p.bth_len - 4, 4);
-			/* The stored lengths equal the derived ones: forget them. */
-			CU_ASSERT_EQUAL(h.udp_len, p.bth_len + 8);
-			h.udp_len = h.ip_len = 0;
-			if (rxe_icrc_compute(&h, p.bth, p.bth_len - 4) == le32toh(want) &&
-			    rxe_icrc_verify(&h, p.bth, p.bth_len) == 0)
-				good++;
-			else
-				printf("\n    %s #%u: ICRC mismatch\n", captures[c], p.frame);
-			total++;
-		}
-		pcap_close(&f);
-	}
-	CU_ASSERT_EQUAL(total, CAPTURE_PACKETS);
+	CU_ASSERT_EQUAL(for_each_capture_pkt(pkt_icrc_reproduced, &good), CAPTURE_PACKETS);
 	CU_ASSERT_EQUAL(good, CAPTURE_PACKETS);
+}
+
+/* @same counts the packets whose headers re-encode to the bytes captured. */
+static void pkt_reencodes(const char *name, const struct pcap_roce_pkt *p, void *same)
+{
+	struct rxe_pkt_info pi;
+	uint8_t buf[64];
+	int hl;
+
+	CU_ASSERT_EQUAL_FATAL(rxe_pkt_parse(p->bth, p->bth_len, &pi), 0);
+	hl = rxe_hdr_build(buf, sizeof(buf), &pi.h, pi.paylen);
+	CU_ASSERT_EQUAL_FATAL(hl, pi.hdr_len);
+	CU_ASSERT_EQUAL_FATAL(rxe_pkt_len(pi.opcode, pi.paylen), (int)p->bth_len);
+	if (!memcmp(buf, p->bth, (size_t)hl))
+		(*(unsigned int *)same)++;
+	else
+		printf("\n    %s #%u: re-encoded headers differ\n", name, p->frame);
 }
 
 static void test_capture_reencoded_headers_are_byte_identical(void)
 {
 	unsigned int same = 0;
 
-	for (size_t c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
-		struct pcap_file f;
-		struct pcap_roce_pkt p;
-
-		open_capture(&f, captures[c]);
-		while (pcap_next_roce(&f, &p) == 1) {
-			struct rxe_pkt_info pi;
-			uint8_t buf[64];
-			int hl;
-
-			CU_ASSERT_EQUAL_FATAL(rxe_pkt_parse(p.bth, p.bth_len, &pi), 0);
-			hl = rxe_hdr_build(buf, sizeof(buf), &pi.h, pi.paylen);
-			CU_ASSERT_EQUAL_FATAL(hl, pi.hdr_len);
-			CU_ASSERT_EQUAL_FATAL(rxe_pkt_len(pi.opcode, pi.paylen), (int)p.bth_len);
-			if (!memcmp(buf, p.bth, (size_t)hl))
-				same++;
-			else
-				printf("\n    %s #%u: re-encoded headers differ\n", captures[c],
-				       p.frame);
-		}
-		pcap_close(&f);
-	}
+	CU_ASSERT_EQUAL(for_each_capture_pkt(pkt_reencodes, &same), CAPTURE_PACKETS);
 	CU_ASSERT_EQUAL(same, CAPTURE_PACKETS);
 }
 
@@ -1277,37 +1285,33 @@ static void test_capture_reencoded_headers_are_byte_identical(void)
  * per-sender Identification, TTL 64, DSCP/ECN 0, UDP checksum 0, and for
  * RC/UC the UDP source port derived from the QPN pair.
  */
+/* @nonzero_id counts the packets sent with a non-zero IP Identification. */
+static void pkt_kernel_conventions(const char *name, const struct pcap_roce_pkt *p,
+				   void *nonzero_id)
+{
+	struct rxe_icrc_hdr h;
+	struct rxe_pkt_info pi;
+
+	(void)name;
+	CU_ASSERT_EQUAL_FATAL(p->family, 4);
+	CU_ASSERT_FATAL(rxe_icrc_hdr_from_ip(p->l3, p->l3_len, &h) > 0);
+	CU_ASSERT_EQUAL_FATAL(rxe_pkt_parse(p->bth, p->bth_len, &pi), 0);
+	CU_ASSERT_EQUAL(h.frag_off, RXE_IP_DF);
+	CU_ASSERT_EQUAL(p->l3[1], 0);		   /* DSCP/ECN */
+	CU_ASSERT_EQUAL(p->l3[8], 64);		   /* TTL */
+	CU_ASSERT_EQUAL(p->udp[6] | p->udp[7], 0); /* no UDP checksum */
+	CU_ASSERT_EQUAL(h.dport, RXE_ROCE_V2_PORT);
+	CU_ASSERT_EQUAL(pi.h.bth.pkey, RXE_DEFAULT_PKEY);
+	if ((pi.opcode & IB_OPCODE_TRANSPORT_MASK) != IB_OPCODE_UD)
+		CU_ASSERT_EQUAL(h.sport, rxe_roce_udp_sport(pi.h.bth.qpn, pi.h.bth.qpn));
+	*(unsigned int *)nonzero_id += h.ip_id != 0;
+}
+
 static void test_capture_shows_kernel_rxe_ip_udp_conventions(void)
 {
-	unsigned int nonzero_id = 0, total = 0;
+	unsigned int nonzero_id = 0;
 
-	for (size_t c = 0; c < sizeof(captures) / sizeof(captures[0]); c++) {
-		struct pcap_file f;
-		struct pcap_roce_pkt p;
-
-		open_capture(&f, captures[c]);
-		while (pcap_next_roce(&f, &p) == 1) {
-			struct rxe_icrc_hdr h;
-			struct rxe_pkt_info pi;
-
-			CU_ASSERT_EQUAL_FATAL(p.family, 4);
-			CU_ASSERT_FATAL(rxe_icrc_hdr_from_ip(p.l3, p.l3_len, &h) > 0);
-			CU_ASSERT_EQUAL_FATAL(rxe_pkt_parse(p.bth, p.bth_len, &pi), 0);
-			CU_ASSERT_EQUAL(h.frag_off, RXE_IP_DF);
-			CU_ASSERT_EQUAL(p.l3[1], 0);		 /* DSCP/ECN */
-			CU_ASSERT_EQUAL(p.l3[8], 64);		 /* TTL */
-			CU_ASSERT_EQUAL(p.udp[6] | p.udp[7], 0); /* no UDP checksum */
-			CU_ASSERT_EQUAL(h.dport, RXE_ROCE_V2_PORT);
-			CU_ASSERT_EQUAL(pi.h.bth.pkey, RXE_DEFAULT_PKEY);
-			if ((pi.opcode & IB_OPCODE_TRANSPORT_MASK) != IB_OPCODE_UD)
-				CU_ASSERT_EQUAL(h.sport,
-						rxe_roce_udp_sport(pi.h.bth.qpn, pi.h.bth.qpn));
-			nonzero_id += h.ip_id != 0;
-			total++;
-		}
-		pcap_close(&f);
-	}
-	CU_ASSERT_EQUAL(nonzero_id, total);
+	CU_ASSERT_EQUAL(for_each_capture_pkt(pkt_kernel_conventions, &nonzero_id), nonzero_id);
 }
 
 /* Every kernel rxe packet of the captures: the ID recovered is the one it was sent with. */
