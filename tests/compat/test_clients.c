@@ -6,19 +6,22 @@
  * data exchanged over TCP as the tools always do. Every case is bounded in
  * time; a hang is a failure, never a stuck test run.
  *
+ * A case passes as a user would judge the run: both sides exit 0 and print
+ * their result for the size and the number of iterations asked, with a
+ * bandwidth or a latency above zero, and the pingpongs find the data they
+ * validate (-c) intact. perftest prints its "#bytes" header before any
+ * traffic, so the header alone proves nothing: the lines under it are read.
+ *
  * When it may (root, iproute2), the suite runs in a network namespace of its
  * own, so that it neither sees nor disturbs anything bound on the host's
  * loopback; otherwise it uses the host's loopback.
  */
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "sodp_proc.h"
 #include "sodp_test.h"
 
 #define RUN	   SODP_BUILD_DIR "/examples/softodp-run"
@@ -27,148 +30,207 @@
 
 #define SPRAY SODP_BUILD_DIR "/tests/compat/spray"
 
-static char srv_out[1 << 16], cli_out[1 << 16], beside_out[1 << 12];
+/* Seconds a run may take, whatever its load. */
+#define LIMIT 60
+
+/* perftest's message sizes when none is asked. */
+#define BW_BYTES     65536
+#define LAT_BYTES    2
+#define ATOMIC_BYTES 8
+
+/*
+ * A run for a time (-D 2, or interrupted) has no iteration count to ask
+ * for: it must have made some progress, a few round trips at least (a
+ * stalled connection makes none; a loaded machine, far fewer than the
+ * thousands an idle one does).
+ */
+#define TIMED_MIN_ITERS 10
+
+/* --run_infinitely -D 1 reports each second; the client is stopped after STOP_SECS. */
+#define STOP_SECS	 12
+#define STOP_MIN_REPORTS 2
+
+/* The columns of a perftest result line this test reads. */
+#define PERF_COLS 9
+
+enum report {
+	PINGPONG, /* "N bytes in S seconds = R Mbit/sec", "N iters in S seconds = U usec/iter" */
+	PERF_BW,  /* #bytes #iterations BW-peak BW-average MsgRate */
+	PERF_LAT, /* #bytes #iterations t_min t_max t_typical t_avg ... */
+	PERF_LAT_DUR, /* (-D) #bytes #iterations t_avg tps */
+};
+
+struct client_case {
+	const char *tool;
+	const char *args; /* for both sides */
+	enum report report;
+	long bytes;	  /* the message size the result reports */
+	long iters;	  /* the iterations it reports; 0: a timed run */
+	bool srv_silent;  /* the server prints no result (ib_read_lat) */
+	bool interrupted; /* runs until the client is stopped (--run_infinitely) */
+};
+
+static struct sodp_proc srv, cli, bes;
 /* The client's device: another address, or the server's (one device, two processes). */
 static const char *client_dev = CLIENT_DEV;
-/* A command run beside the client, in the same namespace, or "true". */
-static const char *beside = "true";
-static char netns[64];
-static char ns_exec[128]; /* "ip netns exec NAME" or "" */
+/* A command run beside the client, in the same namespace, or NULL. */
+static const char *beside;
+static int next_port = 18515;
 
-static int suite_init(void)
+/* The pingpong's result: iterations, usec per iteration, Mbit/s; false when absent. */
+static bool pingpong_result(const char *out, long *iters, double *usec, double *mbit)
 {
-	char cmd[256];
+	const char *p = strstr(out, " bytes in ");
+	const char *q = strstr(out, " iters in ");
+	double secs;
 
-	snprintf(netns, sizeof(netns), "softodp-cli-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns add %s 2>/dev/null && ip -n %s link set lo up 2>/dev/null", netns,
-		 netns);
-	if (system(cmd) == 0) {
-		snprintf(ns_exec, sizeof(ns_exec), "ip netns exec %s", netns);
-	} else {
-		printf("\n(no private network namespace: using the host loopback)\n");
-		netns[0] = '\0';
-		ns_exec[0] = '\0';
-	}
-	return 0;
-}
-
-static int suite_fini(void)
-{
-	char cmd[128];
-
-	if (netns[0]) {
-		snprintf(cmd, sizeof(cmd), "ip netns delete %s", netns);
-		system(cmd);
-	}
-	return 0;
-}
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-static bool have(const char *tool)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
+	if (!p || !q || !(p = strstr(p, " = ")) || sscanf(p, " = %lf Mbit/sec", mbit) != 1)
+		return false;
+	while (q > out && q[-1] != '\n')
+		q--;
+	return sscanf(q, "%ld iters in %lf seconds = %lf usec/iter", iters, &secs, usec) == 3;
 }
 
 /*
- * Runs "server" in the background and "client" against it. Both get
- * @limit seconds; with @interrupt both are stopped with SIGINT after that
- * long instead (for --run_infinitely) and their exit codes are not judged.
- * Returns true when both exited 0 (or, interrupted, printed something).
+ * perftest's result lines: the lines of numbers right under its "#bytes"
+ * header, up to @max of them, into @rows. Returns how many.
  */
-static bool run_pair(const char *server, const char *client, int port, int limit, bool interrupt)
+static int perf_results(const char *out, double rows[][PERF_COLS], int max)
 {
-	char dir[] = "/tmp/softodp-cli-XXXXXX";
-	char cmd[4096], path[256];
-	int srv_st, cli_st;
-	const char *sig = interrupt ? "-s INT" : "-s KILL";
+	const char *p = strstr(out, "#bytes");
+	int n = 0;
 
-	if (!mkdtemp(dir))
-		return false;
-	snprintf(cmd, sizeof(cmd),
-		 "%s timeout %s %d " RUN " -d " SERVER_DEV " %s -p %d >%s/srv 2>&1 & "
-		 "srv=$!; "
-		 /* Wait (bounded) until the server listens on its TCP port. */
-		 "for i in $(seq 1 100); do "
-		 "  %s ss -ltn 2>/dev/null | grep -q ':%d ' && break; sleep 0.05; done; "
-		 "%s sh -c '%s' >%s/beside 2>&1 & bes=$!; "
-		 "%s timeout %s %d " RUN " -d %s %s -p %d 127.0.0.1 >%s/cli 2>&1; "
-		 "echo $? >%s/cli.rc; wait $srv; echo $? >%s/srv.rc; wait $bes",
-		 ns_exec, sig, limit, server, port, dir, ns_exec, port, ns_exec, beside, dir,
-		 ns_exec, sig, limit, client_dev, client, port, dir, dir, dir);
-	system(cmd);
-	snprintf(path, sizeof(path), "%s/srv", dir);
-	slurp(path, srv_out, sizeof(srv_out));
-	snprintf(path, sizeof(path), "%s/cli", dir);
-	slurp(path, cli_out, sizeof(cli_out));
-	snprintf(path, sizeof(path), "%s/beside", dir);
-	slurp(path, beside_out, sizeof(beside_out));
-	snprintf(path, sizeof(path), "%s/srv.rc", dir);
-	{
-		char rc[16];
+	if (!p)
+		return 0;
+	p = strchr(p, '\n');
+	while (p && n < max) {
+		double *r = rows[n];
+		int cols;
 
-		slurp(path, rc, sizeof(rc));
-		srv_st = atoi(rc);
-		snprintf(path, sizeof(path), "%s/cli.rc", dir);
-		slurp(path, rc, sizeof(rc));
-		cli_st = atoi(rc);
+		p++;
+		cols = sscanf(p, "%lf %lf %lf %lf %lf %lf %lf %lf %lf", &r[0], &r[1], &r[2], &r[3],
+			      &r[4], &r[5], &r[6], &r[7], &r[8]);
+		if (cols < 4)
+			break;
+		n++;
+		p = strchr(p, '\n');
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	system(cmd);
-	if (interrupt)
-		return cli_out[0] != '\0';
-	if (srv_st || cli_st) {
-		printf("\n  server (rc %d):\n%s\n  client (rc %d):\n%s\n", srv_st, srv_out, cli_st,
-		       cli_out);
+	return n;
+}
+
+/* One side's report holds what @c asked for; the reason on stdout when not. */
+static bool side_reports(const struct client_case *c, const char *side, const char *out)
+{
+	double rows[64][PERF_COLS];
+	long iters = 0;
+	double usec = 0, mbit = 0;
+	int n, want_rows = c->interrupted ? STOP_MIN_REPORTS : 1;
+
+	if (c->report == PINGPONG) {
+		if (!pingpong_result(out, &iters, &usec, &mbit)) {
+			printf("\n    %s: no result", side);
+			return false;
+		}
+		if (iters != c->iters || !(usec > 0) || !(mbit > 0)) {
+			printf("\n    %s: %ld iters (asked %ld), %g usec/iter, %g Mbit/s", side,
+			       iters, c->iters, usec, mbit);
+			return false;
+		}
+		if (strstr(out, "invalid data")) {
+			printf("\n    %s: the data it validated was wrong", side);
+			return false;
+		}
+		return true;
+	}
+	n = perf_results(out, rows, 64);
+	if (n < want_rows) {
+		printf("\n    %s: %d result lines, %d wanted", side, n, want_rows);
 		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		const double *r = rows[i];
+		/*
+		 * The mean latency, or the bandwidth: its message rate, since
+		 * perftest rounds the MB/s of small messages (1 byte) to 0.00.
+		 */
+		double value = c->report == PERF_BW ? r[4] : c->report == PERF_LAT ? r[5] : r[2];
+
+		if (r[0] != c->bytes || !(value > 0) ||
+		    (c->iters ? r[1] != c->iters : r[1] < TIMED_MIN_ITERS)) {
+			printf("\n    %s: %g bytes x %g iterations: %g (asked %ld bytes x %ld)",
+			       side, r[0], r[1], value, c->bytes, c->iters);
+			return false;
+		}
 	}
 	return true;
 }
 
-struct client_case {
-	const char *tool;
-	const char *args;   /* for both sides */
-	const char *expect; /* in the client's output */
-	bool interrupt;
-};
-
-static int next_port = 18515;
-
 static void run_case(const struct client_case *c)
 {
-	char srv[512], cli[512];
-	int port = next_port++;
+	char server[512], client[512];
+	struct sodp_pair p = {
+		.server = server,
+		.client = client,
+		.beside = beside,
+		.port = next_port++,
+		.limit = LIMIT,
+		.client_stop = c->interrupted ? STOP_SECS : 0,
+	};
+	bool ok;
 
-	snprintf(srv, sizeof(srv), "%s %s", c->tool, c->args);
-	snprintf(cli, sizeof(cli), "%s %s", c->tool, c->args);
+	snprintf(server, sizeof(server), RUN " -d " SERVER_DEV " %s %s -p %d", c->tool, c->args,
+		 p.port);
+	snprintf(client, sizeof(client), RUN " -d %s %s %s -p %d 127.0.0.1", client_dev, c->tool,
+		 c->args, p.port);
 	printf("\n    %s %s ", c->tool, c->args);
-	CU_ASSERT(run_pair(srv, cli, port, c->interrupt ? 8 : 60, c->interrupt));
-	if (c->expect)
-		CU_ASSERT_PTR_NOT_NULL(strstr(cli_out, c->expect));
+	sodp_run_pair(&p, &srv, &cli, &bes);
+
+	/*
+	 * Interrupted, the client must have run until it was stopped. Its
+	 * server then ends as perftest's servers do when their client goes
+	 * away, with exit status 1 ("Failed to exchange data"): only what it
+	 * printed while the client ran is judged.
+	 */
+	if (!c->interrupted)
+		CU_ASSERT_EQUAL(srv.status, 0);
+	CU_ASSERT_EQUAL(cli.status, c->interrupted ? SODP_PROC_STOPPED : 0);
+	ok = side_reports(c, "client", cli.out);
+	CU_ASSERT(ok);
+	if (!c->srv_silent && !c->interrupted) {
+		bool srv_ok = side_reports(c, "server", srv.out);
+
+		CU_ASSERT(srv_ok);
+		ok &= srv_ok;
+	}
+	/* A completion in error ends a perftest run early, with a message. */
+	CU_ASSERT_PTR_NULL(strstr(cli.out, "Failed status"));
+	CU_ASSERT_PTR_NULL(strstr(cli.err, "Failed status"));
+	CU_ASSERT_PTR_NULL(strstr(srv.out, "Failed status"));
+	CU_ASSERT_PTR_NULL(strstr(srv.err, "Failed status"));
+	/* sodp_run_pair() printed them when an exit status was wrong */
+	if (!ok && cli.status == (c->interrupted ? SODP_PROC_STOPPED : 0) &&
+	    (c->interrupted || srv.status == 0))
+		printf("\n  server:\n%s%s\n  client:\n%s%s\n", srv.out, srv.err, cli.out, cli.err);
 }
 
-#define PINGPONG_CASE(fn, tool, args)                                                       \
-	static void fn(void)                                                                \
-	{                                                                                   \
-		static const struct client_case c = {tool, args, "iters in", false};        \
-		if (!have(tool))                                                            \
-			SODP_SKIP(tool " is not installed (Debian package ibverbs-utils)"); \
-		run_case(&c);                                                               \
+static void run_cases(const struct client_case *cases, size_t n)
+{
+	if (!sodp_have(cases[0].tool))
+		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
+	for (size_t i = 0; i < n; i++)
+		run_case(&cases[i]);
+}
+
+#define RUN_CASES(cases) run_cases(cases, sizeof(cases) / sizeof(cases[0]))
+
+/* ibv_*_pingpong's defaults: 1000 iterations. */
+#define PINGPONG_CASE(fn, tool, args)                                  \
+	static void fn(void)                                           \
+	{                                                              \
+		static const struct client_case c[] = {                \
+			{tool, args, PINGPONG, 0, 1000, false, false}, \
+		};                                                     \
+		RUN_CASES(c);                                          \
 	}
 
 PINGPONG_CASE(test_rc_pingpong_validates, "ibv_rc_pingpong", "-g 0 -c")
@@ -179,49 +241,82 @@ PINGPONG_CASE(test_rc_pingpong_odp_prefetch, "ibv_rc_pingpong", "-g 0 -c -o -P")
 PINGPONG_CASE(test_rc_pingpong_implicit_odp, "ibv_rc_pingpong", "-g 0 -c -O")
 PINGPONG_CASE(test_rc_pingpong_implicit_odp_prefetch, "ibv_rc_pingpong", "-g 0 -c -O -P")
 PINGPONG_CASE(test_ud_pingpong_validates, "ibv_ud_pingpong", "-g 0 -c")
-PINGPONG_CASE(test_srq_pingpong, "ibv_srq_pingpong", "-g 0")
+PINGPONG_CASE(test_srq_pingpong_validates, "ibv_srq_pingpong", "-g 0 -c")
 
 /*
- * perftest 4.5 runs --run_infinitely in its bandwidth tools only; its latency
- * tools refuse it themselves, on any device, and that refusal is checked.
+ * Each bandwidth tool at its default size and 1 byte, @n iterations each,
+ * and at 1 MiB, 1000 (a GiB); and run until it is stopped (--run_infinitely,
+ * a report each second): every report has a bandwidth and the client was
+ * still running when it was stopped.
  */
-#define RUN_INFINITELY_BW                                  \
-	{                                                  \
-		"-F --run_infinitely -D 1", "#bytes", true \
-	}
-#define RUN_INFINITELY_LAT                                                  \
-	{                                                                   \
-		"-F --run_infinitely -D 1", "exists only in BW tests", true \
-	}
-
-#define PERFTEST_CASES(name, tool, infinitely)                                              \
-	static void test_##name(void)                                                       \
-	{                                                                                   \
-		static const struct {                                                       \
-			const char *args, *expect;                                          \
-			bool interrupt;                                                     \
-		} args[] = {                                                                \
-			{"-F", "#bytes", false},                                            \
-			{"-F -s 1", "#bytes", false},                                       \
-			{"-F -s 1048576", "#bytes", false},                                 \
-			infinitely,                                                         \
-		};                                                                          \
-		struct client_case cases[4];                                                \
-		for (size_t i = 0; i < 4; i++)                                              \
-			cases[i] = (struct client_case){tool, args[i].args, args[i].expect, \
-							args[i].interrupt};                 \
-		if (!have(tool))                                                            \
-			SODP_SKIP(tool " is not installed (Debian package perftest)");      \
-		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)               \
-			run_case(&cases[i]);                                                \
+#define BW_CASES(name, tool, n)                                                                \
+	static void test_##name(void)                                                          \
+	{                                                                                      \
+		static const struct client_case c[] = {                                        \
+			{tool, "-F -n " #n, PERF_BW, BW_BYTES, n, false, false},               \
+			{tool, "-F -s 1 -n " #n, PERF_BW, 1, n, false, false},                 \
+			{tool, "-F -s 1048576 -n 1000", PERF_BW, 1 << 20, 1000, false, false}, \
+			{tool, "-F --run_infinitely -D 1", PERF_BW, BW_BYTES, 0, false, true}, \
+		};                                                                             \
+		RUN_CASES(c);                                                                  \
 	}
 
-PERFTEST_CASES(ib_write_bw, "ib_write_bw", RUN_INFINITELY_BW)
-PERFTEST_CASES(ib_read_bw, "ib_read_bw", RUN_INFINITELY_BW)
-PERFTEST_CASES(ib_send_bw, "ib_send_bw", RUN_INFINITELY_BW)
-PERFTEST_CASES(ib_write_lat, "ib_write_lat", RUN_INFINITELY_LAT)
-PERFTEST_CASES(ib_read_lat, "ib_read_lat", RUN_INFINITELY_LAT)
-PERFTEST_CASES(ib_send_lat, "ib_send_lat", RUN_INFINITELY_LAT)
+BW_CASES(ib_write_bw, "ib_write_bw", 5000)
+BW_CASES(ib_read_bw, "ib_read_bw", 1000)
+BW_CASES(ib_send_bw, "ib_send_bw", 1000)
+
+/*
+ * Each latency tool at its default size, 1 byte and 1 MiB, 1000 round trips
+ * each; and for a time (-D 2): as many round trips as fit, their mean
+ * latency reported. The server of ib_read_lat only answers and prints no
+ * result.
+ */
+#define LAT_CASES(name, tool, srv_silent)                                                    \
+	static void test_##name(void)                                                        \
+	{                                                                                    \
+		static const struct client_case c[] = {                                      \
+			{tool, "-F -n 1000", PERF_LAT, LAT_BYTES, 1000, srv_silent, false},  \
+			{tool, "-F -s 1 -n 1000", PERF_LAT, 1, 1000, srv_silent, false},     \
+			{tool, "-F -s 1048576 -n 1000", PERF_LAT, 1 << 20, 1000, srv_silent, \
+			 false},                                                             \
+			{tool, "-F -D 2", PERF_LAT_DUR, LAT_BYTES, 0, srv_silent, false},    \
+		};                                                                           \
+		RUN_CASES(c);                                                                \
+	}
+
+LAT_CASES(ib_write_lat, "ib_write_lat", false)
+LAT_CASES(ib_read_lat, "ib_read_lat", true)
+LAT_CASES(ib_send_lat, "ib_send_lat", false)
+
+static void test_ib_atomic_bw(void)
+{
+	static const struct client_case c[] = {
+		{"ib_atomic_bw", "-F -n 1000", PERF_BW, ATOMIC_BYTES, 1000, false, false},
+		{"ib_atomic_bw", "-F -A CMP_AND_SWAP -n 1000", PERF_BW, ATOMIC_BYTES, 1000, false,
+		 false},
+		{"ib_atomic_bw", "-F --run_infinitely -D 1", PERF_BW, ATOMIC_BYTES, 0, false, true},
+	};
+
+	RUN_CASES(c);
+}
+
+/*
+ * perftest with --odp: its buffers registered IBV_ACCESS_ON_DEMAND (perftest
+ * 4.5 refuses --odp for atomics on any device).
+ */
+static void test_perftest_odp(void)
+{
+	static const struct client_case c[] = {
+		{"ib_write_bw", "-F --odp -n 5000", PERF_BW, BW_BYTES, 5000, false, false},
+		{"ib_write_bw", "-F --odp -s 1048576 -n 1000", PERF_BW, 1 << 20, 1000, false,
+		 false},
+		{"ib_read_bw", "-F --odp -n 1000", PERF_BW, BW_BYTES, 1000, false, false},
+		{"ib_send_bw", "-F --odp -n 1000", PERF_BW, BW_BYTES, 1000, false, false},
+		{"ib_write_lat", "-F --odp -n 1000", PERF_LAT, LAT_BYTES, 1000, false, false},
+	};
+
+	RUN_CASES(c);
+}
 
 /*
  * A hostile peer sprays both devices with malformed, spoofed and
@@ -234,76 +329,43 @@ PERFTEST_CASES(ib_send_lat, "ib_send_lat", RUN_INFINITELY_LAT)
 
 static void run_sprayed(const struct client_case *c)
 {
-	if (!have(c->tool))
-		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
 	static const char *const reasons[] = {
 		"dropped, malformed:", "dropped, icrc:", "dropped, no qp:"};
 	size_t i;
 
+	if (!sodp_have(c->tool))
+		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
 	beside = SPRAY_BOTH;
 	setenv("SOFTODP_STATS", "1", 1);
 	run_case(c);
 	unsetenv("SOFTODP_STATS");
-	beside = "true";
-	printf("\n%s", beside_out);
-	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.1"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(beside_out, "spray: 20000 datagrams to 127.0.0.2"));
+	beside = NULL;
+	printf("\n%s", bes.out);
+	CU_ASSERT_EQUAL(bes.status, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(bes.out, "spray: 20000 datagrams to 127.0.0.1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(bes.out, "spray: 20000 datagrams to 127.0.0.2"));
 	/* both devices counted what they dropped, and why (SOFTODP_STATS) */
 	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-		CU_ASSERT_PTR_NOT_NULL(strstr(srv_out, reasons[i]));
-		CU_ASSERT_PTR_NOT_NULL(strstr(cli_out, reasons[i]));
+		CU_ASSERT_PTR_NOT_NULL(strstr(srv.err, reasons[i]));
+		CU_ASSERT_PTR_NOT_NULL(strstr(cli.err, reasons[i]));
 	}
-	printf("%s", strstr(srv_out, "softodp: srxe0:") ? strstr(srv_out, "softodp: srxe0:") : "");
+	printf("%s", strstr(srv.err, "softodp: srxe0:") ? strstr(srv.err, "softodp: srxe0:") : "");
 }
 
 static void test_rc_pingpong_validates_under_a_hostile_peer(void)
 {
-	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -n 500", "iters in",
-					     false};
+	static const struct client_case c = {
+		"ibv_rc_pingpong", "-g 0 -c -n 500", PINGPONG, 0, 500, false, false};
 
 	run_sprayed(&c);
 }
 
 static void test_ib_write_bw_under_a_hostile_peer(void)
 {
-	static const struct client_case c = {"ib_write_bw", "-F -n 2000", "#bytes", false};
+	static const struct client_case c = {"ib_write_bw", "-F -n 2000", PERF_BW, BW_BYTES,
+					     2000,	    false,	  false};
 
 	run_sprayed(&c);
-}
-
-static void test_ib_atomic_bw(void)
-{
-	static const struct client_case cases[] = {
-		{"ib_atomic_bw", "-F", "#bytes", false},
-		{"ib_atomic_bw", "-F -A CMP_AND_SWAP", "#bytes", false},
-		{"ib_atomic_bw", "-F --run_infinitely -D 1", "#bytes", true},
-	};
-
-	if (!have("ib_atomic_bw"))
-		SODP_SKIP("ib_atomic_bw is not installed (Debian package perftest)");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&cases[i]);
-}
-
-/*
- * perftest with --odp: its buffers registered IBV_ACCESS_ON_DEMAND. perftest
- * 4.5 itself refuses --odp for atomics, on any device; that refusal is what
- * the atomic case checks.
- */
-static void test_perftest_odp(void)
-{
-	static const struct client_case cases[] = {
-		{"ib_write_bw", "-F --odp", "#bytes", false},
-		{"ib_write_bw", "-F --odp -s 1048576", "#bytes", false},
-		{"ib_read_bw", "-F --odp", "#bytes", false},
-		{"ib_send_bw", "-F --odp", "#bytes", false},
-		{"ib_write_lat", "-F --odp", "#bytes", false},
-	};
-
-	if (!have("ib_write_bw"))
-		SODP_SKIP("perftest is not installed (Debian package perftest)");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&cases[i]);
 }
 
 /*
@@ -312,7 +374,7 @@ static void test_perftest_odp(void)
  */
 static void run_shared(const struct client_case *c)
 {
-	if (!have(c->tool))
+	if (!sodp_have(c->tool))
 		SODP_SKIP("the client is not installed (Debian packages ibverbs-utils, perftest)");
 	client_dev = SERVER_DEV;
 	run_case(c);
@@ -321,28 +383,32 @@ static void run_shared(const struct client_case *c)
 
 static void test_rc_pingpong_on_one_shared_device(void)
 {
-	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c", "iters in", false};
+	static const struct client_case c = {
+		"ibv_rc_pingpong", "-g 0 -c", PINGPONG, 0, 1000, false, false};
 
 	run_shared(&c);
 }
 
 static void test_rc_pingpong_odp_on_one_shared_device(void)
 {
-	static const struct client_case c = {"ibv_rc_pingpong", "-g 0 -c -o", "iters in", false};
+	static const struct client_case c = {
+		"ibv_rc_pingpong", "-g 0 -c -o", PINGPONG, 0, 1000, false, false};
 
 	run_shared(&c);
 }
 
 static void test_ib_write_bw_on_one_shared_device(void)
 {
-	static const struct client_case c = {"ib_write_bw", "-F", "#bytes", false};
+	static const struct client_case c = {"ib_write_bw", "-F -n 5000", PERF_BW, BW_BYTES,
+					     5000,	    false,	  false};
 
 	run_shared(&c);
 }
 
 static void test_ib_write_bw_odp_on_one_shared_device(void)
 {
-	static const struct client_case c = {"ib_write_bw", "-F --odp -s 1048576", "#bytes", false};
+	static const struct client_case c = {
+		"ib_write_bw", "-F --odp -s 1048576 -n 1000", PERF_BW, 1 << 20, 1000, false, false};
 
 	run_shared(&c);
 }
@@ -358,7 +424,7 @@ void sodp_tests_register(void)
 		{"rc_pingpong_implicit_odp", test_rc_pingpong_implicit_odp},
 		{"rc_pingpong_implicit_odp_prefetch", test_rc_pingpong_implicit_odp_prefetch},
 		{"ud_pingpong_validates", test_ud_pingpong_validates},
-		{"srq_pingpong", test_srq_pingpong},
+		{"srq_pingpong_validates", test_srq_pingpong_validates},
 		{NULL, NULL},
 	};
 	static const struct sodp_test_case perftest[] = {
@@ -391,8 +457,8 @@ void sodp_tests_register(void)
 		printf("TSan build: a TSan library cannot be preloaded into Debian's clients\n");
 		return;
 	}
-	sodp_add_suite("pingpong", suite_init, suite_fini, pingpong);
-	sodp_add_suite("perftest", suite_init, suite_fini, perftest);
-	sodp_add_suite("hostile_peer", suite_init, suite_fini, hostile);
-	sodp_add_suite("shared_device", suite_init, suite_fini, shared);
+	sodp_add_suite("pingpong", sodp_netns_up, sodp_netns_down, pingpong);
+	sodp_add_suite("perftest", sodp_netns_up, sodp_netns_down, perftest);
+	sodp_add_suite("hostile_peer", sodp_netns_up, sodp_netns_down, hostile);
+	sodp_add_suite("shared_device", sodp_netns_up, sodp_netns_down, shared);
 }
