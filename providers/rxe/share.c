@@ -33,8 +33,10 @@
  * and 1 and the multicast QPN stay in the owner; a client's block is
  * forwarded to that client over its unix socket, as one SOCK_SEQPACKET
  * message (a struct rxe_share_pkt with the datagram's addresses, then the
- * datagram), in one sendmmsg() per client and receive batch; a block that
- * no process holds is dropped and counted (RXE_DROP_NO_QP) by the owner.
+ * datagram), in one sendmmsg() per client and receive batch; a packet
+ * for a block that no process holds goes through the owner's own receive
+ * path, which drops it as it drops any packet for no QP: counted as a bad
+ * ICRC if it has one, else as RXE_DROP_NO_QP.
  * The owner checks nothing else: the client runs the whole receive path
  * (ICRC, QP checks) on what it gets, with the addresses the owner saw.
  * SOCK_SEQPACKET keeps datagram boundaries and reports the death of
@@ -476,9 +478,10 @@ static void rxe_share_become_owner(struct rxe_dev *dev, int fd, uint32_t block, 
  * @len: its length
  * @pkt: its addresses
  *
- * Return: false when the owner processes the packet itself; true when it
- * was queued for a client (sent by rxe_share_fwd_flush(), before @buf is
- * reused) or dropped as addressed to a block no process holds.
+ * Return: false when the owner processes the packet itself (its own
+ * block, the special QPNs, a block nobody holds: dropped and counted as
+ * any packet for no QP, after the ICRC check); true when it was queued for
+ * a client (sent by rxe_share_fwd_flush(), before @buf is reused).
  */
 bool rxe_share_steer(struct rxe_dev *dev, uint8_t *buf, uint32_t len, const struct rxe_pkt *pkt)
 {
@@ -494,13 +497,9 @@ bool rxe_share_steer(struct rxe_dev *dev, uint8_t *buf, uint32_t len, const stru
 	if (block == sh->block || qpn <= RXE_SHARE_GSI_QPN || qpn == RXE_SHARE_MCAST_QPN)
 		return false;
 	h = sh->holder[block];
-	if (h == RXE_SHARE_SELF)
+	/* a block nobody holds: the owner's own checks drop it (ICRC first, then no QP) */
+	if (h == RXE_SHARE_SELF || h == RXE_SHARE_FREE)
 		return false;
-	if (h == RXE_SHARE_FREE) {
-		dev->rx_pkts++;
-		dev->rx_drops[RXE_DROP_NO_QP]++;
-		return true;
-	}
 	f = &sh->fwd[sh->nfwd++];
 	f->conn = (unsigned int)h;
 	memset(&f->hdr, 0, sizeof(f->hdr));
