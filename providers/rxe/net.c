@@ -769,6 +769,9 @@ void rxe_dev_report_counters(struct rxe_dev *dev)
 		if (dev->rx_drops[i])
 			fprintf(stderr, "softodp: %s: dropped, %s: %llu\n", dev->name,
 				rxe_drop_name[i], (unsigned long long)dev->rx_drops[i]);
+	if (dev->resp_drops)
+		fprintf(stderr, "softodp: %s: requests the responder dropped: %llu\n", dev->name,
+			(unsigned long long)dev->resp_drops);
 }
 
 /* A snapshot of @dev's counters. */
@@ -781,6 +784,7 @@ void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c)
 	c->rx_icrc_id_recovered = dev->rx_icrc_id_recovered;
 	c->impair_drop = dev->impair_drop;
 	memcpy(c->rx_drops, dev->rx_drops, sizeof(c->rx_drops));
+	c->resp_drops = dev->resp_drops;
 	pthread_mutex_unlock(&dev->lock);
 }
 

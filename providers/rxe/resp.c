@@ -1,15 +1,66 @@
 // SPDX-License-Identifier: MIT
 /*
  * The responder: executes incoming requests (SEND into receive WQEs, RDMA
- * WRITE, READ, atomics) and queues its responses.
+ * WRITE, READ, atomics, ATOMIC WRITE) and queues its responses.
  *
- * Request processing is a sequence of checks, each a state:
- *   CHECK_PSN -> CHECK_OPCODE_SEQ -> CHECK_RESOURCE -> CHECK_RKEY -> EXECUTE
- *   -> COMPLETE, with exits to DUPLICATE, NAK_* and RNR. Remote access is
- * validated (rkey, PD, access rights of MR and QP, bounds) before any byte
- * of application memory is touched, and a RETH longer than a message may be
- * (RXE_MAX_MSG_SIZE, 2^31) is an invalid request, as kernel rxe's
- * check_length() finds it; packet counts are computed in 64 bits.
+ * Every request packet runs through one state machine (rxe_responder()):
+ * each state is a small function that returns the next, and every state
+ * returns a later one in enum resp_state than itself, so a packet always
+ * reaches RS_DONE. The states, in that order:
+ *
+ *   CHECK_PSN          RC: a PSN past the expected one is a sequence error,
+ *                      NAKed once and then dropped until the expected PSN
+ *                      comes; one before it is a duplicate. UC: a gap
+ *                      abandons the message in progress. UD: no sequence.
+ *   CHECK_OP_SEQ       FIRST/MIDDLE go on with MIDDLE/LAST of the same kind.
+ *   CHECK_OP_VALID     an operation the QP's transport executes.
+ *   CHECK_RESOURCE     a responder resource for a READ, atomic or ATOMIC
+ *                      WRITE; a receive WQE for what consumes one (SEND,
+ *                      WRITE with immediate), else RNR.
+ *   CHECK_LENGTH       payload against the path MTU (IBA 9.7.4.1.4), a
+ *                      READ/WRITE RETH against RXE_MAX_MSG_SIZE (2^31).
+ *   CHECK_RKEY         rkey, PD, access rights of MR and QP, bounds; then a
+ *                      WRITE's payload against what its RETH announced, an
+ *                      ATOMIC WRITE's 8 bytes and an atomic's alignment.
+ *   EXECUTE            moves the bytes; READ/atomic take a resource entry.
+ *                      A receive WQE a SEND cannot fill completes in error
+ *                      (then RC NAKs); a UD datagram's only so completes.
+ *   COMPLETE           the end of a message completes its receive WQE; the
+ *                      expected PSN and MSN move on.
+ *   ACKNOWLEDGE        RC: queues the ACK (if AckReq), READ response, atomic
+ *                      ACK or ATOMIC WRITE response.
+ *   DUPLICATE_REQUEST  answered again, never executed twice (see below).
+ *   ODP_MISS           EXECUTE found a page of an ODP MR missing: RC answers
+ *                      RNR NAK, with a timer that grows while the fault
+ *                      worker resolves it, and the requester sends again.
+ *   ERR_PSN_SEQ        NAK PSN sequence error for the expected PSN.
+ *   ERR_RNR            RNR NAK with the QP's min_rnr_timer.
+ *   ERR_INVALID_REQUEST, ERR_LENGTH, ERR_RKEY_VIOLATION,
+ *   ERR_REMOTE_OPERATIONAL
+ *                      RC: NAK invalid request, invalid request, remote
+ *                      access error, remote operational error; the
+ *                      responder's QP enters the error state too (IBA
+ *                      9.9.2). UC abandons the message, UD the datagram:
+ *                      an unacknowledged transport answers nothing.
+ *   ERR_CQ_OVERFLOW    a receive completion found its CQ full: the QP is
+ *                      in error and nothing is answered.
+ *   DROP               the packet is ignored without an answer and counted
+ *                      (dev->resp_drops): a repeated sequence error, a
+ *                      duplicate READ/atomic with nothing to replay, every
+ *                      UC/UD error above, a UD datagram with no receive
+ *                      WQE or longer than the port's MTU.
+ *   DONE
+ *
+ * The checks run in the order of kernel rxe's responder: resources before
+ * keys, so that a SEND or WRITE with immediate that finds no receive WQE
+ * gets RNR NAK whatever else is wrong with it (the requester sends it again
+ * and then learns the rest), while a WRITE, which consumes no receive WQE,
+ * is refused for its rkey. Remote access is validated before any byte of
+ * application memory is touched; packet counts are computed in 64 bits.
+ * Packets of another transport, for a QP in a state that takes no request,
+ * or from another address or partition never get here: rxe_rx_accept()
+ * (net.c) drops and counts them by reason. SOFTODP_LOG=debug traces every
+ * state a packet goes through.
  *
  * Responses go through a per-QP FIFO (resp.q) so that they leave in PSN
  * order: READ responses are produced a budget at a time by
@@ -38,16 +89,67 @@
 #include "rxe.h"
 #include "log.h"
 
-enum rxe_resp_result {
-	RESP_DONE,	 /* executed, advance the PSN */
-	RESP_DROP,	 /* ignore silently */
-	RESP_RNR,	 /* no receive WQE */
-	RESP_RNR_FAULT,	 /* the memory is being faulted in */
-	RESP_NAK_INV,	 /* invalid request */
-	RESP_NAK_ACCESS, /* remote access error */
-	RESP_NAK_OP,	 /* remote operational error */
+enum resp_state {
+	RS_CHECK_PSN,
+	RS_CHECK_OP_SEQ,
+	RS_CHECK_OP_VALID,
+	RS_CHECK_RESOURCE,
+	RS_CHECK_LENGTH,
+	RS_CHECK_RKEY,
+	RS_EXECUTE,
+	RS_COMPLETE,
+	RS_ACKNOWLEDGE,
+	RS_DUPLICATE_REQUEST,
+	RS_ODP_MISS,
+	RS_ERR_PSN_SEQ,
+	RS_ERR_RNR,
+	RS_ERR_INVALID_REQUEST,
+	RS_ERR_LENGTH,
+	RS_ERR_RKEY_VIOLATION,
+	RS_ERR_REMOTE_OPERATIONAL,
+	RS_ERR_CQ_OVERFLOW,
+	RS_DROP,
+	RS_DONE,
+	RS_NR,
 };
 
+static const char *const resp_state_name[RS_NR] = {
+	[RS_CHECK_PSN] = "CHECK_PSN",
+	[RS_CHECK_OP_SEQ] = "CHECK_OP_SEQ",
+	[RS_CHECK_OP_VALID] = "CHECK_OP_VALID",
+	[RS_CHECK_RESOURCE] = "CHECK_RESOURCE",
+	[RS_CHECK_LENGTH] = "CHECK_LENGTH",
+	[RS_CHECK_RKEY] = "CHECK_RKEY",
+	[RS_EXECUTE] = "EXECUTE",
+	[RS_COMPLETE] = "COMPLETE",
+	[RS_ACKNOWLEDGE] = "ACKNOWLEDGE",
+	[RS_DUPLICATE_REQUEST] = "DUPLICATE_REQUEST",
+	[RS_ODP_MISS] = "ODP_MISS",
+	[RS_ERR_PSN_SEQ] = "ERR_PSN_SEQ",
+	[RS_ERR_RNR] = "ERR_RNR",
+	[RS_ERR_INVALID_REQUEST] = "ERR_INVALID_REQUEST",
+	[RS_ERR_LENGTH] = "ERR_LENGTH",
+	[RS_ERR_RKEY_VIOLATION] = "ERR_RKEY_VIOLATION",
+	[RS_ERR_REMOTE_OPERATIONAL] = "ERR_REMOTE_OPERATIONAL",
+	[RS_ERR_CQ_OVERFLOW] = "ERR_CQ_OVERFLOW",
+	[RS_DROP] = "DROP",
+	[RS_DONE] = "DONE",
+};
+
+/*
+ * One request packet on its way through the states: what the checks found
+ * out, for the states after them. It lives on rxe_responder()'s stack and
+ * is passed to every state; nothing of it outlives the packet.
+ */
+struct rxe_resp_req {
+	struct rxe_qp *qp;
+	struct rxe_pkt *pkt;
+	uintptr_t va;	      /* READ, atomic, ATOMIC WRITE: the target (CHECK_RKEY) */
+	uint32_t lkey;	      /* the MR under the rkey (CHECK_RKEY) */
+	uint32_t npkts;	      /* PSNs the request takes: a READ's responses, else 1 */
+	uint64_t orig;	      /* atomic: the value found at the target (EXECUTE) */
+	struct rxe_miss miss; /* ODP_MISS: what EXECUTE found missing */
+};
 /* ---- response queue ---- */
 
 static struct rxe_resp_entry *rxe_respq_at(struct rxe_resp_state *r, uint32_t i)
@@ -231,32 +333,7 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 	return sent;
 }
 
-/* ---- receive WQEs ---- */
-
-static bool rxe_get_recv_wqe(struct rxe_qp *qp)
-{
-	struct rxe_resp_state *r = &qp->resp;
-	uint32_t cons, prod;
-
-	if (r->have_wqe)
-		return true;
-	if (qp->srq) {
-		if (!rxe_srq_take(qp->srq, &r->wqe))
-			return false;
-		r->from_srq = true;
-	} else {
-		cons = qp->rq.cons;
-		prod = __atomic_load_n(&qp->rq.prod, __ATOMIC_ACQUIRE);
-		if (cons == prod)
-			return false;
-		r->wqe = *(struct rxe_recv_wqe *)rxe_wq_slot(&qp->rq, cons);
-		__atomic_store_n(&qp->rq.cons, cons + 1, __ATOMIC_RELEASE);
-		r->from_srq = false;
-	}
-	r->have_wqe = true;
-	r->offset = 0;
-	return true;
-}
+/* ---- receive completions ---- */
 
 static void rxe_recv_complete(struct rxe_qp *qp, enum ibv_wc_status st, enum ibv_wc_opcode op,
 			      uint32_t byte_len, struct rxe_pkt *pkt, unsigned int flags,
@@ -334,43 +411,12 @@ static void rxe_build_grh(struct rxe_pkt *pkt, uint8_t grh[RXE_GRH_LEN])
 	}
 }
 
-static void rxe_resp_ud(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* ---- helpers of the states ---- */
+
+static enum ibv_qp_type rxe_resp_type(const struct rxe_resp_req *q)
 {
-	struct rxe_recv_wqe *w = &qp->resp.wqe;
-	uint8_t grh[RXE_GRH_LEN];
-	struct ibv_pd *pd = qp->ibqp.qp_base.pd;
-	int ret;
-
-	/* its P_Key and Q_Key were checked on receipt (net.c) */
-	if (pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY &&
-	    pkt->pi.opcode != IB_OPCODE_UD_SEND_ONLY_WITH_IMMEDIATE)
-		return;
-	if (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD &&
-	    qp->state != IBV_QPS_SQE)
-		return;
-	if (!rxe_get_recv_wqe(qp))
-		return; /* UD: no RNR, the datagram is dropped */
-	if (RXE_GRH_LEN + pkt->pi.paylen > w->length) {
-		rxe_recv_complete(qp, IBV_WC_LOC_LEN_ERR, IBV_WC_RECV, 0, NULL, 0,
-				  pkt->pi.h.deth.sqp);
-		return;
-	}
-	rxe_build_grh(pkt, grh);
-	/* a datagram cannot wait: UD faults in line */
-	ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true, NULL, NULL);
-	if (!ret)
-		ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
-				   (void *)pkt->pi.payload, pkt->pi.paylen, true, NULL, NULL);
-	if (ret) {
-		rxe_recv_complete(qp, IBV_WC_LOC_PROT_ERR, IBV_WC_RECV, 0, NULL, 0,
-				  pkt->pi.h.deth.sqp);
-		return;
-	}
-	rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, RXE_GRH_LEN + pkt->pi.paylen, pkt,
-			  IBV_WC_GRH, pkt->pi.h.deth.sqp);
+	return q->qp->ibqp.qp_base.qp_type;
 }
-
-/* ---- RC / UC requests ---- */
 
 static bool rxe_in_send(uint8_t op)
 {
@@ -384,29 +430,23 @@ static bool rxe_in_write(uint8_t op)
 	return op == IB_OPCODE_RDMA_WRITE_FIRST || op == IB_OPCODE_RDMA_WRITE_MIDDLE;
 }
 
-/* CHECK_OPCODE_SEQ: FIRST/MIDDLE must be followed by MIDDLE/LAST of the same kind. */
-static bool rxe_check_op_seq(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* The path MTU a request's payload is held to: a UD QP has no path, only its port. */
+static uint32_t rxe_resp_mtu(struct rxe_qp *qp)
 {
-	uint8_t last = qp->resp.last_opcode;
-	uint32_t m = pkt->pi.mask;
-
-	if (last != RXE_OPCODE_NONE && rxe_in_send(last))
-		return (m & RXE_SEND_MASK) && !(m & RXE_START_MASK);
-	if (last != RXE_OPCODE_NONE && rxe_in_write(last))
-		return (m & RXE_WRITE_MASK) && !(m & RXE_START_MASK);
-	return m & RXE_START_MASK;
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
+		return 128u << qp->dev->active_mtu; /* enum ibv_mtu to bytes */
+	return qp->mtu;
 }
 
-/* Payload length rules of IBA 9.7.4.1.4 against the path MTU. */
-static bool rxe_check_len(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/*
+ * UC: the message in progress is lost. Its receive WQE, if it took one,
+ * is kept for the next message and filled again from its start.
+ */
+static void rxe_resp_abandon_msg(struct rxe_qp *qp)
 {
-	uint32_t m = pkt->pi.mask;
-
-	if (pkt->pi.paylen > qp->mtu)
-		return false;
-	if (!(m & RXE_END_MASK) && pkt->pi.paylen != qp->mtu)
-		return false;
-	return true;
+	qp->resp.last_opcode = RXE_OPCODE_NONE;
+	if (qp->resp.have_wqe)
+		qp->resp.offset = 0;
 }
 
 /* The receive completion status of a failed copy into a receive WQE. */
@@ -423,18 +463,12 @@ static enum ibv_wc_status rxe_recv_copy_status(int err)
 }
 
 /*
- * The result of an access to the requester's target memory: done, an RNR
- * NAK while its fault is resolved (counted on the MR that missed), or a
- * remote access error.
+ * Where a failed access to the requester's target memory goes: an ODP miss
+ * to wait for, or a remote access error (the memory cannot be had).
  */
-static enum rxe_resp_result rxe_resp_access(int ret, const struct rxe_miss *miss)
+static enum resp_state rxe_resp_access_failed(int ret)
 {
-	if (!ret)
-		return RESP_DONE;
-	if (ret != -EAGAIN)
-		return RESP_NAK_ACCESS;
-	sodp_umem_count_rnr(miss->umem);
-	return RESP_RNR_FAULT;
+	return ret == -EAGAIN ? RS_ODP_MISS : RS_ERR_RKEY_VIOLATION;
 }
 
 /*
@@ -460,44 +494,6 @@ static uint8_t rxe_fault_rnr_timer(struct rxe_qp *qp)
 	return (uint8_t)SODP_MIN(min + 2 * n, SODP_MAX(min, (unsigned int)RXE_FAULT_RNR_MAX));
 }
 
-static enum rxe_resp_result rxe_do_send(struct rxe_qp *qp, struct rxe_pkt *pkt)
-{
-	struct rxe_resp_state *r = &qp->resp;
-	struct rxe_miss miss;
-	int ret;
-
-	if (!rxe_get_recv_wqe(qp))
-		return RESP_RNR;
-	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
-			   (void *)pkt->pi.payload, pkt->pi.paylen, true, rxe_resp_fault(qp),
-			   &miss);
-	if (ret == -EAGAIN)
-		return rxe_resp_access(ret, &miss);
-	if (ret) {
-		rxe_recv_complete(qp, rxe_recv_copy_status(ret), IBV_WC_RECV, 0, NULL, 0,
-				  qp->attr.dest_qp_num);
-		return ret == -ENOSPC ? RESP_NAK_INV : RESP_NAK_OP;
-	}
-	r->offset += pkt->pi.paylen;
-	/*
-	 * SEND_WITH_INV revokes a type 2 window bound to this QP; any other
-	 * key (an MR's, a type 1 window's, a stale one) is the requester's
-	 * error: the receive completes IBV_WC_REM_INV_REQ_ERR as in kernel
-	 * rxe, the requester gets a Remote Operational Error NAK.
-	 */
-	if ((pkt->pi.mask & RXE_IETH_MASK) && rxe_invalidate_rkey(qp, pkt->pi.h.ieth_rkey, true)) {
-		rxe_recv_complete(qp, IBV_WC_REM_INV_REQ_ERR, IBV_WC_RECV, 0, NULL, 0,
-				  qp->attr.dest_qp_num);
-		return RESP_NAK_OP;
-	}
-	if (pkt->pi.mask & RXE_END_MASK) {
-		rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, r->offset, pkt, 0,
-				  qp->attr.dest_qp_num);
-		r->msn++;
-	}
-	return RESP_DONE;
-}
-
 /* An MR's or a window's rkey (mw.c), and the QP's own remote access rights. */
 static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_t len,
 			  unsigned int access, uintptr_t *out, uint32_t *lkey)
@@ -505,65 +501,6 @@ static int rxe_check_rkey(struct rxe_qp *qp, uint32_t rkey, uint64_t va, uint64_
 	if (!(qp->attr.qp_access_flags & access))
 		return -EACCES;
 	return rxe_rkey_check(qp, rkey, va, len, access, out, lkey);
-}
-
-static enum rxe_resp_result rxe_do_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
-{
-	struct rxe_resp_state *r = &qp->resp;
-	uint32_t m = pkt->pi.mask;
-	bool imm = m & RXE_IMMDT_MASK;
-
-	if (m & RXE_START_MASK) {
-		const struct rxe_reth *reth = &pkt->pi.h.reth;
-		uint32_t lkey = 0;
-		uintptr_t va = 0;
-
-		if (reth->len > RXE_MAX_MSG_SIZE)
-			return RESP_NAK_INV;
-		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
-						IBV_ACCESS_REMOTE_WRITE, &va, &lkey))
-			return RESP_NAK_ACCESS;
-		if (imm && !rxe_get_recv_wqe(qp))
-			return RESP_RNR;
-		r->write_rkey = reth->rkey;
-		r->write_lkey = lkey;
-		r->write_va = va;
-		r->write_resid = reth->len;
-		r->write_len = reth->len;
-	} else if (imm && !rxe_get_recv_wqe(qp)) {
-		return RESP_RNR;
-	}
-	if (pkt->pi.paylen > r->write_resid ||
-	    ((m & RXE_END_MASK) && pkt->pi.paylen != r->write_resid)) {
-		sodp_dbg("qp %#x: WRITE psn %#x: %u bytes, %u left\n", qp->ibqp.qp_base.qp_num,
-			 pkt->pi.h.bth.psn, pkt->pi.paylen, r->write_resid);
-		return RESP_NAK_INV;
-	}
-	if (pkt->pi.paylen) {
-		struct rxe_mr *mr = rxe_rkey_mr(qp->dev, r->write_rkey, r->write_lkey);
-		enum rxe_resp_result res;
-		struct rxe_miss miss;
-
-		if (!mr) /* deregistered or its window revoked in the middle of the message */
-			return RESP_NAK_ACCESS;
-		res = rxe_resp_access(rxe_mr_copy(mr, r->write_va, (void *)pkt->pi.payload,
-						  pkt->pi.paylen, r->write_resid - pkt->pi.paylen,
-						  true, rxe_resp_fault(qp), &miss),
-				      &miss);
-		if (res != RESP_DONE)
-			return res;
-		if (m & RXE_START_MASK)
-			rxe_prefetch_ahead(qp, mr, r->write_va, r->write_len);
-	}
-	r->write_va += pkt->pi.paylen;
-	r->write_resid -= pkt->pi.paylen;
-	if (m & RXE_END_MASK) {
-		if (imm)
-			rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
-					  r->write_len, pkt, 0, qp->attr.dest_qp_num);
-		r->msn++;
-	}
-	return RESP_DONE;
 }
 
 static struct rxe_rd_res *rxe_res_new(struct rxe_qp *qp)
@@ -610,53 +547,6 @@ static void rxe_queue_read(struct rxe_qp *qp, uint32_t psn, uint32_t rkey, uint3
 	e->resid = len;
 }
 
-/*
- * CHECK_RESOURCE of a READ, atomic or ATOMIC WRITE: the requester may have
- * as many unanswered as the responder resources it was given
- * (max_dest_rd_atomic, rounded up to a power of two as kernel rxe rounds
- * it, resp.rd_max); one more is an invalid request, as kernel rxe's
- * RESPST_ERR_TOO_MANY_RDMA_ATM_REQ (with max_dest_rd_atomic 0, any).
- */
-static bool rxe_resp_rd_resource(struct rxe_qp *qp)
-{
-	if (qp->resp.rd_queued < qp->resp.rd_max)
-		return true;
-	sodp_dbg("qp %#x: more than %u READ/atomic requests unanswered\n", qp->ibqp.qp_base.qp_num,
-		 qp->resp.rd_max);
-	return false;
-}
-
-static enum rxe_resp_result rxe_do_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
-{
-	const struct rxe_reth *reth = &pkt->pi.h.reth;
-	struct rxe_rd_res *res;
-	uint32_t npkts, lkey = 0;
-	uintptr_t va = 0;
-
-	if (!rxe_resp_rd_resource(qp))
-		return RESP_NAK_INV;
-	if (reth->len > RXE_MAX_MSG_SIZE)
-		return RESP_NAK_INV;
-	if (reth->len &&
-	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va, &lkey))
-		return RESP_NAK_ACCESS;
-	npkts = reth->len ? (uint32_t)(((uint64_t)reth->len + qp->mtu - 1) / qp->mtu) : 1;
-	res = rxe_res_new(qp);
-	if (res) {
-		res->first_psn = pkt->pi.h.bth.psn;
-		res->last_psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts - 1);
-		res->va = reth->va;
-		res->len = reth->len;
-		res->rkey = reth->rkey;
-	}
-	qp->resp.msn++;
-	if (res)
-		res->msn = qp->resp.msn;
-	rxe_queue_read(qp, pkt->pi.h.bth.psn, reth->rkey, lkey, va, reth->len, qp->resp.msn, true);
-	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, npkts);
-	return RESP_DONE;
-}
-
 static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uint32_t msn,
 			     bool counted)
 {
@@ -666,103 +556,452 @@ static void rxe_queue_atomic(struct rxe_qp *qp, uint32_t psn, uint64_t orig, uin
 		e->orig = orig;
 }
 
-/* An 8-byte atomic at @va through the MR of @lkey (already checked). */
-static enum rxe_resp_result rxe_resp_atomic(struct rxe_qp *qp, uint32_t lkey, uintptr_t va,
-					    enum sodp_atomic_op op, uint64_t cmp_add, uint64_t swap,
-					    uint64_t *orig)
-{
-	struct rxe_miss miss;
-	int ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, lkey), va, op, cmp_add, swap, orig,
-				rxe_resp_fault(qp), &miss);
-
-	return rxe_resp_access(ret, &miss);
-}
-
-static enum rxe_resp_result rxe_do_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
-{
-	const struct rxe_atmeth *a = &pkt->pi.h.atmeth;
-	enum rxe_resp_result ret;
-	struct rxe_rd_res *res;
-	uintptr_t va;
-	uint64_t orig;
-	uint32_t lkey;
-
-	if (!rxe_resp_rd_resource(qp))
-		return RESP_NAK_INV;
-	if (a->va & 7)
-		return RESP_NAK_INV;
-	if (rxe_check_rkey(qp, a->rkey, a->va, 8, IBV_ACCESS_REMOTE_ATOMIC, &va, &lkey))
-		return RESP_NAK_ACCESS;
-	/* the AtomicETH's swap-or-add field is FETCH_ADD's addend (IBA 9.3.4) */
-	if (pkt->pi.opcode == IB_OPCODE_RC_COMPARE_SWAP)
-		ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_CMP_SWAP, a->comp, a->swap_add,
-				      &orig);
-	else
-		ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_FETCH_ADD, a->swap_add, 0, &orig);
-	if (ret != RESP_DONE)
-		return ret;
-	qp->resp.msn++;
-	res = rxe_res_new(qp);
-	if (res) {
-		res->atomic = true;
-		res->first_psn = res->last_psn = pkt->pi.h.bth.psn;
-		res->orig = orig;
-		res->msn = qp->resp.msn;
-	}
-	rxe_queue_atomic(qp, pkt->pi.h.bth.psn, orig, qp->resp.msn, true);
-	qp->resp.psn = rxe_psn_add(pkt->pi.h.bth.psn, 1);
-	return RESP_DONE;
-}
-
 static void rxe_queue_atomic_write(struct rxe_qp *qp, uint32_t psn, uint32_t msn, bool counted)
 {
 	rxe_queue_resp(qp, RESP_ATOMIC_WRITE, psn, msn, counted);
 }
 
-/*
- * ATOMIC WRITE: a RETH and exactly 8 bytes of payload, stored at the target
- * with one 64-bit write. The checks follow kernel rxe (check_resource(),
- * check_rkey(), atomic_write_reply()): a responder resource must exist, the
- * rkey must grant REMOTE_WRITE over the RETH's range (else remote access
- * error), the RETH length and the payload must both be 8 bytes, and the
- * target address must be 8-byte aligned (else invalid request). Nothing is
- * stored unless every check passed.
- */
-static enum rxe_resp_result rxe_do_atomic_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
-{
-	const struct rxe_reth *reth = &pkt->pi.h.reth;
-	uint32_t psn = pkt->pi.h.bth.psn;
-	enum rxe_resp_result ret;
-	struct rxe_rd_res *res;
-	uint64_t value, orig;
-	uintptr_t va;
-	uint32_t lkey;
+/* ---- the checks ---- */
 
-	if (!rxe_resp_rd_resource(qp))
-		return RESP_NAK_INV;
-	if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE, &va,
-			   &lkey))
-		return RESP_NAK_ACCESS;
-	if (reth->len != sizeof(value) || pkt->pi.paylen != sizeof(value))
-		return RESP_NAK_INV;
-	if (va & (sizeof(value) - 1))
-		return RESP_NAK_INV;
-	memcpy(&value, pkt->pi.payload, sizeof(value));
-	ret = rxe_resp_atomic(qp, lkey, va, SODP_ATOMIC_WRITE, value, 0, &orig);
-	if (ret != RESP_DONE)
-		return ret;
-	qp->resp.msn++;
+static enum resp_state rxe_resp_check_psn(struct rxe_resp_req *q)
+{
+	struct rxe_resp_state *r = &q->qp->resp;
+	uint32_t psn = q->pkt->pi.h.bth.psn;
+	int32_t d = rxe_psn_diff(psn, r->psn);
+
+	switch (rxe_resp_type(q)) {
+	case IBV_QPT_RC:
+		if (d > 0)
+			return r->nak_seq_sent ? RS_DROP : RS_ERR_PSN_SEQ;
+		if (d < 0)
+			return RS_DUPLICATE_REQUEST;
+		r->nak_seq_sent = false;
+		return RS_CHECK_OP_SEQ;
+	case IBV_QPT_UC:
+		if (d) {
+			/* packets were lost: the message in progress with them */
+			rxe_resp_abandon_msg(q->qp);
+			r->psn = psn;
+		}
+		return RS_CHECK_OP_SEQ;
+	default:
+		return RS_CHECK_OP_SEQ;
+	}
+}
+
+/* FIRST/MIDDLE must be followed by MIDDLE/LAST of the same kind; UD sends ONLY. */
+static enum resp_state rxe_resp_check_op_seq(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	uint8_t last = qp->resp.last_opcode;
+	uint32_t m = q->pkt->pi.mask;
+	bool ok;
+
+	if (rxe_resp_type(q) == IBV_QPT_UD)
+		return RS_CHECK_OP_VALID;
+	if (last != RXE_OPCODE_NONE && rxe_in_send(last))
+		ok = (m & RXE_SEND_MASK) && !(m & RXE_START_MASK);
+	else if (last != RXE_OPCODE_NONE && rxe_in_write(last))
+		ok = (m & RXE_WRITE_MASK) && !(m & RXE_START_MASK);
+	else
+		ok = m & RXE_START_MASK;
+	if (ok)
+		return RS_CHECK_OP_VALID;
+	sodp_dbg("qp %#x: opcode %#x psn %#x after %#x: out of sequence\n", qp->ibqp.qp_base.qp_num,
+		 q->pkt->pi.opcode, q->pkt->pi.h.bth.psn, last);
+	return RS_ERR_INVALID_REQUEST;
+}
+
+/* What each transport executes: RC everything, UC sends and writes, UD sends. */
+static enum resp_state rxe_resp_check_op_valid(struct rxe_resp_req *q)
+{
+	uint32_t m = q->pkt->pi.mask;
+
+	switch (rxe_resp_type(q)) {
+	case IBV_QPT_RC:
+		m &= RXE_SEND_MASK | RXE_WRITE_MASK | RXE_READ_MASK | RXE_ATOMIC_MASK |
+		     RXE_ATOMIC_WRITE_MASK;
+		break;
+	case IBV_QPT_UC:
+		m &= RXE_SEND_MASK | RXE_WRITE_MASK;
+		break;
+	default:
+		return m & RXE_SEND_MASK ? RS_CHECK_RESOURCE : RS_DROP;
+	}
+	return m ? RS_CHECK_RESOURCE : RS_ERR_INVALID_REQUEST;
+}
+
+/*
+ * The receive WQE of a SEND or of a WRITE with immediate: a message takes
+ * one at its first packet that needs it and keeps it (resp.have_wqe) to
+ * its end, or until the WQE completes in error.
+ */
+static bool rxe_get_recv_wqe(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t cons, prod;
+
+	if (r->have_wqe)
+		return true;
+	if (qp->srq) {
+		if (!rxe_srq_take(qp->srq, &r->wqe))
+			return false;
+		r->from_srq = true;
+	} else {
+		cons = qp->rq.cons;
+		prod = __atomic_load_n(&qp->rq.prod, __ATOMIC_ACQUIRE);
+		if (cons == prod)
+			return false;
+		r->wqe = *(struct rxe_recv_wqe *)rxe_wq_slot(&qp->rq, cons);
+		__atomic_store_n(&qp->rq.cons, cons + 1, __ATOMIC_RELEASE);
+		r->from_srq = false;
+	}
+	r->have_wqe = true;
+	r->offset = 0;
+	return true;
+}
+
+/*
+ * A READ, atomic or ATOMIC WRITE needs a responder resource: the requester
+ * may have as many unanswered as the resources it was given
+ * (max_dest_rd_atomic, rounded up to a power of two as kernel rxe rounds
+ * it, resp.rd_max); one more is an invalid request, as kernel rxe's
+ * RESPST_ERR_TOO_MANY_RDMA_ATM_REQ (with max_dest_rd_atomic 0, any).
+ * A SEND or WRITE with immediate needs a receive WQE, else RNR.
+ */
+static enum resp_state rxe_resp_check_resource(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	uint32_t m = q->pkt->pi.mask;
+
+	if (m & (RXE_READ_MASK | RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {
+		if (qp->resp.rd_queued < qp->resp.rd_max)
+			return RS_CHECK_LENGTH;
+		sodp_dbg("qp %#x: more than %u READ/atomic requests unanswered\n",
+			 qp->ibqp.qp_base.qp_num, qp->resp.rd_max);
+		return RS_ERR_INVALID_REQUEST;
+	}
+	if ((m & (RXE_SEND_MASK | RXE_RWR_MASK)) && !rxe_get_recv_wqe(qp))
+		return RS_ERR_RNR;
+	return RS_CHECK_LENGTH;
+}
+
+/*
+ * Payload length rules of IBA 9.7.4.1.4 against the path MTU, and a RETH
+ * no longer than a message may be (RXE_MAX_MSG_SIZE), as kernel rxe's
+ * check_length() finds it.
+ */
+static enum resp_state rxe_resp_check_length(struct rxe_resp_req *q)
+{
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	uint32_t mtu = rxe_resp_mtu(q->qp);
+
+	if (pi->paylen > mtu || (!(pi->mask & RXE_END_MASK) && pi->paylen != mtu)) {
+		sodp_dbg("qp %#x: opcode %#x psn %#x: %u bytes, path MTU %u\n",
+			 q->qp->ibqp.qp_base.qp_num, pi->opcode, pi->h.bth.psn, pi->paylen, mtu);
+		return RS_ERR_LENGTH;
+	}
+	if ((pi->mask & (RXE_READ_MASK | RXE_WRITE_MASK)) && (pi->mask & RXE_RETH_MASK) &&
+	    pi->h.reth.len > RXE_MAX_MSG_SIZE)
+		return RS_ERR_LENGTH;
+	return RS_CHECK_RKEY;
+}
+
+/*
+ * A WRITE's first packet checks its RETH and starts the message (resp.write_*);
+ * every packet must then fit what is left of it, and the last one fill it.
+ */
+static enum resp_state rxe_resp_check_write(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	struct rxe_resp_state *r = &qp->resp;
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+
+	if (pi->mask & RXE_START_MASK) {
+		const struct rxe_reth *reth = &pi->h.reth;
+		uint32_t lkey = 0;
+		uintptr_t va = 0;
+
+		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
+						IBV_ACCESS_REMOTE_WRITE, &va, &lkey))
+			return RS_ERR_RKEY_VIOLATION;
+		r->write_rkey = reth->rkey;
+		r->write_lkey = lkey;
+		r->write_va = va;
+		r->write_resid = reth->len;
+		r->write_len = reth->len;
+	}
+	if (pi->paylen > r->write_resid ||
+	    ((pi->mask & RXE_END_MASK) && pi->paylen != r->write_resid)) {
+		sodp_dbg("qp %#x: WRITE psn %#x: %u bytes, %u left\n", qp->ibqp.qp_base.qp_num,
+			 pi->h.bth.psn, pi->paylen, r->write_resid);
+		return RS_ERR_LENGTH;
+	}
+	return RS_EXECUTE;
+}
+
+/*
+ * Remote access: the rkey names an MR or a window of the QP's PD that
+ * grants the access over the whole range, and the QP grants it too (else
+ * remote access error). An ATOMIC WRITE then carries exactly 8 bytes, as
+ * its RETH must say (else invalid request, as kernel rxe's check_rkey()
+ * and atomic_write_reply()), and an atomic target is 8-byte aligned.
+ */
+static enum resp_state rxe_resp_check_rkey(struct rxe_resp_req *q)
+{
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	const struct rxe_reth *reth = &pi->h.reth;
+	const struct rxe_atmeth *a = &pi->h.atmeth;
+	struct rxe_qp *qp = q->qp;
+
+	if (pi->mask & RXE_WRITE_MASK)
+		return rxe_resp_check_write(q);
+	if (pi->mask & RXE_READ_MASK) {
+		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
+						IBV_ACCESS_REMOTE_READ, &q->va, &q->lkey))
+			return RS_ERR_RKEY_VIOLATION;
+		q->npkts =
+			reth->len ? (uint32_t)(((uint64_t)reth->len + qp->mtu - 1) / qp->mtu) : 1;
+		return RS_EXECUTE;
+	}
+	if (pi->mask & RXE_ATOMIC_MASK) {
+		if (rxe_check_rkey(qp, a->rkey, a->va, sizeof(uint64_t), IBV_ACCESS_REMOTE_ATOMIC,
+				   &q->va, &q->lkey))
+			return RS_ERR_RKEY_VIOLATION;
+		return a->va & (sizeof(uint64_t) - 1) ? RS_ERR_INVALID_REQUEST : RS_EXECUTE;
+	}
+	if (pi->mask & RXE_ATOMIC_WRITE_MASK) {
+		if (rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_WRITE,
+				   &q->va, &q->lkey))
+			return RS_ERR_RKEY_VIOLATION;
+		if (reth->len != sizeof(uint64_t) || pi->paylen != sizeof(uint64_t))
+			return RS_ERR_LENGTH;
+		return q->va & (sizeof(uint64_t) - 1) ? RS_ERR_INVALID_REQUEST : RS_EXECUTE;
+	}
+	return RS_EXECUTE;
+}
+
+/* ---- execution ---- */
+
+/* A UD datagram: the GRH (or IPv4 header) and the payload, faulted in line. */
+static enum resp_state rxe_resp_execute_ud(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	struct rxe_pkt *pkt = q->pkt;
+	struct rxe_recv_wqe *w = &qp->resp.wqe;
+	struct ibv_pd *pd = qp->ibqp.qp_base.pd;
+	uint8_t grh[RXE_GRH_LEN];
+	int ret;
+
+	if (RXE_GRH_LEN + pkt->pi.paylen > w->length) {
+		rxe_recv_complete(qp, IBV_WC_LOC_LEN_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  pkt->pi.h.deth.sqp);
+		return RS_DONE;
+	}
+	rxe_build_grh(pkt, grh);
+	/* a datagram cannot wait: UD faults in line */
+	ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, 0, grh, RXE_GRH_LEN, true, NULL, NULL);
+	if (!ret)
+		ret = rxe_sge_copy(qp->dev, pd, w->sge, w->num_sge, RXE_GRH_LEN,
+				   (void *)pkt->pi.payload, pkt->pi.paylen, true, NULL, NULL);
+	if (ret) {
+		rxe_recv_complete(qp, IBV_WC_LOC_PROT_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  pkt->pi.h.deth.sqp);
+		return RS_DONE;
+	}
+	return RS_COMPLETE;
+}
+
+/*
+ * A SEND packet into the receive WQE. A copy that fails completes the WQE
+ * in error; so does a SEND_WITH_INV whose key is not a type 2 window bound
+ * to this QP (an MR's, a type 1 window's, a stale one): the requester's
+ * error, IBV_WC_REM_INV_REQ_ERR at the receiver as in kernel rxe.
+ */
+static enum resp_state rxe_resp_execute_send(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	struct rxe_pkt *pkt = q->pkt;
+	struct rxe_resp_state *r = &qp->resp;
+	int ret;
+
+	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, r->wqe.sge, r->wqe.num_sge, r->offset,
+			   (void *)pkt->pi.payload, pkt->pi.paylen, true, rxe_resp_fault(qp),
+			   &q->miss);
+	if (ret == -EAGAIN)
+		return RS_ODP_MISS;
+	if (ret) {
+		rxe_recv_complete(qp, rxe_recv_copy_status(ret), IBV_WC_RECV, 0, NULL, 0,
+				  qp->attr.dest_qp_num);
+		return ret == -ENOSPC ? RS_ERR_LENGTH : RS_ERR_REMOTE_OPERATIONAL;
+	}
+	r->offset += pkt->pi.paylen;
+	if ((pkt->pi.mask & RXE_IETH_MASK) && rxe_invalidate_rkey(qp, pkt->pi.h.ieth_rkey, true)) {
+		rxe_recv_complete(qp, IBV_WC_REM_INV_REQ_ERR, IBV_WC_RECV, 0, NULL, 0,
+				  qp->attr.dest_qp_num);
+		return RS_ERR_REMOTE_OPERATIONAL;
+	}
+	return RS_COMPLETE;
+}
+
+/*
+ * A WRITE packet into the target. The MR is looked up again for every
+ * packet: it may have been deregistered, or its window revoked, since the
+ * message began.
+ */
+static enum resp_state rxe_resp_execute_write(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	struct rxe_resp_state *r = &qp->resp;
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	struct rxe_mr *mr;
+	int ret;
+
+	if (pi->paylen) {
+		mr = rxe_rkey_mr(qp->dev, r->write_rkey, r->write_lkey);
+		if (!mr)
+			return RS_ERR_RKEY_VIOLATION;
+		ret = rxe_mr_copy(mr, r->write_va, (void *)pi->payload, pi->paylen,
+				  r->write_resid - pi->paylen, true, rxe_resp_fault(qp), &q->miss);
+		if (ret)
+			return rxe_resp_access_failed(ret);
+		if (pi->mask & RXE_START_MASK)
+			rxe_prefetch_ahead(qp, mr, r->write_va, r->write_len);
+	}
+	r->write_va += pi->paylen;
+	r->write_resid -= pi->paylen;
+	return RS_COMPLETE;
+}
+
+/* A READ is answered from ACKNOWLEDGE on; here it is remembered for its duplicates. */
+static enum resp_state rxe_resp_execute_read(struct rxe_resp_req *q)
+{
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	struct rxe_rd_res *res = rxe_res_new(q->qp);
+
+	if (res) {
+		res->first_psn = pi->h.bth.psn;
+		res->last_psn = rxe_psn_add(pi->h.bth.psn, q->npkts - 1);
+		res->va = pi->h.reth.va;
+		res->len = pi->h.reth.len;
+		res->rkey = pi->h.reth.rkey;
+		res->msn = q->qp->resp.msn + 1;
+	}
+	return RS_COMPLETE;
+}
+
+/*
+ * An atomic, or an ATOMIC WRITE (one 64-bit store), through the MR of the
+ * checked rkey; remembered with its original value for its duplicates.
+ */
+static enum resp_state rxe_resp_execute_atomic(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	bool write = pi->mask & RXE_ATOMIC_WRITE_MASK;
+	enum sodp_atomic_op op;
+	uint64_t cmp_add, swap = 0;
+	struct rxe_rd_res *res;
+	int ret;
+
+	if (write) {
+		op = SODP_ATOMIC_WRITE;
+		memcpy(&cmp_add, pi->payload, sizeof(cmp_add));
+	} else if (pi->opcode == IB_OPCODE_RC_COMPARE_SWAP) {
+		op = SODP_ATOMIC_CMP_SWAP;
+		cmp_add = pi->h.atmeth.comp;
+		swap = pi->h.atmeth.swap_add;
+	} else {
+		/* the AtomicETH's swap-or-add field is FETCH_ADD's addend (IBA 9.3.4) */
+		op = SODP_ATOMIC_FETCH_ADD;
+		cmp_add = pi->h.atmeth.swap_add;
+	}
+	ret = rxe_mr_atomic(rxe_mr_lookup(qp->dev, q->lkey), q->va, op, cmp_add, swap, &q->orig,
+			    rxe_resp_fault(qp), &q->miss);
+	if (ret)
+		return rxe_resp_access_failed(ret);
 	res = rxe_res_new(qp);
 	if (res) {
 		res->atomic = true;
-		res->atomic_write = true;
-		res->first_psn = res->last_psn = psn;
-		res->msn = qp->resp.msn;
+		res->atomic_write = write;
+		res->first_psn = res->last_psn = pi->h.bth.psn;
+		res->orig = q->orig;
+		res->msn = qp->resp.msn + 1;
 	}
-	rxe_queue_atomic_write(qp, psn, qp->resp.msn, true);
-	qp->resp.psn = rxe_psn_add(psn, 1);
-	return RESP_DONE;
+	return RS_COMPLETE;
 }
+
+static enum resp_state rxe_resp_execute(struct rxe_resp_req *q)
+{
+	uint32_t m = q->pkt->pi.mask;
+
+	if (m & RXE_SEND_MASK)
+		return rxe_resp_type(q) == IBV_QPT_UD ? rxe_resp_execute_ud(q)
+						      : rxe_resp_execute_send(q);
+	if (m & RXE_WRITE_MASK)
+		return rxe_resp_execute_write(q);
+	if (m & RXE_READ_MASK)
+		return rxe_resp_execute_read(q);
+	return rxe_resp_execute_atomic(q); /* CHECK_OP_VALID let nothing else through */
+}
+
+/*
+ * The request is done. A message that ends here completes its receive WQE
+ * (SEND, WRITE with immediate) and counts in the MSN, as does every READ
+ * and atomic; the expected PSN moves past the request.
+ */
+static enum resp_state rxe_resp_complete(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	struct rxe_pkt *pkt = q->pkt;
+	struct rxe_resp_state *r = &qp->resp;
+	uint32_t m = pkt->pi.mask;
+
+	if (rxe_resp_type(q) == IBV_QPT_UD) {
+		rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, RXE_GRH_LEN + pkt->pi.paylen,
+				  pkt, IBV_WC_GRH, pkt->pi.h.deth.sqp);
+		return qp->state == IBV_QPS_ERR ? RS_ERR_CQ_OVERFLOW : RS_ACKNOWLEDGE;
+	}
+	if (m & RXE_END_MASK) {
+		if (m & RXE_SEND_MASK)
+			rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV, r->offset, pkt, 0,
+					  qp->attr.dest_qp_num);
+		else if ((m & RXE_WRITE_MASK) && (m & RXE_IMMDT_MASK))
+			rxe_recv_complete(qp, IBV_WC_SUCCESS, IBV_WC_RECV_RDMA_WITH_IMM,
+					  r->write_len, pkt, 0, qp->attr.dest_qp_num);
+		r->msn++;
+	}
+	if (qp->state == IBV_QPS_ERR)
+		return RS_ERR_CQ_OVERFLOW;
+	r->fault_rnrs = 0;
+	if (m & (RXE_SEND_MASK | RXE_WRITE_MASK))
+		r->last_opcode = (m & RXE_END_MASK) ? RXE_OPCODE_NONE : pkt->pi.opcode;
+	r->psn = rxe_psn_add(pkt->pi.h.bth.psn, q->npkts);
+	return RS_ACKNOWLEDGE;
+}
+
+/* RC answers: a READ with its data, an atomic with its ACK, the rest if asked to. */
+static enum resp_state rxe_resp_acknowledge(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	uint32_t psn = pi->h.bth.psn;
+
+	if (rxe_resp_type(q) != IBV_QPT_RC)
+		return RS_DONE;
+	if (pi->mask & RXE_READ_MASK)
+		rxe_queue_read(qp, psn, pi->h.reth.rkey, q->lkey, q->va, pi->h.reth.len,
+			       qp->resp.msn, true);
+	else if (pi->mask & RXE_ATOMIC_MASK)
+		rxe_queue_atomic(qp, psn, q->orig, qp->resp.msn, true);
+	else if (pi->mask & RXE_ATOMIC_WRITE_MASK)
+		rxe_queue_atomic_write(qp, psn, qp->resp.msn, true);
+	else if (pi->h.bth.ack_req)
+		rxe_queue_ack(qp, psn, RXE_AETH_SYN_ACK_UNLIMITED);
+	return RS_DONE;
+}
+
+/* ---- duplicates ---- */
 
 /* The remembered READ/atomic whose PSN range holds @psn, or NULL. */
 static struct rxe_rd_res *rxe_res_find(struct rxe_qp *qp, uint32_t psn, bool atomic)
@@ -805,179 +1044,215 @@ static struct rxe_resp_entry *rxe_respq_find_read(struct rxe_qp *qp, const struc
 }
 
 /*
- * DUPLICATE: a request before the expected PSN. It is answered again but
- * never executed twice (IBA 9.7.5.1.1, 9.7.5.1.6):
+ * A duplicate READ is served again from the remembered request; a retry may
+ * start inside the original range (the requester got part of the data) but
+ * must stay inside it, and its rkey must still grant the access.
+ */
+static enum resp_state rxe_resp_duplicate_read(struct rxe_resp_req *q)
+{
+	struct rxe_qp *qp = q->qp;
+	const struct rxe_reth *reth = &q->pkt->pi.h.reth;
+	uint32_t psn = q->pkt->pi.h.bth.psn;
+	struct rxe_resp_entry *e;
+	struct rxe_rd_res *res;
+	uint32_t lkey = 0;
+	uintptr_t va = 0;
+	uint64_t skip;
+
+	res = rxe_res_find(qp, psn, false);
+	if (!res)
+		return RS_DROP;
+	skip = (uint64_t)rxe_psn_diff(psn, res->first_psn) * qp->mtu;
+	if (reth->rkey != res->rkey || reth->va != res->va + skip ||
+	    (uint64_t)reth->len + skip != res->len)
+		return RS_DROP;
+	if (reth->len &&
+	    rxe_check_rkey(qp, reth->rkey, reth->va, reth->len, IBV_ACCESS_REMOTE_READ, &va, &lkey))
+		return RS_DROP;
+	e = rxe_respq_find_read(qp, res);
+	if (e) {
+		/* still being answered: answer again from @psn, once */
+		e->psn = psn;
+		e->lkey = lkey;
+		e->va = va;
+		e->resid = reth->len;
+		e->first_sent = false;
+		return RS_DONE;
+	}
+	if (!rxe_respq_room_for_replay(qp))
+		return RS_DROP;
+	rxe_queue_read(qp, psn, reth->rkey, lkey, va, reth->len, res->msn, false);
+	return RS_DONE;
+}
+
+/*
+ * DUPLICATE_REQUEST: a request before the expected PSN. It is answered
+ * again but never executed twice (IBA 9.7.5.1.1, 9.7.5.1.6):
  *  - SEND / WRITE were executed: ACK the newest PSN again;
- *  - READ is served again from the remembered request; a retry may start
- *    inside the original range (the requester got part of the data) but must
- *    stay inside it;
+ *  - READ is served again (rxe_resp_duplicate_read());
  *  - an atomic replays the saved original value;
  *  - an ATOMIC WRITE is acknowledged again, without storing.
  * A READ/atomic no longer remembered is dropped, as kernel rxe does.
  */
-static void rxe_resp_duplicate(struct rxe_qp *qp, struct rxe_pkt *pkt)
+static enum resp_state rxe_resp_duplicate(struct rxe_resp_req *q)
 {
-	uint32_t psn = pkt->pi.h.bth.psn;
+	struct rxe_qp *qp = q->qp;
+	const struct rxe_pkt_info *pi = &q->pkt->pi;
+	uint32_t psn = pi->h.bth.psn;
 	struct rxe_rd_res *res;
+	bool write;
 
-	if (pkt->pi.mask & RXE_READ_MASK) {
-		const struct rxe_reth *reth = &pkt->pi.h.reth;
-		uint32_t lkey = 0;
-		uint64_t skip;
-		uintptr_t va = 0;
-
-		struct rxe_resp_entry *e;
-
-		res = rxe_res_find(qp, psn, false);
-		if (!res)
-			return;
-		skip = (uint64_t)rxe_psn_diff(psn, res->first_psn) * qp->mtu;
-		if (reth->rkey != res->rkey || reth->va != res->va + skip ||
-		    (uint64_t)reth->len + skip != res->len)
-			return;
-		if (reth->len && rxe_check_rkey(qp, reth->rkey, reth->va, reth->len,
-						IBV_ACCESS_REMOTE_READ, &va, &lkey))
-			return;
-		e = rxe_respq_find_read(qp, res);
-		if (e) {
-			/* still being answered: answer again from @psn, once */
-			e->psn = psn;
-			e->lkey = lkey;
-			e->va = va;
-			e->resid = reth->len;
-			e->first_sent = false;
-			return;
-		}
-		if (rxe_respq_room_for_replay(qp))
-			rxe_queue_read(qp, psn, reth->rkey, lkey, va, reth->len, res->msn, false);
-		return;
+	if (pi->mask & RXE_READ_MASK)
+		return rxe_resp_duplicate_read(q);
+	if (!(pi->mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK))) {
+		/* SEND / WRITE already executed: acknowledge the newest PSN again */
+		rxe_queue_ack(qp, rxe_psn_add(qp->resp.psn, -1), RXE_AETH_SYN_ACK_UNLIMITED);
+		return RS_DONE;
 	}
-	if (pkt->pi.mask & (RXE_ATOMIC_MASK | RXE_ATOMIC_WRITE_MASK)) {
-		bool write = pkt->pi.mask & RXE_ATOMIC_WRITE_MASK;
-
-		res = rxe_res_find(qp, psn, true);
-		if (!res || res->first_psn != psn || res->atomic_write != write ||
-		    !rxe_respq_room_for_replay(qp))
-			return;
-		if (write)
-			rxe_queue_atomic_write(qp, psn, res->msn, false);
-		else
-			rxe_queue_atomic(qp, psn, res->orig, res->msn, false);
-		return;
-	}
-	/* SEND / WRITE already executed: acknowledge the newest PSN again */
-	rxe_queue_ack(qp, rxe_psn_add(qp->resp.psn, -1), RXE_AETH_SYN_ACK_UNLIMITED);
+	write = pi->mask & RXE_ATOMIC_WRITE_MASK;
+	res = rxe_res_find(qp, psn, true);
+	if (!res || res->first_psn != psn || res->atomic_write != write ||
+	    !rxe_respq_room_for_replay(qp))
+		return RS_DROP;
+	if (write)
+		rxe_queue_atomic_write(qp, psn, res->msn, false);
+	else
+		rxe_queue_atomic(qp, psn, res->orig, res->msn, false);
+	return RS_DONE;
 }
 
-/* Handles one request packet for @qp. Engine, under dev->lock. */
-void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* ---- the exits ---- */
+
+/* A page of an ODP MR is being faulted in (counted on the MR that missed). */
+static enum resp_state rxe_resp_odp_miss(struct rxe_resp_req *q)
 {
-	struct rxe_resp_state *r = &qp->resp;
-	enum ibv_qp_type type = qp->ibqp.qp_base.qp_type;
-	uint32_t psn = pkt->pi.h.bth.psn;
-	enum rxe_resp_result res;
-	uint8_t transport = pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK;
-	int32_t d;
-
-	if (type == IBV_QPT_UD) {
-		rxe_resp_ud(qp, pkt);
-		return;
+	sodp_umem_count_rnr(q->miss.umem);
+	if (rxe_resp_type(q) != IBV_QPT_RC) {
+		rxe_resp_abandon_msg(q->qp);
+		return RS_DROP;
 	}
-	if (qp->state != IBV_QPS_RTR && qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
-		return;
-	if ((type == IBV_QPT_RC && transport != IB_OPCODE_RC) ||
-	    (type == IBV_QPT_UC && transport != IB_OPCODE_UC))
-		return;
+	rxe_queue_ack(q->qp, q->pkt->pi.h.bth.psn,
+		      rxe_aeth_syn(RXE_AETH_RNR_NAK, rxe_fault_rnr_timer(q->qp)));
+	return RS_DONE;
+}
 
-	/* CHECK_PSN */
-	d = rxe_psn_diff(psn, r->psn);
-	if (type == IBV_QPT_RC) {
-		if (d > 0) {
-			if (!r->nak_seq_sent) {
-				r->nak_seq_sent = true;
-				rxe_queue_nak(qp, r->psn, RXE_NAK_PSN_SEQ_ERROR);
-			}
-			return;
-		}
-		if (d < 0) {
-			rxe_resp_duplicate(qp, pkt);
-			return;
-		}
-	} else if (d != 0) {
-		/* UC: packets were lost; drop the message in progress */
-		r->last_opcode = RXE_OPCODE_NONE;
-		r->psn = psn;
-		if (r->have_wqe)
-			r->offset = 0;
+/* Sent once until the expected PSN arrives: CHECK_PSN drops what follows. */
+static enum resp_state rxe_resp_err_psn_seq(struct rxe_resp_req *q)
+{
+	q->qp->resp.nak_seq_sent = true;
+	rxe_queue_nak(q->qp, q->qp->resp.psn, RXE_NAK_PSN_SEQ_ERROR);
+	return RS_DONE;
+}
+
+static enum resp_state rxe_resp_err_rnr(struct rxe_resp_req *q)
+{
+	if (rxe_resp_type(q) != IBV_QPT_RC) {
+		if (rxe_resp_type(q) == IBV_QPT_UC)
+			rxe_resp_abandon_msg(q->qp);
+		return RS_DROP;
 	}
-	r->nak_seq_sent = false;
+	rxe_queue_ack(q->qp, q->pkt->pi.h.bth.psn,
+		      rxe_aeth_syn(RXE_AETH_RNR_NAK, q->qp->attr.min_rnr_timer));
+	return RS_DONE;
+}
 
-	/* CHECK_OPCODE_SEQ and lengths */
-	if (!rxe_check_op_seq(qp, pkt) || !rxe_check_len(qp, pkt)) {
-		sodp_dbg("qp %#x: opcode %#x psn %#x after %#x len %u: bad sequence/length\n",
-			 qp->ibqp.qp_base.qp_num, pkt->pi.opcode, psn, r->last_opcode,
-			 pkt->pi.paylen);
-		res = RESP_NAK_INV;
-		goto result;
-	}
+/*
+ * A fatal error of the request: RC NAKs it with @code and the responder's
+ * QP enters the error state too (IBA 9.9.2); UC abandons the message and
+ * UD the datagram, silently.
+ */
+static enum resp_state rxe_resp_fatal(struct rxe_resp_req *q, uint8_t code)
+{
+	struct rxe_qp *qp = q->qp;
 
-	/* EXECUTE */
-	if (pkt->pi.mask & RXE_SEND_MASK)
-		res = rxe_do_send(qp, pkt);
-	else if (pkt->pi.mask & RXE_WRITE_MASK)
-		res = rxe_do_write(qp, pkt);
-	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_READ_MASK))
-		res = rxe_do_read(qp, pkt);
-	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_ATOMIC_MASK))
-		res = rxe_do_atomic(qp, pkt);
-	else if (type == IBV_QPT_RC && (pkt->pi.mask & RXE_ATOMIC_WRITE_MASK))
-		res = rxe_do_atomic_write(qp, pkt);
-	else
-		res = RESP_NAK_INV;
-
-result:
-	/* a receive completion found its CQ full: the QP is in error, nothing is answered */
+	/* a receive completion of this request found its CQ full */
 	if (qp->state == IBV_QPS_ERR)
-		return;
-	/* COMPLETE, or one of the error exits */
-	switch (res) {
-	case RESP_DONE:
-		r->fault_rnrs = 0;
-		if (pkt->pi.mask & (RXE_SEND_MASK | RXE_WRITE_MASK)) {
-			r->last_opcode =
-				(pkt->pi.mask & RXE_END_MASK) ? RXE_OPCODE_NONE : pkt->pi.opcode;
-			r->psn = rxe_psn_add(psn, 1);
-			if (type == IBV_QPT_RC && pkt->pi.h.bth.ack_req)
-				rxe_queue_ack(qp, psn, RXE_AETH_SYN_ACK_UNLIMITED);
-		}
-		break;
-	case RESP_DROP:
-		break;
-	case RESP_RNR:
-	case RESP_RNR_FAULT:
-		if (type == IBV_QPT_RC)
-			rxe_queue_ack(qp, psn,
-				      rxe_aeth_syn(RXE_AETH_RNR_NAK,
-						   res == RESP_RNR_FAULT ? rxe_fault_rnr_timer(qp)
-									 : qp->attr.min_rnr_timer));
-		else
-			r->last_opcode = RXE_OPCODE_NONE; /* UC: the message is lost */
-		break;
-	case RESP_NAK_INV:
-	case RESP_NAK_ACCESS:
-	case RESP_NAK_OP:
-		if (type != IBV_QPT_RC) {
-			r->last_opcode = RXE_OPCODE_NONE;
-			r->psn = rxe_psn_add(psn, 1);
-			break;
-		}
-		rxe_queue_nak(qp, psn,
-			      res == RESP_NAK_INV      ? RXE_NAK_INVALID_REQUEST
-			      : res == RESP_NAK_ACCESS ? RXE_NAK_REM_ACCESS_ERROR
-						       : RXE_NAK_REM_OP_ERROR);
-		/* the responder's QP enters the error state too (IBA 9.9.2) */
+		return RS_ERR_CQ_OVERFLOW;
+	switch (rxe_resp_type(q)) {
+	case IBV_QPT_RC:
+		rxe_queue_nak(qp, q->pkt->pi.h.bth.psn, code);
 		rxe_resp_send_queued(qp);
 		rxe_qp_error(qp);
-		break;
+		return RS_DONE;
+	case IBV_QPT_UC:
+		rxe_resp_abandon_msg(qp);
+		qp->resp.psn = rxe_psn_add(q->pkt->pi.h.bth.psn, 1);
+		return RS_DROP;
+	default:
+		return RS_DROP;
+	}
+}
+
+static enum resp_state rxe_resp_err_invalid_request(struct rxe_resp_req *q)
+{
+	return rxe_resp_fatal(q, RXE_NAK_INVALID_REQUEST);
+}
+
+static enum resp_state rxe_resp_err_length(struct rxe_resp_req *q)
+{
+	return rxe_resp_fatal(q, RXE_NAK_INVALID_REQUEST);
+}
+
+static enum resp_state rxe_resp_err_rkey_violation(struct rxe_resp_req *q)
+{
+	return rxe_resp_fatal(q, RXE_NAK_REM_ACCESS_ERROR);
+}
+
+static enum resp_state rxe_resp_err_remote_operational(struct rxe_resp_req *q)
+{
+	return rxe_resp_fatal(q, RXE_NAK_REM_OP_ERROR);
+}
+
+/* rxe_qp_cq_overrun() has moved the QP to the error state: nothing to answer. */
+static enum resp_state rxe_resp_err_cq_overflow(struct rxe_resp_req *q)
+{
+	(void)q;
+	return RS_DONE;
+}
+
+static enum resp_state rxe_resp_drop(struct rxe_resp_req *q)
+{
+	q->qp->dev->resp_drops++;
+	return RS_DONE;
+}
+
+static enum resp_state (*const resp_state_fn[RS_NR])(struct rxe_resp_req *q) = {
+	[RS_CHECK_PSN] = rxe_resp_check_psn,
+	[RS_CHECK_OP_SEQ] = rxe_resp_check_op_seq,
+	[RS_CHECK_OP_VALID] = rxe_resp_check_op_valid,
+	[RS_CHECK_RESOURCE] = rxe_resp_check_resource,
+	[RS_CHECK_LENGTH] = rxe_resp_check_length,
+	[RS_CHECK_RKEY] = rxe_resp_check_rkey,
+	[RS_EXECUTE] = rxe_resp_execute,
+	[RS_COMPLETE] = rxe_resp_complete,
+	[RS_ACKNOWLEDGE] = rxe_resp_acknowledge,
+	[RS_DUPLICATE_REQUEST] = rxe_resp_duplicate,
+	[RS_ODP_MISS] = rxe_resp_odp_miss,
+	[RS_ERR_PSN_SEQ] = rxe_resp_err_psn_seq,
+	[RS_ERR_RNR] = rxe_resp_err_rnr,
+	[RS_ERR_INVALID_REQUEST] = rxe_resp_err_invalid_request,
+	[RS_ERR_LENGTH] = rxe_resp_err_length,
+	[RS_ERR_RKEY_VIOLATION] = rxe_resp_err_rkey_violation,
+	[RS_ERR_REMOTE_OPERATIONAL] = rxe_resp_err_remote_operational,
+	[RS_ERR_CQ_OVERFLOW] = rxe_resp_err_cq_overflow,
+	[RS_DROP] = rxe_resp_drop,
+};
+
+/*
+ * Handles one request packet for @qp: runs the states from CHECK_PSN until
+ * DONE. Engine, under dev->lock.
+ */
+void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_resp_req q = {.qp = qp, .pkt = pkt, .npkts = 1};
+	bool trace = sodp_log_enabled(SODP_LOG_DEBUG);
+	enum resp_state s = RS_CHECK_PSN;
+
+	while (s != RS_DONE) {
+		if (trace)
+			sodp_dbg("qp %#x: %s psn %#x: %s\n", qp->ibqp.qp_base.qp_num,
+				 rxe_opcode_name(pkt->pi.opcode), pkt->pi.h.bth.psn,
+				 resp_state_name[s]);
+		s = resp_state_fn[s](&q);
 	}
 }

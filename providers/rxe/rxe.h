@@ -474,6 +474,7 @@ struct rxe_counters {
 	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
 	uint64_t impair_drop;	       /* dropped on transmit by SOFTODP_IMPAIR */
 	uint64_t rx_drops[RXE_DROP_NR];
+	uint64_t resp_drops; /* requests the responder dropped without an answer (resp.c) */
 };
 
 struct rxe_txbuf {
@@ -540,6 +541,7 @@ struct rxe_dev {
 	uint64_t rx_pkts, tx_pkts, rx_icrc_unverified, impair_drop;
 	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
 	uint64_t rx_drops[RXE_DROP_NR];
+	uint64_t resp_drops; /* the responder's RS_DROP (resp.c) */
 	enum rxe_icrc_policy icrc_policy;
 	struct sodp_mr_stats mr_retired; /* counters of deregistered MRs, under lock */
 	struct sockaddr_storage src4791; /* addr with port 4791 */

@@ -28,9 +28,10 @@
 #define RP_VICTIM_IP   "127.0.0.1"
 #define RP_PEER_IP     "127.0.0.2"
 #define RP_STRANGER_IP "127.0.0.3"
-#define RP_PEER_QPN    0x4242	/* the QPN the victim's QP is connected to */
-#define RP_VICTIM_PSN  0x1000	/* first PSN the victim's responder expects */
-#define RP_PEER_PSN    0x800000 /* first PSN the victim's requester sends */
+#define RP_PEER_QPN    0x4242	   /* the QPN the victim's QP is connected to */
+#define RP_VICTIM_PSN  0x1000	   /* first PSN the victim's responder expects */
+#define RP_PEER_PSN    0x800000	   /* first PSN the victim's requester sends */
+#define RP_MAX_PAYLOAD (4096 + 64) /* past the largest path MTU: oversized packets too */
 
 /* One UDP socket a test sends RoCEv2 packets from (and receives on). */
 struct rp_sock {
@@ -101,12 +102,12 @@ static inline void rp_gid_v4(union ibv_gid *gid, const char *ip)
 static inline int rp_send(struct rp_sock *s, const struct rxe_hdrs *h, const void *payload,
 			  uint32_t paylen)
 {
-	uint8_t pkt[RXE_MAX_HDR_LENGTH + 4096 + 8];
+	uint8_t pkt[RXE_MAX_HDR_LENGTH + RP_MAX_PAYLOAD + 8];
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(RXE_ROCE_V2_PORT)};
 	struct rxe_icrc_hdr ih;
 	int hl, len;
 
-	if (paylen > 4096)
+	if (paylen > RP_MAX_PAYLOAD)
 		return -1;
 	inet_pton(AF_INET, RP_VICTIM_IP, &to.sin_addr);
 	hl = rxe_hdr_build(pkt, sizeof(pkt), h, paylen);

@@ -714,6 +714,220 @@ static void test_a_duplicate_read_restarts_its_answer_instead_of_adding_one(void
 	big_mr_done(mr, mem);
 }
 
+/* ---- the order of the responder's checks ---- */
+
+/* A WRITE consumes no receive WQE: an empty receive queue does not hide its bad rkey. */
+static void test_write_with_a_bad_rkey_to_an_empty_rq_is_nak_remote_access_error(void)
+{
+	uint8_t data[64];
+	struct rxe_hdrs h;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(data, 0x6b, sizeof(data));
+	rp_write_hdrs(&R, &h, 0, sizeof(data));
+	h.reth.rkey = R.mr->rkey ^ (1u << RXE_KEY_BYTE_BITS); /* another slot of the key table */
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN,
+				rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR)));
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	rp_close(&R);
+}
+
+/* Posts one receive of @len bytes at @off of the victim's buffer. */
+static int victim_post_recv(struct rp *r, uint64_t wr_id, struct ibv_qp *qp, uint32_t off,
+			    uint32_t len)
+{
+	struct ibv_sge sge = {(uintptr_t)r->buf + off, len, r->mr->lkey};
+	struct ibv_recv_wr wr = {.wr_id = wr_id, .sg_list = &sge, .num_sge = 1}, *bad;
+
+	return ibv_post_recv(qp, &wr, &bad);
+}
+
+static void test_send_to_an_empty_rq_is_rnr_nak_with_the_min_rnr_timer(void)
+{
+	struct ibv_qp_attr at = {.min_rnr_timer = 14};
+	uint8_t data[64];
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(ibv_modify_qp(R.qp, &at, IBV_QP_MIN_RNR_TIMER), 0);
+	memset(data, 0x3e, sizeof(data));
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_SEND_ONLY, R.next_psn);
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, rxe_aeth_syn(RXE_AETH_RNR_NAK, 14)));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	CU_ASSERT(no_completion(&R));
+	/* sent again once a receive is posted, it is delivered */
+	CU_ASSERT_EQUAL_FATAL(victim_post_recv(&R, 11, R.qp, 8192, 256), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.wr_id, 11);
+	CU_ASSERT_EQUAL(wc.byte_len, sizeof(data));
+	CU_ASSERT(all_bytes(R.buf + 8192, sizeof(data), 0x3e));
+	rp_close(&R);
+}
+
+/*
+ * A WRITE with immediate needs a receive WQE: the resource is checked
+ * before the rkey, so with none posted it is RNR NAKed whatever its rkey;
+ * sent again with a receive posted, its bad rkey is found.
+ */
+static void test_write_with_immediate_and_a_bad_rkey_to_an_empty_rq_is_rnr_nak(void)
+{
+	uint8_t data[64];
+	struct rxe_hdrs h;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(data, 0x4d, sizeof(data));
+	rp_write_hdrs(&R, &h, 0, sizeof(data));
+	h.bth.opcode = IB_OPCODE_RC_RDMA_WRITE_ONLY_WITH_IMMEDIATE;
+	h.imm = 0x12345678;
+	h.reth.rkey = R.mr->rkey ^ (1u << RXE_KEY_BYTE_BITS);
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, rxe_aeth_syn(RXE_AETH_RNR_NAK, 1)));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	CU_ASSERT_EQUAL_FATAL(victim_post_recv(&R, 12, R.qp, 8192, 256), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN,
+				rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_REM_ACCESS_ERROR)));
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0));
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_ERR);
+	rp_close(&R);
+}
+
+/* ---- requests dropped without an answer ---- */
+
+static uint64_t resp_drops(struct rp *r)
+{
+	struct rxe_counters c;
+
+	rp_counters(r, &c);
+	return c.resp_drops;
+}
+
+static void test_requests_past_a_nakd_sequence_gap_are_dropped_and_counted(void)
+{
+	uint8_t data[64];
+	struct rxe_hdrs h;
+	uint64_t d0;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(data, 0x2a, sizeof(data));
+	d0 = resp_drops(&R);
+	rp_write_hdrs(&R, &h, 0, sizeof(data));
+	h.bth.psn = rxe_psn_add(RP_VICTIM_PSN, 1);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN,
+				rxe_aeth_syn(RXE_AETH_NAK, RXE_NAK_PSN_SEQ_ERROR)));
+	CU_ASSERT_EQUAL(resp_drops(&R), d0);
+	/* the requester already knows where to resume: no second NAK */
+	h.bth.psn = rxe_psn_add(RP_VICTIM_PSN, 2);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_nothing(&R));
+	CU_ASSERT_EQUAL(resp_drops(&R), d0 + 1);
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0));
+	/* the expected PSN is executed */
+	h.bth.psn = RP_VICTIM_PSN;
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, data, sizeof(data)), 0);
+	CU_ASSERT(peer_gets_ack(&R, RP_VICTIM_PSN, RXE_AETH_SYN_ACK_UNLIMITED));
+	CU_ASSERT(all_bytes(R.buf, sizeof(data), 0x2a));
+	rp_close(&R);
+}
+
+/* The peer receives a READ response ONLY for @psn. */
+static bool peer_gets_read_response(struct rp *r, uint32_t psn)
+{
+	uint8_t b[8192];
+	struct rxe_pkt_info pi;
+
+	if (rp_recv(&r->peer, b, sizeof(b), &pi, RT_WAIT_MS))
+		return false;
+	return pi.opcode == IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY && pi.h.bth.psn == psn;
+}
+
+static void test_a_duplicate_read_of_another_range_is_dropped_and_counted(void)
+{
+	struct rxe_hdrs h;
+	uint64_t d0;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	rp_req_hdrs(&R, &h, IB_OPCODE_RC_RDMA_READ_REQUEST, R.next_psn);
+	h.reth.va = (uintptr_t)R.buf;
+	h.reth.rkey = R.mr->rkey;
+	h.reth.len = 64;
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, NULL, 0), 0);
+	CU_ASSERT(peer_gets_read_response(&R, RP_VICTIM_PSN));
+	d0 = resp_drops(&R);
+	/* the same PSN for bytes the READ did not ask for */
+	h.reth.va += 64;
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.peer, &h, NULL, 0), 0);
+	CU_ASSERT(peer_gets_nothing(&R));
+	CU_ASSERT_EQUAL(resp_drops(&R), d0 + 1);
+	/* a true duplicate is answered again */
+	h.reth.va -= 64;
+	CU_ASSERT_EQUAL_FATAL(rp_send(&R.peer, &h, NULL, 0), 0);
+	CU_ASSERT(peer_gets_read_response(&R, RP_VICTIM_PSN));
+	CU_ASSERT_EQUAL(resp_drops(&R), d0 + 1);
+	CU_ASSERT_EQUAL(rp_qp_state(R.qp), IBV_QPS_RTS);
+	rp_close(&R);
+}
+
+/*
+ * A UD datagram longer than the port's MTU is dropped without consuming
+ * the receive WQE, which the next datagram of the right size fills.
+ */
+static void test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted(void)
+{
+	static uint8_t data[RP_MAX_PAYLOAD];
+	struct ibv_qp_init_attr ia;
+	struct ibv_port_attr pa;
+	struct ibv_qp *ud;
+	struct rxe_hdrs h;
+	struct ibv_wc wc;
+	uint32_t mtu;
+	uint64_t d0;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	CU_ASSERT_EQUAL_FATAL(ibv_query_port(R.ctx, 1, &pa), 0);
+	mtu = 128u << pa.active_mtu;
+	CU_ASSERT_FATAL(mtu + 4 <= sizeof(data));
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = R.cq;
+	ia.recv_cq = R.cq;
+	ia.qp_type = IBV_QPT_UD;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_recv_wr = 4;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	ud = ibv_create_qp(R.pd, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
+	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(ud, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(victim_post_recv(&R, 6, ud, 8192, RXE_GRH_LEN + mtu + 64), 0);
+	memset(data, 0x71, sizeof(data));
+	memset(&h, 0, sizeof(h));
+	h.bth.opcode = IB_OPCODE_UD_SEND_ONLY;
+	h.bth.pkey = RXE_DEFAULT_PKEY;
+	h.bth.qpn = ud->qp_num;
+	h.deth.qkey = 0x11111111;
+	h.deth.sqp = 0x99;
+	d0 = resp_drops(&R);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, data, mtu + 4), 0);
+	CU_ASSERT(no_completion(&R));
+	CU_ASSERT_EQUAL(resp_drops(&R), d0 + 1);
+	CU_ASSERT_EQUAL_FATAL(rp_send_wait(&R, &R.stranger, &h, data, mtu), 0);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(R.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(wc.wr_id, 6);
+	CU_ASSERT_EQUAL(wc.byte_len, RXE_GRH_LEN + mtu);
+	CU_ASSERT_EQUAL(resp_drops(&R), d0 + 1);
+	ibv_destroy_qp(ud);
+	rp_close(&R);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -746,6 +960,18 @@ void sodp_tests_register(void)
 		 test_reads_past_max_dest_rd_atomic_are_invalid_requests},
 		{"a_read_without_responder_resources_is_an_invalid_request",
 		 test_a_read_without_responder_resources_is_an_invalid_request},
+		{"write_with_a_bad_rkey_to_an_empty_rq_is_nak_remote_access_error",
+		 test_write_with_a_bad_rkey_to_an_empty_rq_is_nak_remote_access_error},
+		{"send_to_an_empty_rq_is_rnr_nak_with_the_min_rnr_timer",
+		 test_send_to_an_empty_rq_is_rnr_nak_with_the_min_rnr_timer},
+		{"write_with_immediate_and_a_bad_rkey_to_an_empty_rq_is_rnr_nak",
+		 test_write_with_immediate_and_a_bad_rkey_to_an_empty_rq_is_rnr_nak},
+		{"requests_past_a_nakd_sequence_gap_are_dropped_and_counted",
+		 test_requests_past_a_nakd_sequence_gap_are_dropped_and_counted},
+		{"a_duplicate_read_of_another_range_is_dropped_and_counted",
+		 test_a_duplicate_read_of_another_range_is_dropped_and_counted},
+		{"ud_send_longer_than_the_port_mtu_is_dropped_and_counted",
+		 test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted},
 		{NULL, NULL},
 	};
 
