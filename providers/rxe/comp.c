@@ -30,19 +30,19 @@
 
 #include "rxe.h"
 
-/* IBA table 45: RNR NAK timer field to time, in ns. */
+/*
+ * IBA table 45: the time each value of an RNR NAK's 5-bit timer field asks
+ * for, in units of 10 us. Code 0 is the longest, 655.36 ms.
+ */
 static const uint32_t rxe_rnr_10us[32] = {
-	6553600, 1,    2,    3,	   4,	 6,	8,     12,    16,    24,    32,
-	48,	 64,   96,   128,  192,	 256,	384,   512,   768,   1024,  1536,
-	2048,	 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152,
+	65536, 1,    2,	   3,	 4,    6,     8,     12,    16,	   24,	  32,
+	48,    64,   96,   128,	 192,  256,   384,   512,   768,   1024,  1536,
+	2048,  3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152,
 };
 
 uint64_t rxe_rnr_ns(uint8_t code)
 {
-	/* entries are in units of 10 us, except code 0 (655.36 ms) */
-	if (!code)
-		return 655360000ULL;
-	return (uint64_t)rxe_rnr_10us[code & 31] * 10000ULL;
+	return (uint64_t)rxe_rnr_10us[code % ARRAY_SIZE(rxe_rnr_10us)] * 10000; /* ns in 10 us */
 }
 
 /* Posted WQEs are visible up to here (post_send publishes prod with release). */

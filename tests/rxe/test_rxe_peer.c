@@ -187,6 +187,20 @@ static void test_pkey_match_follows_the_membership_rule(void)
 	CU_ASSERT_FALSE(rxe_pkey_match(0x8000, 0x8000));
 }
 
+/* IBA table 45: 0.01 ms for code 1 up to 491.52 ms for 31; code 0 is the longest. */
+static void test_rnr_timer_codes_follow_iba_table_45(void)
+{
+	unsigned int code;
+
+	CU_ASSERT_EQUAL(rxe_rnr_ns(0), 655360000ULL);
+	CU_ASSERT_EQUAL(rxe_rnr_ns(1), 10000ULL);
+	CU_ASSERT_EQUAL(rxe_rnr_ns(14), 1280000ULL);
+	CU_ASSERT_EQUAL(rxe_rnr_ns(18), 5120000ULL);
+	CU_ASSERT_EQUAL(rxe_rnr_ns(31), 491520000ULL);
+	for (code = 2; code < 32; code++)
+		CU_ASSERT(rxe_rnr_ns((uint8_t)code) > rxe_rnr_ns((uint8_t)(code - 1)));
+}
+
 static uint32_t bad_pkey_cntr(struct ibv_context *ctx)
 {
 	struct ibv_port_attr pa;
@@ -936,6 +950,7 @@ void sodp_tests_register(void)
 		 test_nak_from_a_stranger_leaves_the_qp_in_rts},
 		{"pkey_match_follows_the_membership_rule",
 		 test_pkey_match_follows_the_membership_rule},
+		{"rnr_timer_codes_follow_iba_table_45", test_rnr_timer_codes_follow_iba_table_45},
 		{"write_with_pkey_zero_is_dropped", test_write_with_pkey_zero_is_dropped},
 		{"ud_send_with_a_foreign_pkey_or_qkey_is_dropped",
 		 test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped},
