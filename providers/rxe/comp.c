@@ -19,16 +19,47 @@
  * or retires a WQE is progress; a repeated ACK neither restores the retry
  * counters nor pushes the retransmission timer back. Responses older than
  * comp.psn are stale and dropped, and so is any response while no request
- * is outstanding or for a PSN never sent (rxe_comp_psn_ok()). One rewind
+ * is outstanding or for a PSN never sent (CHECK_PSN). One rewind
  * per event: a repeated sequence NAK for the PSN already rewound to
  * (comp.nak_seen), an RNR NAK while the requester is already paused for
  * one, or another ACK past a READ/atomic whose response is already being
  * asked for again (comp.read_gap) is a copy of something already acted on.
+ *
+ * Every response packet runs through one state machine (rxe_completer()),
+ * each state a small function returning a later one in enum comp_state;
+ * SOFTODP_LOG=debug traces them by name:
+ *
+ *   CHECK_PSN      in the window of what is outstanding, else DROP.
+ *   CHECK_ACK      an ACK goes to ACK; a NAK, an RNR NAK or a response with
+ *                  data first to IMPLICIT_ACK.
+ *   IMPLICIT_ACK   the send WQEs before the packet's PSN are retired; then
+ *                  RNR, NAK_PSN_SEQ, ERROR (any other NAK) or CHECK_WQE.
+ *   CHECK_WQE      the WQE at the head is what the response answers: READ,
+ *                  ATOMIC or ATOMIC_WRITE; else nothing waits for it.
+ *   READ, ATOMIC, ATOMIC_WRITE
+ *                  the response's data into the WQE, which completes.
+ *   ACK            retires what the ACK covers; past a READ/atomic still
+ *                  unanswered, asks again.
+ *   NAK_PSN_SEQ    rewinds to the oldest unacknowledged PSN.
+ *   RNR            pauses the requester, or fails the WQE when rnr_retry
+ *                  is used up.
+ *   ERROR          fails the WQE at the head (a fatal NAK, a response it
+ *                  cannot take) and the QP with it.
+ *   UPDATE         progress restores the retry counters and re-arms the
+ *                  timer; an SQD QP whose send queue drained says so.
+ *   DROP           counted as an unsolicited response (RXE_DROP_RESPONSE).
+ *   DONE
+ *
+ * Packets of another transport or for a QP whose send queue does not run
+ * (RTS, SQD) never get here: rxe_rx_accept() (net.c) drops them. The
+ * retransmission timer is not a packet and has its own entry,
+ * rxe_comp_timer().
  */
 #include <errno.h>
 #include <string.h>
 
 #include "rxe.h"
+#include "log.h"
 
 /*
  * IBA table 45: the time each value of an RNR NAK's 5-bit timer field asks
@@ -136,111 +167,243 @@ static void rxe_comp_rewind(struct rxe_qp *qp)
 	rxe_req_rewind(qp, qp->comp.psn);
 }
 
-/* One READ response: data for the READ at sq.cons, in PSN order. */
-static void rxe_comp_read(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* ---- the states of one response packet ---- */
+
+enum comp_state {
+	CS_CHECK_PSN,
+	CS_CHECK_ACK,
+	CS_IMPLICIT_ACK,
+	CS_CHECK_WQE,
+	CS_READ,
+	CS_ATOMIC,
+	CS_ATOMIC_WRITE,
+	CS_ACK,
+	CS_NAK_PSN_SEQ,
+	CS_RNR,
+	CS_ERROR,
+	CS_UPDATE,
+	CS_DROP,
+	CS_DONE,
+	CS_NR,
+};
+
+static const char *const comp_state_name[CS_NR] = {
+	[CS_CHECK_PSN] = "CHECK_PSN",
+	[CS_CHECK_ACK] = "CHECK_ACK",
+	[CS_IMPLICIT_ACK] = "IMPLICIT_ACK",
+	[CS_CHECK_WQE] = "CHECK_WQE",
+	[CS_READ] = "READ",
+	[CS_ATOMIC] = "ATOMIC",
+	[CS_ATOMIC_WRITE] = "ATOMIC_WRITE",
+	[CS_ACK] = "ACK",
+	[CS_NAK_PSN_SEQ] = "NAK_PSN_SEQ",
+	[CS_RNR] = "RNR",
+	[CS_ERROR] = "ERROR",
+	[CS_UPDATE] = "UPDATE",
+	[CS_DROP] = "DROP",
+	[CS_DONE] = "DONE",
+};
+
+/* One response packet on its way through the states, on rxe_completer()'s stack. */
+struct rxe_comp_pkt {
+	struct rxe_qp *qp;
+	struct rxe_pkt *pkt;
+	uint64_t now;
+	struct rxe_comp_mark mark; /* the position before the packet, to tell progress */
+	enum ibv_wc_status status; /* ERROR: what the WQE at the head completes with */
+};
+
+static uint32_t rxe_comp_pkt_psn(const struct rxe_comp_pkt *c)
 {
-	uint32_t psn = pkt->pi.h.bth.psn;
+	return c->pkt->pi.h.bth.psn;
+}
+
+/* The WQE at the head of the send queue if it is being sent or answered, else NULL. */
+static struct rxe_send_wqe *rxe_comp_head(struct rxe_qp *qp)
+{
 	struct rxe_send_wqe *w;
-	uint32_t off;
+
+	if (qp->sq.cons == rxe_sq_prod(qp))
+		return NULL;
+	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
+	return w->state == WQE_STARTED || w->state == WQE_SENT ? w : NULL;
+}
+
+/*
+ * Whether the response may answer something: a request must be
+ * outstanding, and its PSN must lie between the oldest unacknowledged PSN
+ * and the last PSN given to a request (kernel rxe's completer finds no WQE,
+ * or a PSN past it, and drops the packet). The responder never answers
+ * anything else, so whatever else arrives is a stale copy or forged: an
+ * ACK, NAK or RNR NAK out of that window neither retires a WQE nor fails
+ * one, and cannot take an idle QP to the error state.
+ */
+static enum comp_state rxe_comp_check_psn(struct rxe_comp_pkt *c)
+{
+	struct rxe_qp *qp = c->qp;
+	uint32_t psn = rxe_comp_pkt_psn(c);
+
+	if (rxe_outstanding(qp) && !rxe_psn_before(psn, qp->comp.psn) &&
+	    !rxe_psn_after(psn, qp->req.last_psn))
+		return CS_CHECK_ACK;
+	return CS_DROP;
+}
+
+/* What the packet is: an ACK goes its own way, the rest acknowledge what came before them. */
+static enum comp_state rxe_comp_check_ack(struct rxe_comp_pkt *c)
+{
+	switch (c->pkt->pi.opcode) {
+	case IB_OPCODE_RC_ACKNOWLEDGE:
+		switch (rxe_aeth_syn_type(c->pkt->pi.h.aeth.syndrome)) {
+		case RXE_AETH_ACK:
+			return CS_ACK;
+		case RXE_AETH_RNR_NAK:
+		case RXE_AETH_NAK:
+			return CS_IMPLICIT_ACK;
+		default:
+			return CS_UPDATE; /* a reserved syndrome: nothing to act on */
+		}
+	case IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE:
+	case IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST:
+		return CS_IMPLICIT_ACK;
+	default:
+		return CS_UPDATE;
+	}
+}
+
+/*
+ * A response, NAK or RNR NAK for PSN p acknowledges the requests before p
+ * (IBA 9.7.5.1.2); then the packet is acted on for itself.
+ */
+static enum comp_state rxe_comp_implicit_ack(struct rxe_comp_pkt *c)
+{
+	static const enum ibv_wc_status st[] = {
+		[RXE_NAK_INVALID_REQUEST] = IBV_WC_REM_INV_REQ_ERR,
+		[RXE_NAK_REM_ACCESS_ERROR] = IBV_WC_REM_ACCESS_ERR,
+		[RXE_NAK_REM_OP_ERROR] = IBV_WC_REM_OP_ERR,
+		[RXE_NAK_INVALID_RD_REQUEST] = IBV_WC_REM_INV_RD_REQ_ERR,
+	};
+	uint8_t syn = c->pkt->pi.h.aeth.syndrome, code = rxe_aeth_syn_value(syn);
+
+	rxe_comp_ack(c->qp, rxe_psn_add(rxe_comp_pkt_psn(c), -1), false);
+	if (c->pkt->pi.opcode != IB_OPCODE_RC_ACKNOWLEDGE)
+		return CS_CHECK_WQE;
+	if (rxe_aeth_syn_type(syn) == RXE_AETH_RNR_NAK)
+		return CS_RNR;
+	if (code == RXE_NAK_PSN_SEQ_ERROR)
+		return CS_NAK_PSN_SEQ;
+	c->status = code < ARRAY_SIZE(st) && st[code] ? st[code] : IBV_WC_REM_OP_ERR;
+	return CS_ERROR;
+}
+
+/*
+ * The WQE at the head is what the response answers: an atomic ACK its
+ * atomic, a READ response of no data its ATOMIC WRITE (kernel rxe's
+ * send_read_response_ack()), any other READ response a READ whose PSNs
+ * hold it. Anything else answers nothing that is still waiting.
+ */
+static enum comp_state rxe_comp_check_wqe(struct rxe_comp_pkt *c)
+{
+	struct rxe_send_wqe *w = rxe_comp_head(c->qp);
+	uint32_t psn = rxe_comp_pkt_psn(c);
+
+	if (!w)
+		return CS_UPDATE;
+	if (c->pkt->pi.opcode == IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE)
+		return (w->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+			w->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) &&
+				       w->first_psn == psn
+			       ? CS_ATOMIC
+			       : CS_UPDATE;
+	if (w->opcode == IBV_WR_ATOMIC_WRITE)
+		return c->pkt->pi.opcode == IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY &&
+				       w->first_psn == psn
+			       ? CS_ATOMIC_WRITE
+			       : CS_UPDATE;
+	if (w->opcode != IBV_WR_RDMA_READ || rxe_psn_before(psn, w->first_psn) ||
+	    rxe_psn_after(psn, w->last_psn))
+		return CS_UPDATE;
+	return CS_READ;
+}
+
+/* One READ response: data for the READ at the head, in PSN order. */
+static enum comp_state rxe_comp_do_read(struct rxe_comp_pkt *c)
+{
+	struct rxe_qp *qp = c->qp;
+	struct rxe_pkt *pkt = c->pkt;
+	struct rxe_send_wqe *w = rxe_comp_head(qp);
+	uint32_t psn = rxe_comp_pkt_psn(c), off;
 	int ret;
 
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return; /* stale: a replayed or duplicated response */
-	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (qp->sq.cons == rxe_sq_prod(qp))
-		return;
-	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
-	if (w->opcode != IBV_WR_RDMA_READ || (w->state != WQE_STARTED && w->state != WQE_SENT))
-		return;
-	if (rxe_psn_before(psn, w->first_psn) || rxe_psn_after(psn, w->last_psn))
-		return;
 	if (rxe_psn_after(psn, qp->comp.psn)) {
 		/* a response went missing: ask again from the gap, once */
 		if (!qp->comp.read_gap) {
 			qp->comp.read_gap = true;
 			rxe_comp_rewind(qp);
 		}
-		return;
+		return CS_UPDATE;
 	}
 	qp->comp.read_gap = false;
 	off = (uint32_t)rxe_psn_diff(psn, w->first_psn) * qp->mtu;
 	if (off > w->length || pkt->pi.paylen > w->length - off ||
 	    (psn != w->last_psn && pkt->pi.paylen != qp->mtu)) {
-		rxe_comp_fail(qp, IBV_WC_BAD_RESP_ERR);
-		return;
+		c->status = IBV_WC_BAD_RESP_ERR;
+		return CS_ERROR;
 	}
 	/* the requester faulted the buffer in before asking (rxe_req_local_ready) */
 	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, off,
 			   (void *)pkt->pi.payload, pkt->pi.paylen, true, NULL, NULL);
 	if (ret) {
-		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
-		return;
+		c->status = ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR;
+		return CS_ERROR;
 	}
 	qp->comp.psn = rxe_psn_add(psn, 1);
 	if (psn == w->last_psn && (pkt->pi.mask & RXE_END_MASK))
 		rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+	return CS_UPDATE;
 }
 
-static void rxe_comp_atomic(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* An atomic ACK: the original value into the atomic at the head. */
+static enum comp_state rxe_comp_do_atomic(struct rxe_comp_pkt *c)
 {
-	uint32_t psn = pkt->pi.h.bth.psn;
-	uint64_t orig = pkt->pi.h.atmack_orig;
-	struct rxe_send_wqe *w;
+	struct rxe_qp *qp = c->qp;
+	struct rxe_send_wqe *w = rxe_comp_head(qp);
+	uint64_t orig = c->pkt->pi.h.atmack_orig;
 	int ret;
 
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return; /* stale */
-	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (qp->sq.cons == rxe_sq_prod(qp))
-		return;
-	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
-	if ((w->opcode != IBV_WR_ATOMIC_CMP_AND_SWP && w->opcode != IBV_WR_ATOMIC_FETCH_AND_ADD) ||
-	    w->first_psn != psn || (w->state != WQE_STARTED && w->state != WQE_SENT))
-		return;
 	ret = rxe_sge_copy(qp->dev, qp->ibqp.qp_base.pd, w->sge, w->num_sge, 0, &orig, sizeof(orig),
 			   true, NULL, NULL);
 	if (ret) {
-		rxe_comp_fail(qp, ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR);
-		return;
+		c->status = ret == -ENOSPC ? IBV_WC_LOC_LEN_ERR : IBV_WC_LOC_PROT_ERR;
+		return CS_ERROR;
 	}
 	qp->comp.read_gap = false;
-	qp->comp.psn = rxe_psn_add(psn, 1);
+	qp->comp.psn = rxe_psn_add(rxe_comp_pkt_psn(c), 1);
 	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
+	return CS_UPDATE;
 }
 
-/*
- * A READ response of no data that answers the ATOMIC WRITE at the head of
- * the send queue (kernel rxe's send_read_response_ack()). Returns false
- * when the head WQE is not an ATOMIC WRITE: the packet is then a READ's.
- */
-static bool rxe_comp_atomic_write(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* The READ response of no data that completes the ATOMIC WRITE at the head. */
+static enum comp_state rxe_comp_do_atomic_write(struct rxe_comp_pkt *c)
 {
-	uint32_t psn = pkt->pi.h.bth.psn;
-	struct rxe_send_wqe *w;
+	struct rxe_qp *qp = c->qp;
 
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return false; /* stale: rxe_comp_read() ignores it too */
-	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (qp->sq.cons == rxe_sq_prod(qp))
-		return true;
-	w = rxe_wq_slot(&qp->sq, qp->sq.cons);
-	if (w->opcode != IBV_WR_ATOMIC_WRITE)
-		return false;
-	if (w->first_psn != psn || (w->state != WQE_STARTED && w->state != WQE_SENT))
-		return true;
 	qp->comp.read_gap = false;
-	qp->comp.psn = rxe_psn_add(psn, 1);
-	rxe_send_complete(qp, w, IBV_WC_SUCCESS);
-	return true;
+	qp->comp.psn = rxe_psn_add(rxe_comp_pkt_psn(c), 1);
+	rxe_send_complete(qp, rxe_comp_head(qp), IBV_WC_SUCCESS);
+	return CS_UPDATE;
 }
 
-/* An ACK for @psn: everything up to it is acknowledged. */
-static void rxe_comp_explicit_ack(struct rxe_qp *qp, uint32_t psn)
+/* An ACK for PSN p: everything up to p is acknowledged. */
+static enum comp_state rxe_comp_do_ack(struct rxe_comp_pkt *c)
 {
-	if (rxe_psn_before(psn, rxe_psn_add(qp->comp.psn, -1)))
-		return; /* stale */
-	if (!rxe_comp_ack(qp, psn, true))
-		return;
+	struct rxe_qp *qp = c->qp;
+
+	if (!rxe_comp_ack(qp, rxe_comp_pkt_psn(c), true))
+		return CS_UPDATE;
 	/*
 	 * The responder got past a READ/atomic whose response is missing:
 	 * lost, or still behind this ACK on a reordering path. Ask again
@@ -250,142 +413,120 @@ static void rxe_comp_explicit_ack(struct rxe_qp *qp, uint32_t psn)
 		qp->comp.read_gap = true;
 		rxe_comp_rewind(qp);
 	}
+	return CS_UPDATE;
 }
 
-static void rxe_comp_nak(struct rxe_qp *qp, uint32_t psn, uint8_t code, uint64_t now)
+static enum comp_state rxe_comp_nak_psn_seq(struct rxe_comp_pkt *c)
 {
-	static const enum ibv_wc_status st[] = {
-		[RXE_NAK_INVALID_REQUEST] = IBV_WC_REM_INV_REQ_ERR,
-		[RXE_NAK_REM_ACCESS_ERROR] = IBV_WC_REM_ACCESS_ERR,
-		[RXE_NAK_REM_OP_ERROR] = IBV_WC_REM_OP_ERR,
-		[RXE_NAK_INVALID_RD_REQUEST] = IBV_WC_REM_INV_RD_REQ_ERR,
-	};
+	struct rxe_qp *qp = c->qp;
+	uint32_t psn = rxe_comp_pkt_psn(c);
 
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return; /* stale */
-	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	if (code == RXE_NAK_PSN_SEQ_ERROR) {
-		/*
-		 * The responder NAKs a sequence error once until it receives
-		 * @psn, so a second NAK for the PSN we already went back to
-		 * is a copy; going back again would only resend more.
-		 */
-		if (qp->comp.nak_seen && qp->comp.nak_psn == psn)
-			return;
-		qp->comp.nak_seen = true;
-		qp->comp.nak_psn = psn;
-		/*
-		 * Resume from the oldest unacknowledged PSN, not from @psn: a
-		 * READ or atomic before @psn may still miss its response.
-		 */
-		rxe_comp_rewind(qp);
-		if (qp->attr.timeout && !qp->req.rnr_wait)
-			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
-		return;
-	}
-	rxe_comp_fail(qp, code < ARRAY_SIZE(st) && st[code] ? st[code] : IBV_WC_REM_OP_ERR);
+	/*
+	 * The responder NAKs a sequence error once until it receives @psn,
+	 * so a second NAK for the PSN we already went back to is a copy;
+	 * going back again would only resend more.
+	 */
+	if (qp->comp.nak_seen && qp->comp.nak_psn == psn)
+		return CS_UPDATE;
+	qp->comp.nak_seen = true;
+	qp->comp.nak_psn = psn;
+	/*
+	 * Resume from the oldest unacknowledged PSN, not from @psn: a READ or
+	 * atomic before @psn may still miss its response.
+	 */
+	rxe_comp_rewind(qp);
+	if (qp->attr.timeout && !qp->req.rnr_wait)
+		qp->comp.deadline = c->now + rxe_timeout_ns(qp->attr.timeout);
+	return CS_UPDATE;
 }
 
-static void rxe_comp_rnr(struct rxe_qp *qp, uint32_t psn, uint8_t timer, uint64_t now,
-			 struct rxe_comp_mark m)
+static enum comp_state rxe_comp_rnr(struct rxe_comp_pkt *c)
 {
-	if (rxe_psn_before(psn, qp->comp.psn))
-		return; /* stale */
-	rxe_comp_ack(qp, rxe_psn_add(psn, -1), false);
-	/* what the RNR NAK implicitly acknowledges is progress */
-	rxe_comp_progress_since(qp, m, now);
+	struct rxe_qp *qp = c->qp;
+
+	/* what the RNR NAK implicitly acknowledges is progress, accounted here */
+	rxe_comp_progress_since(qp, c->mark, c->now);
+	c->mark = rxe_comp_mark(qp);
 	/*
 	 * The requester is already paused for an RNR NAK: this one is a copy
 	 * of it, or was sent for a packet that was in flight with it. Either
 	 * way it must not use up another rnr_retry.
 	 */
 	if (qp->req.rnr_wait)
-		return;
+		return CS_UPDATE;
 	if (qp->comp.rnr_left != 7) {
 		if (!qp->comp.rnr_left) {
-			rxe_comp_fail(qp, IBV_WC_RNR_RETRY_EXC_ERR);
-			return;
+			c->status = IBV_WC_RNR_RETRY_EXC_ERR;
+			return CS_ERROR;
 		}
 		qp->comp.rnr_left--;
 	}
 	rxe_comp_rewind(qp);
 	qp->comp.nak_seen = false;
 	qp->req.rnr_wait = true;
-	qp->req.rnr_until = now + rxe_rnr_ns(timer);
+	qp->req.rnr_until = c->now + rxe_rnr_ns(rxe_aeth_syn_value(c->pkt->pi.h.aeth.syndrome));
 	qp->comp.deadline = 0;
+	return CS_UPDATE;
 }
 
-/*
- * Whether a response for @psn may answer something: a request must be
- * outstanding, and @psn must lie between the oldest unacknowledged PSN and
- * the last PSN given to a request (kernel rxe's completer finds no WQE, or
- * a PSN past it, and drops the packet). The responder never answers
- * anything else, so whatever else arrives is a stale copy or forged: an
- * ACK, NAK or RNR NAK out of that window neither retires a WQE nor fails
- * one, and cannot take an idle QP to the error state.
- */
-static bool rxe_comp_psn_ok(struct rxe_qp *qp, uint32_t psn)
+static enum comp_state rxe_comp_error(struct rxe_comp_pkt *c)
 {
-	return rxe_outstanding(qp) && !rxe_psn_before(psn, qp->comp.psn) &&
-	       !rxe_psn_after(psn, qp->req.last_psn);
+	rxe_comp_fail(c->qp, c->status);
+	return CS_UPDATE;
 }
 
-/* Handles one response packet for @qp. Engine, under dev->lock. */
-void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
+/* Progress restores the retry counters; a drained send queue tells SQD's waiter. */
+static enum comp_state rxe_comp_update(struct rxe_comp_pkt *c)
 {
-	uint32_t psn = pkt->pi.h.bth.psn;
-	uint8_t syn = pkt->pi.h.aeth.syndrome;
-	uint64_t now = rxe_now();
-	struct rxe_comp_mark m = rxe_comp_mark(qp);
+	struct rxe_qp *qp = c->qp;
 
-	if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
-		return;
-	if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD)
-		return;
-	if ((pkt->pi.opcode & IB_OPCODE_TRANSPORT_MASK) != IB_OPCODE_RC)
-		return;
-	if (!rxe_comp_psn_ok(qp, psn)) {
-		qp->dev->rx_drops[RXE_DROP_RESPONSE]++;
-		return;
-	}
-	switch (pkt->pi.opcode) {
-	case IB_OPCODE_RC_ACKNOWLEDGE:
-		switch (rxe_aeth_syn_type(syn)) {
-		case RXE_AETH_ACK:
-			rxe_comp_explicit_ack(qp, psn);
-			break;
-		case RXE_AETH_RNR_NAK:
-			rxe_comp_rnr(qp, psn, rxe_aeth_syn_value(syn), now, m);
-			m = rxe_comp_mark(qp); /* progress already accounted */
-			break;
-		case RXE_AETH_NAK:
-			rxe_comp_nak(qp, psn, rxe_aeth_syn_value(syn), now);
-			break;
-		default:
-			break;
-		}
-		break;
-	case IB_OPCODE_RC_ATOMIC_ACKNOWLEDGE:
-		rxe_comp_atomic(qp, pkt);
-		break;
-	case IB_OPCODE_RC_RDMA_READ_RESPONSE_ONLY:
-		if (rxe_comp_atomic_write(qp, pkt))
-			break;
-		rxe_comp_read(qp, pkt);
-		break;
-	case IB_OPCODE_RC_RDMA_READ_RESPONSE_FIRST:
-	case IB_OPCODE_RC_RDMA_READ_RESPONSE_MIDDLE:
-	case IB_OPCODE_RC_RDMA_READ_RESPONSE_LAST:
-		rxe_comp_read(qp, pkt);
-		break;
-	default:
-		break;
-	}
-	rxe_comp_progress_since(qp, m, now);
+	rxe_comp_progress_since(qp, c->mark, c->now);
 	if (qp->state == IBV_QPS_SQD && !rxe_outstanding(qp) && qp->attr.en_sqd_async_notify &&
 	    qp->sq_draining) {
 		qp->sq_draining = false;
 		rxe_async_qp(qp, IBV_EVENT_SQ_DRAINED);
+	}
+	return CS_DONE;
+}
+
+static enum comp_state rxe_comp_drop(struct rxe_comp_pkt *c)
+{
+	c->qp->dev->rx_drops[RXE_DROP_RESPONSE]++;
+	return CS_DONE;
+}
+
+static enum comp_state (*const comp_state_fn[CS_NR])(struct rxe_comp_pkt *c) = {
+	[CS_CHECK_PSN] = rxe_comp_check_psn,
+	[CS_CHECK_ACK] = rxe_comp_check_ack,
+	[CS_IMPLICIT_ACK] = rxe_comp_implicit_ack,
+	[CS_CHECK_WQE] = rxe_comp_check_wqe,
+	[CS_READ] = rxe_comp_do_read,
+	[CS_ATOMIC] = rxe_comp_do_atomic,
+	[CS_ATOMIC_WRITE] = rxe_comp_do_atomic_write,
+	[CS_ACK] = rxe_comp_do_ack,
+	[CS_NAK_PSN_SEQ] = rxe_comp_nak_psn_seq,
+	[CS_RNR] = rxe_comp_rnr,
+	[CS_ERROR] = rxe_comp_error,
+	[CS_UPDATE] = rxe_comp_update,
+	[CS_DROP] = rxe_comp_drop,
+};
+
+/*
+ * Handles one response packet for @qp: runs the states from CHECK_PSN until
+ * DONE. Engine, under dev->lock.
+ */
+void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
+{
+	struct rxe_comp_pkt c = {.qp = qp, .pkt = pkt, .now = rxe_now(), .mark = rxe_comp_mark(qp)};
+	bool trace = sodp_log_enabled(SODP_LOG_DEBUG);
+	enum comp_state s = CS_CHECK_PSN;
+
+	while (s != CS_DONE) {
+		if (trace)
+			sodp_dbg("qp %#x: %s psn %#x: %s\n", qp->ibqp.qp_base.qp_num,
+				 rxe_opcode_name(pkt->pi.opcode), pkt->pi.h.bth.psn,
+				 comp_state_name[s]);
+		s = comp_state_fn[s](&c);
 	}
 }
 
