@@ -270,19 +270,29 @@ static void rxe_qp_set_state(struct rxe_qp *qp, enum ibv_qp_state st)
 }
 
 /*
- * Moves the QP to the error state after a fatal transport error. The flush
- * may post to a full CQ and come back here: the state is ERR by then.
+ * The error state, entered by ibv_modify_qp() or a fatal error: every
+ * outstanding WR completes with IBV_WC_WR_FLUSH_ERR, and a QP on an SRQ
+ * raises IBV_EVENT_QP_LAST_WQE_REACHED once (IBA 11.5.2.3, 10.3.1).
+ * Under dev->lock.
  */
-void rxe_qp_error(struct rxe_qp *qp)
+static void rxe_qp_enter_error(struct rxe_qp *qp)
 {
-	if (qp->state == IBV_QPS_ERR)
-		return;
 	rxe_qp_set_state(qp, IBV_QPS_ERR);
 	rxe_qp_flush(qp);
 	if (qp->srq && !qp->last_wqe_sent) {
 		qp->last_wqe_sent = true;
 		rxe_async_qp(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
 	}
+}
+
+/*
+ * Moves the QP to the error state after a fatal transport error. The flush
+ * may post to a full CQ and come back here: the state is ERR by then.
+ */
+void rxe_qp_error(struct rxe_qp *qp)
+{
+	if (qp->state != IBV_QPS_ERR)
+		rxe_qp_enter_error(qp);
 }
 
 /* ---- create / destroy ---- */
@@ -299,6 +309,12 @@ void rxe_qp_error(struct rxe_qp *qp)
 #define RXE_SEND_OPS_UD (IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM)
 
 static void rxe_qp_ex_init(struct rxe_qp *qp);
+
+/* Bytes of a path MTU (IBV_MTU_256 = 1 ... IBV_MTU_4096 = 5). */
+static uint32_t rxe_mtu_bytes(enum ibv_mtu mtu)
+{
+	return 128u << mtu;
+}
 
 static void rxe_qp_reset_state(struct rxe_qp *qp)
 {
@@ -356,71 +372,83 @@ static uint32_t rxe_qpn_alloc(struct rxe_dev *dev)
 	return qpn;
 }
 
-struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)
+/*
+ * Creation in three steps, as the kernel's rxe_qp_chk_init / rxe_qp_init_req
+ * / rxe_qp_init_resp: the attributes are checked against the device's
+ * limits with no side effect (rxe_qp_chk_init()); the work queues are
+ * allocated (rxe_qp_alloc_queues()); the QP's state is set up
+ * (rxe_qp_init_state()); only then does it get a QPN and become visible to
+ * the engine (rxe_qp_publish()).
+ */
+static int rxe_qp_chk_init(const struct ibv_qp_init_attr_ex *attr)
 {
-	struct rxe_dev *dev = ctx_dev(ctx);
-	struct ibv_qp_cap *cap = &attr->cap;
-	struct rxe_qp *qp;
+	const struct ibv_qp_cap *cap = &attr->cap;
 	uint64_t ops_ok;
-	uint32_t qpn;
-	int ret = -EOPNOTSUPP;
 
 	if (attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_CREATE_FLAGS |
 					  IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))
-		goto err;
+		return -EOPNOTSUPP;
 	/* no create flag has a meaning here (kernel rxe takes none either) */
 	if ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) && attr->create_flags)
-		goto err;
+		return -EOPNOTSUPP;
 	if (attr->qp_type != IBV_QPT_RC && attr->qp_type != IBV_QPT_UD &&
 	    attr->qp_type != IBV_QPT_UC)
-		goto err;
+		return -EOPNOTSUPP;
 	ops_ok = attr->qp_type == IBV_QPT_RC   ? RXE_SEND_OPS_RC
 		 : attr->qp_type == IBV_QPT_UC ? RXE_SEND_OPS_UC
 					       : RXE_SEND_OPS_UD;
 	if ((attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) && (attr->send_ops_flags & ~ops_ok))
-		goto err;
-	ret = -EINVAL;
+		return -EOPNOTSUPP;
 	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) || !attr->pd)
-		goto err;
+		return -EINVAL;
 	if (!attr->send_cq || !attr->recv_cq)
-		goto err;
+		return -EINVAL;
 	if (cap->max_send_wr > RXE_MAX_QP_WR || cap->max_send_sge > RXE_MAX_SGE ||
 	    cap->max_inline_data > RXE_MAX_INLINE_DATA)
-		goto err;
+		return -EINVAL;
 	if (!attr->srq && (cap->max_recv_wr > RXE_MAX_QP_WR || cap->max_recv_sge > RXE_MAX_SGE))
-		goto err;
-	ret = rxe_dev_start(dev);
-	if (ret)
-		goto err;
-	ret = -ENOMEM;
-	qp = calloc(1, sizeof(*qp));
-	if (!qp)
-		goto err;
-	if (!cap->max_send_wr)
-		cap->max_send_wr = 1;
-	if (!cap->max_send_sge)
-		cap->max_send_sge = 1;
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * The send queue, and the receive queue unless an SRQ stands in for it.
+ * A depth or scatter length of 0 gets 1; *cap is updated to what the QP
+ * has, which the caller reports back. 0 or -ENOMEM.
+ */
+static int rxe_qp_alloc_queues(struct rxe_qp *qp, struct ibv_qp_cap *cap, bool srq)
+{
+	int ret;
+
+	cap->max_send_wr = SODP_MAX(cap->max_send_wr, 1u);
+	cap->max_send_sge = SODP_MAX(cap->max_send_sge, 1u);
 	ret = rxe_wq_init(&qp->sq, cap->max_send_wr, cap->max_send_sge,
 			  sizeof(struct rxe_send_wqe));
 	if (ret)
-		goto err_free;
-	if (attr->srq) {
+		return ret;
+	if (srq) {
 		cap->max_recv_wr = 0;
 		cap->max_recv_sge = 0;
 		ret = rxe_wq_init(&qp->rq, 1, 1, sizeof(struct rxe_recv_wqe));
 	} else {
-		if (!cap->max_recv_wr)
-			cap->max_recv_wr = 1;
-		if (!cap->max_recv_sge)
-			cap->max_recv_sge = 1;
+		cap->max_recv_wr = SODP_MAX(cap->max_recv_wr, 1u);
+		cap->max_recv_sge = SODP_MAX(cap->max_recv_sge, 1u);
 		ret = rxe_wq_init(&qp->rq, cap->max_recv_wr, cap->max_recv_sge,
 				  sizeof(struct rxe_recv_wqe));
 	}
 	if (ret)
-		goto err_sq;
-	cap->max_inline_data = RXE_MAX_INLINE_DATA;
+		rxe_wq_fini(&qp->sq);
+	return ret;
+}
+
+/* Everything but the QPN, before the engine can see the QP in dev->qps. */
+static void rxe_qp_init_state(struct rxe_qp *qp, struct sodp_context *ctx,
+			      const struct ibv_qp_init_attr_ex *attr)
+{
+	struct ibv_qp *ibqp = &qp->ibqp.qp_base;
+
 	qp->max_inline = RXE_MAX_INLINE_DATA;
-	qp->dev = dev;
+	qp->dev = ctx_dev(ctx);
 	qp->ctx = ctx;
 	qp->scq = to_rcq(attr->send_cq);
 	qp->rcq = to_rcq(attr->recv_cq);
@@ -431,30 +459,34 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 		qp->send_ops = true;
 		qp->send_ops_flags = attr->send_ops_flags;
 	}
-
-	/* fully initialised before the engine can see it in dev->qps */
-	qp->ibqp.qp_base.context = &ctx->vctx.context;
-	qp->ibqp.qp_base.qp_context = attr->qp_context;
-	qp->ibqp.qp_base.pd = attr->pd;
-	qp->ibqp.qp_base.send_cq = attr->send_cq;
-	qp->ibqp.qp_base.recv_cq = attr->recv_cq;
-	qp->ibqp.qp_base.srq = attr->srq;
-	qp->ibqp.qp_base.qp_type = attr->qp_type;
-	pthread_mutex_init(&qp->ibqp.qp_base.mutex, NULL);
-	pthread_cond_init(&qp->ibqp.qp_base.cond, NULL);
+	ibqp->context = &ctx->vctx.context;
+	ibqp->qp_context = attr->qp_context;
+	ibqp->pd = attr->pd;
+	ibqp->send_cq = attr->send_cq;
+	ibqp->recv_cq = attr->recv_cq;
+	ibqp->srq = attr->srq;
+	ibqp->qp_type = attr->qp_type;
+	pthread_mutex_init(&ibqp->mutex, NULL);
+	pthread_cond_init(&ibqp->cond, NULL);
 	rxe_qp_set_state(qp, IBV_QPS_RESET);
-	qp->attr.cap = *cap;
+	qp->attr.cap = attr->cap;
 	qp->attr.port_num = 1;
-	qp->attr.path_mtu = IBV_MTU_1024;
-	qp->mtu = 1024;
+	qp->attr.path_mtu = RXE_DEFAULT_PATH_MTU;
+	qp->mtu = rxe_mtu_bytes(RXE_DEFAULT_PATH_MTU);
 	rxe_qp_ex_init(qp);
 	rxe_qp_fault_init(qp);
+}
+
+/* Gives @qp a QPN and the engine sight of it: 0, or -ENOMEM with no QPN left. */
+static int rxe_qp_publish(struct rxe_dev *dev, struct rxe_qp *qp)
+{
+	uint32_t qpn;
+
 	rxe_dev_lock(dev);
-	ret = -ENOMEM;
 	qpn = rxe_qpn_alloc(dev);
 	if (!qpn) {
 		pthread_mutex_unlock(&dev->lock);
-		goto err_rq;
+		return -ENOMEM;
 	}
 	qp->ibqp.qp_base.qp_num = qpn;
 	qp->ibqp.qp_base.handle = qpn;
@@ -465,11 +497,36 @@ struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_e
 	if (qp->srq)
 		qp->srq->users++;
 	pthread_mutex_unlock(&dev->lock);
+	return 0;
+}
 
+struct ibv_qp *rxe_create_qp(struct sodp_context *ctx, struct ibv_qp_init_attr_ex *attr)
+{
+	struct rxe_dev *dev = ctx_dev(ctx);
+	struct rxe_qp *qp;
+	int ret;
+
+	ret = rxe_qp_chk_init(attr);
+	if (ret)
+		goto err;
+	ret = rxe_dev_start(dev);
+	if (ret)
+		goto err;
+	ret = -ENOMEM;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		goto err;
+	ret = rxe_qp_alloc_queues(qp, &attr->cap, attr->srq);
+	if (ret)
+		goto err_free;
+	attr->cap.max_inline_data = RXE_MAX_INLINE_DATA;
+	rxe_qp_init_state(qp, ctx, attr);
+	ret = rxe_qp_publish(dev, qp);
+	if (ret)
+		goto err_queues;
 	return &qp->ibqp.qp_base;
-err_rq:
+err_queues:
 	rxe_wq_fini(&qp->rq);
-err_sq:
 	rxe_wq_fini(&qp->sq);
 err_free:
 	free(qp);
@@ -503,12 +560,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 
 /* ---- modify / query ---- */
 
-static uint32_t rxe_mtu_bytes(enum ibv_mtu mtu)
-{
-	return 128u << mtu;
-}
-
-static int rxe_check_attr(struct rxe_qp *qp, struct ibv_qp_attr *attr, int mask)
+static int rxe_check_attr(struct rxe_qp *qp, const struct ibv_qp_attr *attr, int mask)
 {
 	if ((mask & IBV_QP_PORT) && attr->port_num != 1)
 		return -EINVAL;
@@ -520,19 +572,19 @@ static int rxe_check_attr(struct rxe_qp *qp, struct ibv_qp_attr *attr, int mask)
 	    (attr->path_mtu < IBV_MTU_256 || attr->path_mtu > IBV_MTU_4096 ||
 	     attr->path_mtu > qp->dev->active_mtu))
 		return -EINVAL;
-	if ((mask & IBV_QP_TIMEOUT) && attr->timeout > 31)
+	if ((mask & IBV_QP_TIMEOUT) && attr->timeout > RXE_MAX_TIMEOUT)
 		return -EINVAL;
-	if ((mask & IBV_QP_RETRY_CNT) && attr->retry_cnt > 7)
+	if ((mask & IBV_QP_RETRY_CNT) && attr->retry_cnt > RXE_MAX_RETRY_CNT)
 		return -EINVAL;
-	if ((mask & IBV_QP_RNR_RETRY) && attr->rnr_retry > 7)
+	if ((mask & IBV_QP_RNR_RETRY) && attr->rnr_retry > RXE_MAX_RETRY_CNT)
 		return -EINVAL;
-	if ((mask & IBV_QP_MIN_RNR_TIMER) && attr->min_rnr_timer > 31)
+	if ((mask & IBV_QP_MIN_RNR_TIMER) && attr->min_rnr_timer > RXE_MAX_RNR_TIMER)
 		return -EINVAL;
 	if ((mask & IBV_QP_MAX_QP_RD_ATOMIC) && attr->max_rd_atomic > RXE_MAX_QP_RD_ATOM)
 		return -EINVAL;
 	if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && attr->max_dest_rd_atomic > RXE_MAX_QP_RD_ATOM)
 		return -EINVAL;
-	if ((mask & IBV_QP_DEST_QPN) && attr->dest_qp_num > 0xffffff)
+	if ((mask & IBV_QP_DEST_QPN) && attr->dest_qp_num > RXE_QPN_MASK)
 		return -EINVAL;
 	if ((mask & IBV_QP_CAP) &&
 	    (attr->cap.max_send_wr > qp->sq.max_wr || attr->cap.max_recv_wr > qp->rq.max_wr))
@@ -542,15 +594,6 @@ static int rxe_check_attr(struct rxe_qp *qp, struct ibv_qp_attr *attr, int mask)
 	if (mask & IBV_QP_ALT_PATH)
 		return -EINVAL; /* no alternate paths on RoCE here */
 	return 0;
-}
-
-static uint32_t rxe_pow2_up(uint32_t v)
-{
-	uint32_t r = 1;
-
-	while (r < v)
-		r <<= 1;
-	return r;
 }
 
 /*
@@ -593,49 +636,39 @@ static int rxe_resp_resources(struct rxe_qp *qp, uint8_t max_dest_rd_atomic)
 	return 0;
 }
 
-int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
+/*
+ * Whether @mask may move @qp from its state to *next (IBA 11.2.6.1, table
+ * 91: the attributes each transition requires and those it allows), and
+ * whether every attribute in @mask is one the QP can take. No side effect;
+ * under dev->lock. 0 or -EINVAL.
+ */
+static int rxe_qp_chk_attr(struct rxe_qp *qp, const struct ibv_qp_attr *attr, int mask,
+			   enum ibv_qp_state *next)
 {
-	struct rxe_qp *qp = to_rqp(ibqp);
-	struct rxe_dev *dev = qp->dev;
+	int ti = rxe_qpt_index(qp->ibqp.qp_base.qp_type);
+	enum ibv_qp_state cur = qp->state;
 	const struct rxe_qp_trans *t;
-	enum ibv_qp_state cur, next;
-	struct rxe_av av;
-	int ret, ti = rxe_qpt_index(ibqp->qp_type);
 
-	if (mask & ~RXE_QP_ATTR_KNOWN)
-		return -EOPNOTSUPP;
-	rxe_dev_lock(dev);
-	cur = qp->state;
-	ret = -EINVAL;
 	if ((mask & IBV_QP_CUR_STATE) && attr->cur_qp_state != cur &&
 	    !(cur == IBV_QPS_SQE && attr->cur_qp_state == IBV_QPS_SQE))
-		goto out;
-	next = (mask & IBV_QP_STATE) ? attr->qp_state : cur;
-	if ((unsigned int)next > IBV_QPS_ERR || (unsigned int)cur > IBV_QPS_ERR)
-		goto out;
-	t = &rxe_qp_table[cur][next];
+		return -EINVAL;
+	*next = (mask & IBV_QP_STATE) ? attr->qp_state : cur;
+	if ((unsigned int)*next > IBV_QPS_ERR || (unsigned int)cur > IBV_QPS_ERR)
+		return -EINVAL;
+	t = &rxe_qp_table[cur][*next];
 	if (!t->valid)
-		goto out;
+		return -EINVAL;
 	if ((mask & t->req[ti]) != t->req[ti])
-		goto out;
+		return -EINVAL;
 	if (mask & ~(t->req[ti] | t->opt[ti] | IBV_QP_STATE | IBV_QP_CAP))
-		goto out;
-	ret = rxe_check_attr(qp, attr, mask);
-	if (ret)
-		goto out;
-	if (mask & IBV_QP_AV) {
-		ret = rxe_av_from_ah_attr(&av, &attr->ah_attr, dev);
-		if (ret)
-			goto out;
-	}
-	if ((mask & IBV_QP_MAX_DEST_RD_ATOMIC) && ibqp->qp_type == IBV_QPT_RC) {
-		ret = rxe_resp_resources(qp, attr->max_dest_rd_atomic);
-		if (ret)
-			goto out;
-	}
-	ret = 0;
+		return -EINVAL;
+	return rxe_check_attr(qp, attr, mask);
+}
 
-	/* attributes */
+/* Copies the attributes in @mask into @qp (checked; @av from attr->ah_attr). */
+static void rxe_qp_set_attr(struct rxe_qp *qp, const struct ibv_qp_attr *attr, int mask,
+			    const struct rxe_av *av)
+{
 	if (mask & IBV_QP_ACCESS_FLAGS)
 		qp->attr.qp_access_flags = attr->qp_access_flags;
 	if (mask & IBV_QP_PKEY_INDEX)
@@ -646,7 +679,7 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 		qp->attr.qkey = attr->qkey;
 	if (mask & IBV_QP_AV) {
 		qp->attr.ah_attr = attr->ah_attr;
-		qp->av = av;
+		qp->av = *av;
 	}
 	if (mask & IBV_QP_PATH_MTU) {
 		qp->attr.path_mtu = attr->path_mtu;
@@ -670,7 +703,7 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 		qp->attr.max_dest_rd_atomic = attr->max_dest_rd_atomic;
 	if (mask & IBV_QP_DEST_QPN) {
 		qp->attr.dest_qp_num = attr->dest_qp_num;
-		qp->sport = rxe_rc_sport(ibqp->qp_num, attr->dest_qp_num);
+		qp->sport = rxe_rc_sport(qp->ibqp.qp_base.qp_num, attr->dest_qp_num);
 	}
 	if (mask & IBV_QP_RQ_PSN) {
 		qp->attr.rq_psn = attr->rq_psn & RXE_PSN_MASK;
@@ -684,30 +717,56 @@ int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
 	}
 	if (mask & IBV_QP_EN_SQD_ASYNC_NOTIFY)
 		qp->attr.en_sqd_async_notify = attr->en_sqd_async_notify;
+}
 
-	/* state */
-	if (mask & IBV_QP_STATE) {
-		if (next == IBV_QPS_RESET) {
-			rxe_qp_reset_state(qp);
-		} else if (next == IBV_QPS_ERR) {
-			rxe_qp_set_state(qp, IBV_QPS_ERR);
-			rxe_qp_flush(qp);
-			if (qp->srq && !qp->last_wqe_sent) {
-				qp->last_wqe_sent = true;
-				rxe_async_qp(qp, IBV_EVENT_QP_LAST_WQE_REACHED);
-			}
-		} else if (next == IBV_QPS_RTR && cur == IBV_QPS_INIT) {
-			qp->resp.last_opcode = RXE_OPCODE_NONE;
-			qp->resp.msn = 0;
-		} else if (next == IBV_QPS_RTS && cur == IBV_QPS_RTR) {
-			qp->req.wqe_idx = qp->sq.cons;
-			qp->comp.retry_left = qp->attr.retry_cnt;
-			qp->comp.rnr_left = qp->attr.rnr_retry;
-		}
-		qp->sq_draining = next == IBV_QPS_SQD;
-		rxe_qp_set_state(qp, next);
+/* Moves @qp from @cur to @next, with what entering @next does. */
+static void rxe_qp_set_next_state(struct rxe_qp *qp, enum ibv_qp_state cur, enum ibv_qp_state next)
+{
+	if (next == IBV_QPS_RESET) {
+		rxe_qp_reset_state(qp);
+	} else if (next == IBV_QPS_ERR) {
+		rxe_qp_enter_error(qp);
+	} else if (next == IBV_QPS_RTR && cur == IBV_QPS_INIT) {
+		qp->resp.last_opcode = RXE_OPCODE_NONE;
+		qp->resp.msn = 0;
+	} else if (next == IBV_QPS_RTS && cur == IBV_QPS_RTR) {
+		qp->req.wqe_idx = qp->sq.cons;
+		qp->comp.retry_left = qp->attr.retry_cnt;
+		qp->comp.rnr_left = qp->attr.rnr_retry;
 	}
-out:
+	qp->sq_draining = next == IBV_QPS_SQD;
+	rxe_qp_set_state(qp, next);
+}
+
+/*
+ * ibv_modify_qp() in two phases, as the kernel's rxe_qp_chk_attr() and
+ * rxe_qp_from_attr(): everything that can fail, with no side effect (the
+ * transition, the attribute values, the address vector), then the
+ * responder resources, the one allocation, and only when they exist the
+ * attributes and the state. A failed modify leaves the QP as it was.
+ */
+int rxe_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int mask)
+{
+	struct rxe_qp *qp = to_rqp(ibqp);
+	struct rxe_dev *dev = qp->dev;
+	enum ibv_qp_state cur, next;
+	struct rxe_av av;
+	int ret;
+
+	if (mask & ~RXE_QP_ATTR_KNOWN)
+		return -EOPNOTSUPP;
+	rxe_dev_lock(dev);
+	cur = qp->state;
+	ret = rxe_qp_chk_attr(qp, attr, mask, &next);
+	if (!ret && (mask & IBV_QP_AV))
+		ret = rxe_av_from_ah_attr(&av, &attr->ah_attr, dev);
+	if (!ret && (mask & IBV_QP_MAX_DEST_RD_ATOMIC) && ibqp->qp_type == IBV_QPT_RC)
+		ret = rxe_resp_resources(qp, attr->max_dest_rd_atomic);
+	if (!ret) {
+		rxe_qp_set_attr(qp, attr, mask, &av);
+		if (mask & IBV_QP_STATE)
+			rxe_qp_set_next_state(qp, cur, next);
+	}
 	pthread_mutex_unlock(&dev->lock);
 	if (!ret)
 		rxe_doorbell(dev);

@@ -68,6 +68,16 @@
 #define RXE_RXBUF	    (RXE_PKT_BUF + 64)
 #define RXE_GRH_LEN	    40
 
+/* The least power of two not below @v (1 for 0): ring sizes. */
+static inline uint32_t rxe_pow2_up(uint32_t v)
+{
+	uint32_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
 struct rxe_dev;
 struct rxe_rxring;
 struct rxe_share;

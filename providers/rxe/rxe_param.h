@@ -40,6 +40,18 @@
 #define RXE_QPN_FIRST	 0x11	  /* as kernel rxe: 0 and 1 are the special QPs */
 #define RXE_QPN_LAST	 0xfffffe /* 0xffffff is the multicast QPN */
 
+/* A new QP's path MTU until ibv_modify_qp() sets one (kernel rxe's too). */
+#define RXE_DEFAULT_PATH_MTU IBV_MTU_1024
+
+/*
+ * Widths of the QP attributes that are codes, not counts (IBA 11.2.4.2,
+ * 9.7.5.2.8): the local ACK timeout and the RNR timer are 5-bit codes, the
+ * retry and RNR retry counts 3-bit fields (7 = retry forever for RNR).
+ */
+#define RXE_MAX_TIMEOUT	  31
+#define RXE_MAX_RNR_TIMER 31
+#define RXE_MAX_RETRY_CNT 7
+
 /* Headers a RoCEv2 packet may carry beyond the payload: rxe's allowance. */
 #define RXE_MAX_HDR_LENGTH 80
 
