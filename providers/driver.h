@@ -26,6 +26,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <infiniband/verbs.h>
@@ -44,6 +45,26 @@ struct sodp_impair {
 	uint64_t seed;
 	bool on;
 };
+
+/*
+ * Whether @a and @b hold the same IP address: ports and IPv6 scope are not
+ * compared. The one comparison of addresses for the front (which interface
+ * holds a configured address) and the provider (which device an address
+ * is, which address a packet came from).
+ */
+static inline bool sodp_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
 
 /* Parses "drop=N%,dup=N%,reorder=N%,seed=S" (NULL or "": none); -EINVAL. */
 int sodp_parse_impair(const char *spec, struct sodp_impair *im);

@@ -143,17 +143,6 @@ int sodp_parse_devices(const char *spec, struct sodp_dev_config *out, int max, c
 	return n;
 }
 
-static bool same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
-{
-	if (a->sa_family != b->ss_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
-}
-
 /* Does @ifa's prefix contain @ss? Used for 127.0.0.0/8 on lo. */
 static bool in_prefix(const struct ifaddrs *ifa, const struct sockaddr_storage *ss)
 {
@@ -236,7 +225,8 @@ int sodp_resolve_device(struct sodp_dev_config *cfg, char *err, size_t errlen)
 		return -errno;
 	}
 	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
-		if (ifa->ifa_addr && same_addr(ifa->ifa_addr, &cfg->addr)) {
+		if (ifa->ifa_addr &&
+		    sodp_same_ip(ifa->ifa_addr, (const struct sockaddr *)&cfg->addr)) {
 			match = ifa;
 			break;
 		}

@@ -36,15 +36,6 @@
 	 IBV_WC_EX_WITH_SRC_QP | IBV_WC_EX_WITH_SLID | IBV_WC_EX_WITH_SL |      \
 	 IBV_WC_EX_WITH_DLID_PATH_BITS)
 
-static uint32_t rxe_roundup_pow2(uint32_t v)
-{
-	uint32_t r = 1;
-
-	while (r < v)
-		r <<= 1;
-	return r;
-}
-
 static void rxe_cqe_to_wc(const struct rxe_cqe *e, struct ibv_wc *wc)
 {
 	memset(wc, 0, sizeof(*wc));
@@ -331,7 +322,7 @@ struct ibv_cq_ex *rxe_create_cq(struct sodp_context *ctx, const struct ibv_cq_in
 	cq = calloc(1, sizeof(*cq));
 	if (!cq)
 		goto err_give;
-	cq->size = rxe_roundup_pow2(attr->cqe + 1);
+	cq->size = rxe_pow2_up(attr->cqe + 1);
 	cq->max = attr->cqe;
 	cq->ring = calloc(cq->size, sizeof(*cq->ring));
 	if (!cq->ring) {
@@ -428,7 +419,7 @@ int rxe_resize_cq(struct ibv_cq *ibcq, int cqe)
 
 	if (cqe < 1 || cqe > RXE_MAX_CQE - 1)
 		return -EINVAL;
-	size = rxe_roundup_pow2(cqe + 1);
+	size = rxe_pow2_up(cqe + 1);
 	ring = calloc(size, sizeof(*ring));
 	if (!ring)
 		return -ENOMEM;

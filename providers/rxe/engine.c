@@ -428,17 +428,6 @@ static void *rxe_engine_thread(void *arg)
 
 /* ---- device lifetime ---- */
 
-static bool rxe_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
-}
-
 static enum ibv_mtu rxe_mtu_of(unsigned int if_mtu)
 {
 	int room = (int)if_mtu - RXE_MAX_HDR_LENGTH;
@@ -562,7 +551,8 @@ int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out)
 	rxe_fork_install();
 	pthread_mutex_lock(&rxe_devs_lock);
 	list_for_each_entry (dev, &rxe_devs, node) {
-		if (rxe_same_addr(&dev->addr, &ctx->cfg->addr)) {
+		if (sodp_same_ip((struct sockaddr *)&dev->addr,
+				 (const struct sockaddr *)&ctx->cfg->addr)) {
 			dev->refcnt++;
 			*out = dev;
 			goto out;

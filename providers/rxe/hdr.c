@@ -324,15 +324,22 @@ int rxe_pkt_parse(const void *buf, size_t len, struct rxe_pkt_info *out)
 	return 0;
 }
 
+/*
+ * rdma_flow_label_to_udp_sport(): a 20-bit flow label folded into the 14
+ * bits of the RoCEv2 source port range, above RXE_SPORT_BASE.
+ */
+uint16_t rxe_flow_label_sport(uint32_t fl)
+{
+	fl &= RXE_FLOW_LABEL_MASK;
+	return (uint16_t)(RXE_SPORT_BASE | ((fl & (RXE_SPORT_SLOTS - 1)) ^ (fl >> RXE_SPORT_BITS)));
+}
+
 uint16_t rxe_roce_udp_sport(uint32_t lqpn, uint32_t rqpn)
 {
 	uint64_t v = (uint64_t)lqpn * rqpn;
-	uint32_t fl;
 
-	/* rdma_calc_flow_label(): fold the product into 20 bits ... */
+	/* rdma_calc_flow_label(): fold the product into 20 bits */
 	v ^= v >> 20;
 	v ^= v >> 40;
-	fl = v & 0xfffff;
-	/* ... and rdma_flow_label_to_udp_sport(): 20 bits into 14, above 0xC000. */
-	return (uint16_t)(0xc000 | ((fl & 0x3fff) ^ (fl >> 14)));
+	return rxe_flow_label_sport((uint32_t)v);
 }

@@ -23,10 +23,9 @@
 #include <stdint.h>
 
 #include "opcode.h"
+#include "rxe_param.h"
 
-#define RXE_ROCE_V2_PORT 4791
-#define RXE_BTH_TVER	 0
-#define RXE_DEFAULT_PKEY 0xffff
+#define RXE_BTH_TVER 0
 
 /* ---- PSN arithmetic: 24-bit sequence numbers (IBA 9.7.1) ---- */
 
@@ -267,6 +266,7 @@ int rxe_pkt_parse(const void *buf, size_t len, struct rxe_pkt_info *out);
  * the QPN pair into a 20-bit flow label (lqpn * rqpn, folded) and that into
  * a port in 0xC000-0xFFFF. Symmetric, so both directions use the same port.
  */
+uint16_t rxe_flow_label_sport(uint32_t fl);
 uint16_t rxe_roce_udp_sport(uint32_t lqpn, uint32_t rqpn);
 
 #endif

@@ -46,12 +46,8 @@
 #include "rxe.h"
 #include "log.h"
 
-#define RXE_SOCKBUF	    (8 << 20)
-#define RXE_SPORT_BASE	    0xc000
-#define RXE_SPORT_SLOTS	    0x4000
-#define RXE_MAX_SPORT_SOCKS 512
-#define RXE_SPORT_NONE	    (-1) /* not opened yet */
-#define RXE_SPORT_FAILED    (-2) /* bind failed: use the 4791 socket */
+#define RXE_SPORT_NONE	 (-1) /* not opened yet */
+#define RXE_SPORT_FAILED (-2) /* bind failed: use the 4791 socket */
 
 uint16_t rxe_rc_sport(uint32_t lqpn, uint32_t rqpn)
 {
@@ -64,13 +60,6 @@ static uint32_t rxe_hash_32(uint32_t val, unsigned int bits)
 	return (val * 0x61c88647u) >> (32 - bits);
 }
 
-/* rdma_flow_label_to_udp_sport(): 20 bits folded into 14, above 0xC000. */
-static uint16_t rxe_flow_label_sport(uint32_t fl)
-{
-	fl &= 0xfffff;
-	return (uint16_t)(RXE_SPORT_BASE | ((fl & 0x3fff) ^ (fl >> 14)));
-}
-
 /*
  * The source port kernel rxe uses for a packet of @qp: UD from the sending
  * QP's number (the DETH's source QPN), RC/UC from the flow label or the
@@ -79,7 +68,8 @@ static uint16_t rxe_flow_label_sport(uint32_t fl)
 static uint16_t rxe_tx_sport(const struct rxe_qp *qp)
 {
 	if (qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
-		return (uint16_t)(RXE_SPORT_BASE + rxe_hash_32(qp->ibqp.qp_base.qp_num, 14));
+		return (uint16_t)(RXE_SPORT_BASE +
+				  rxe_hash_32(qp->ibqp.qp_base.qp_num, RXE_SPORT_BITS));
 	if (qp->av.flow_label)
 		return rxe_flow_label_sport(qp->av.flow_label);
 	return rxe_roce_udp_sport(qp->ibqp.qp_base.qp_num, qp->attr.dest_qp_num);
@@ -105,32 +95,51 @@ static void rxe_sock_no_check(int fd, int family, bool rx)
 		sodp_dbg("rxe: UDP_NO_CHECK6_RX: %s\n", strerror(errno));
 }
 
-/* A send-only socket bound to <dev addr>:@sport, or -errno. */
-static int rxe_sport_open(struct rxe_dev *dev, uint16_t sport)
+/* Sets the port of @ss, an AF_INET or AF_INET6 address. */
+static void rxe_sockaddr_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/*
+ * A UDP socket of @dev bound to <addr>:@port, as every socket of the device
+ * is set up: non-blocking, DF with path MTU discovery (IPv4 ID 0), UDP
+ * checksum 0, RXE_SOCKBUF of send buffer. @rx: the 4791 socket, which
+ * receives (the destination address of each datagram, RXE_SOCKBUF of
+ * receive buffer); else a send-only socket, which drops whatever arrives
+ * before it takes buffer space. The descriptor, or -errno.
+ */
+static int rxe_sock_open(struct rxe_dev *dev, uint16_t port, bool rx)
 {
 	static struct sock_filter drop_all = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = {1, &drop_all};
 	struct sockaddr_storage ss = dev->addr;
-	int on = 1, rcv = 1, snd = RXE_SOCKBUF, fd, ret;
+	int on = 1, rcv = rx ? RXE_SOCKBUF : 1, snd = RXE_SOCKBUF, fd, ret;
 
 	fd = socket(dev->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	rxe_sockaddr_set_port(&ss, port);
 	if (dev->family == AF_INET) {
 		int pmtu = IP_PMTUDISC_DO;
 
-		((struct sockaddr_in *)&ss)->sin_port = htons(sport);
 		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		if (rx)
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
 	} else {
 		int pmtu = IPV6_PMTUDISC_DO;
 
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(sport);
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		if (rx)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
 	}
-	/* never read: drop what arrives before it takes buffer space */
-	rxe_sock_no_check(fd, dev->family, false);
-	setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+	rxe_sock_no_check(fd, dev->family, rx);
+	if (!rx)
+		setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
 	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {
@@ -189,7 +198,7 @@ static int rxe_sport_sock(struct rxe_dev *dev, uint16_t *sport)
 			 dev->nr_sport_fd, *sport, dev->sock_port);
 		goto fallback;
 	}
-	fd = rxe_sport_open(dev, *sport);
+	fd = rxe_sock_open(dev, *sport, false);
 	if (fd < 0) {
 		sodp_dbg("%s: cannot bind UDP source port %u (%s); using %u\n", dev->name, *sport,
 			 strerror(-fd), dev->sock_port);
@@ -207,41 +216,13 @@ fallback:
 /* A socket bound to <dev addr>:4791 that receives with packet info, or -errno. */
 int rxe_net_roce_sock(struct rxe_dev *dev)
 {
-	struct sockaddr_storage ss = dev->addr;
-	int on = 1, sz = RXE_SOCKBUF, fd, ret;
-
-	fd = socket(dev->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (dev->family == AF_INET) {
-		int pmtu = IP_PMTUDISC_DO;
-
-		((struct sockaddr_in *)&ss)->sin_port = htons(RXE_ROCE_V2_PORT);
-		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
-	} else {
-		int pmtu = IPV6_PMTUDISC_DO;
-
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(RXE_ROCE_V2_PORT);
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-	}
-	rxe_sock_no_check(fd, dev->family, true);
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (bind(fd, (struct sockaddr *)&ss, dev->addr_len) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
+	return rxe_sock_open(dev, RXE_ROCE_V2_PORT, true);
 }
 
 /* A send-only socket bound to <dev addr>:@port (0: any free port), or -errno. */
 int rxe_net_send_sock(struct rxe_dev *dev, uint16_t port)
 {
-	return rxe_sport_open(dev, port);
+	return rxe_sock_open(dev, port, false);
 }
 
 /* The local UDP port of @fd, 0 if unknown. */
@@ -263,6 +244,7 @@ uint16_t rxe_net_sock_port(int fd)
  */
 int rxe_net_open(struct rxe_dev *dev)
 {
+	unsigned int i;
 	int ret;
 
 	dev->rxbuf = malloc((size_t)RXE_BATCH * RXE_RXBUF);
@@ -273,14 +255,11 @@ int rxe_net_open(struct rxe_dev *dev)
 		goto err;
 	}
 	rxe_rxring_init(dev);
-	for (ret = 0; ret < RXE_SPORT_SLOTS; ret++)
-		dev->sport_fd[ret] = RXE_SPORT_NONE;
+	for (i = 0; i < RXE_SPORT_SLOTS; i++)
+		dev->sport_fd[i] = RXE_SPORT_NONE;
 	dev->nr_sport_fd = 0;
 	dev->src4791 = dev->addr;
-	if (dev->family == AF_INET)
-		((struct sockaddr_in *)&dev->src4791)->sin_port = htons(RXE_ROCE_V2_PORT);
-	else
-		((struct sockaddr_in6 *)&dev->src4791)->sin6_port = htons(RXE_ROCE_V2_PORT);
+	rxe_sockaddr_set_port(&dev->src4791, RXE_ROCE_V2_PORT);
 	ret = rxe_share_open(dev);
 	if (ret)
 		goto err;
@@ -302,7 +281,7 @@ void rxe_net_close(struct rxe_dev *dev)
 		close(dev->sock);
 	dev->sock = -1;
 	if (dev->sport_fd) {
-		int i;
+		unsigned int i;
 
 		for (i = 0; i < RXE_SPORT_SLOTS; i++)
 			if (dev->sport_fd[i] >= 0)
@@ -374,10 +353,7 @@ static void rxe_tx_icrc(struct rxe_dev *dev, const struct rxe_qp *qp, struct rxe
 	tb->sport = rxe_tx_sport(qp);
 	tb->fd = rxe_sport_sock(dev, &tb->sport);
 	memcpy(&src, &dev->src4791, dev->addr_len);
-	if (dev->family == AF_INET)
-		((struct sockaddr_in *)&src)->sin_port = htons(tb->sport);
-	else
-		((struct sockaddr_in6 *)&src)->sin6_port = htons(tb->sport);
+	rxe_sockaddr_set_port(&src, tb->sport);
 	if (rxe_icrc_hdr_from_sockaddr(&h, (struct sockaddr *)&src, (struct sockaddr *)&tb->dst))
 		return;
 	rxe_icrc_append(&h, tb->data, tb->len - RXE_ICRC_BYTES);
@@ -575,19 +551,10 @@ static void rxe_rx_drop(struct rxe_dev *dev, enum rxe_drop why)
 	dev->rx_drops[why]++;
 }
 
-/* Whether @a and @b hold the same IP address (ports are not compared). */
+/* Whether @a and @b hold the same IP address (driver.h). */
 static bool rxe_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return false;
+	return sodp_same_ip((const struct sockaddr *)a, (const struct sockaddr *)b);
 }
 
 static uint8_t rxe_qp_transport(const struct rxe_qp *qp)

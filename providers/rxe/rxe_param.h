@@ -37,8 +37,21 @@
 #define RXE_DEFAULT_PKEY	0xffff
 
 #define RXE_ROCE_V2_PORT 4791
-#define RXE_QPN_FIRST	 0x11	  /* as kernel rxe: 0 and 1 are the special QPs */
-#define RXE_QPN_LAST	 0xfffffe /* 0xffffff is the multicast QPN */
+
+/*
+ * UDP source ports, as kernel rxe picks them (net.c): RXE_SPORT_BASE plus
+ * RXE_SPORT_BITS bits of a hash or of the folded 20-bit flow label.
+ */
+#define RXE_SPORT_BASE	    0xc000
+#define RXE_SPORT_BITS	    14
+#define RXE_SPORT_SLOTS	    (1u << RXE_SPORT_BITS)
+#define RXE_FLOW_LABEL_MASK 0xfffff
+/* Send-only sockets bound to a source port a device keeps open (net.c). */
+#define RXE_MAX_SPORT_SOCKS 512
+/* SO_SNDBUF and SO_RCVBUF of the device's sockets (net.c). */
+#define RXE_SOCKBUF   (8 << 20)
+#define RXE_QPN_FIRST 0x11     /* as kernel rxe: 0 and 1 are the special QPs */
+#define RXE_QPN_LAST  0xfffffe /* 0xffffff is the multicast QPN */
 
 /* A new QP's path MTU until ibv_modify_qp() sets one (kernel rxe's too). */
 #define RXE_DEFAULT_PATH_MTU IBV_MTU_1024

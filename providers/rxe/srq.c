@@ -11,21 +11,12 @@
 
 #include "rxe.h"
 
-static uint32_t rxe_pow2(uint32_t v)
-{
-	uint32_t r = 1;
-
-	while (r < v)
-		r <<= 1;
-	return r;
-}
-
 int rxe_wq_init(struct rxe_wq *wq, uint32_t max_wr, uint32_t max_sge, size_t stride)
 {
 	memset(wq, 0, sizeof(*wq));
 	wq->max_wr = max_wr;
 	wq->max_sge = max_sge;
-	wq->size = rxe_pow2(max_wr + 1);
+	wq->size = rxe_pow2_up(max_wr + 1);
 	wq->stride = stride;
 	wq->ring = calloc(wq->size, stride);
 	if (!wq->ring)
@@ -148,7 +139,7 @@ int rxe_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr, int mask)
 			goto out;
 		}
 		nwq = srq->rq;
-		nwq.size = rxe_pow2(attr->max_wr + 1);
+		nwq.size = rxe_pow2_up(attr->max_wr + 1);
 		nwq.ring = calloc(nwq.size, nwq.stride);
 		if (!nwq.ring) {
 			ret = -ENOMEM;
