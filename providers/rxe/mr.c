@@ -312,22 +312,6 @@ int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *
 
 /* ---- registration ---- */
 
-#define RXE_ACCESS_SUPPORTED                                                         \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
-	 IBV_ACCESS_REMOTE_ATOMIC | IBV_ACCESS_MW_BIND | IBV_ACCESS_ZERO_BASED |     \
-	 IBV_ACCESS_ON_DEMAND | IBV_ACCESS_HUGETLB | IBV_ACCESS_OPTIONAL_RANGE)
-
-static int rxe_access_valid(unsigned int access)
-{
-	if (access & ~RXE_ACCESS_SUPPORTED)
-		return -EINVAL;
-	/* IBTA: remote write or atomic needs local write */
-	if ((access & (IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC)) &&
-	    !(access & IBV_ACCESS_LOCAL_WRITE))
-		return -EINVAL;
-	return 0;
-}
-
 /* What ib_umem_get() pins with FOLL_WRITE (ib_access_writable()). */
 static bool rxe_access_writable(unsigned int access)
 {
@@ -398,6 +382,12 @@ static int rxe_mr_insert(struct rxe_dev *dev, struct rxe_mr *mr)
 	return 0;
 }
 
+/*
+ * Registration and re-registration take @access as the front checked it
+ * (lib/verbs/mr.c, where the kernel's verbs core checks it above every
+ * driver, ib_check_mr_access()): known bits only, and REMOTE_WRITE or
+ * REMOTE_ATOMIC only with LOCAL_WRITE (IBTA).
+ */
 struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
 			  unsigned int access)
 {
@@ -405,9 +395,6 @@ struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t
 	struct rxe_mr *mr;
 	int ret;
 
-	ret = rxe_access_valid(access);
-	if (ret)
-		goto err;
 	ret = -ENOMEM;
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
@@ -455,12 +442,8 @@ int rxe_rereg_mr(struct ibv_mr *ibmr, int flags, struct ibv_pd *pd, void *addr, 
 	if (flags & ~(IBV_REREG_MR_CHANGE_TRANSLATION | IBV_REREG_MR_CHANGE_PD |
 		      IBV_REREG_MR_CHANGE_ACCESS))
 		return -EINVAL;
-	if (flags & IBV_REREG_MR_CHANGE_ACCESS) {
-		ret = rxe_access_valid(access);
-		if (ret)
-			return ret;
+	if (flags & IBV_REREG_MR_CHANGE_ACCESS)
 		new_access = access;
-	}
 	if (flags & IBV_REREG_MR_CHANGE_TRANSLATION) {
 		if (!length || (uintptr_t)addr + length < (uintptr_t)addr)
 			return -EINVAL;
