@@ -263,9 +263,6 @@ static void rxe_timer_arm(struct rxe_dev *dev, uint64_t at)
 	dev->timer_at = at;
 }
 
-/* Rounds a caller runs in a row while they find work (rxe_progress()). */
-#define RXE_CALLER_ROUNDS 4
-
 /*
  * How long after a caller last drove the engine the background thread
  * leaves the socket to callers: it sleeps on the doorbell and the timers
@@ -314,6 +311,9 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 	for (i = 0; i < RXE_CALLER_ROUNDS && busy && !dev->stop; i++)
 		did |= rxe_round(dev, &deadline, &busy);
 	rxe_timer_arm(dev, deadline);
+	/* packets a full socket refused: the engine waits for it to drain */
+	if (rxe_tx_wait_fd(dev) >= 0)
+		busy = true;
 	pthread_mutex_unlock(&dev->lock);
 	if (busy)
 		rxe_doorbell(dev);
@@ -364,11 +364,11 @@ static void *rxe_engine_thread(void *arg)
 	pthread_mutex_lock(&dev->lock);
 	while (!dev->stop) {
 		uint64_t deadline, now, caller, v;
-		struct pollfd pfd[4];
+		struct pollfd pfd[5];
 		struct timespec ts, *tsp = NULL;
 		bool blind, more;
+		int ctl_fd, rx_fd, txfd, npfd;
 		uint32_t g;
-		int ctl_fd, rx_fd;
 
 		rxe_engine_step_aside(dev);
 		rxe_round(dev, &deadline, &more);
@@ -387,6 +387,7 @@ static void *rxe_engine_thread(void *arg)
 		rxe_timer_arm(dev, deadline);
 		ctl_fd = rxe_share_ctl_fd(dev);
 		rx_fd = dev->rx_fd;
+		txfd = rxe_tx_wait_fd(dev);
 		pthread_mutex_unlock(&dev->lock);
 
 		/* a caller polls: leave the socket to it until the grace ends */
@@ -404,13 +405,16 @@ static void *rxe_engine_thread(void *arg)
 			tsp = &ts;
 		}
 		/* the sharing control socket wakes it even while blind: it is no data */
-		pfd[0].fd = dev->efd;
-		pfd[1].fd = dev->tfd;
-		pfd[2].fd = ctl_fd;
-		pfd[3].fd = rx_fd;
-		pfd[0].events = pfd[1].events = pfd[2].events = pfd[3].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
-		if (ppoll(pfd, blind ? 3 : 4, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
+		npfd = 0;
+		pfd[npfd++] = (struct pollfd){.fd = dev->efd, .events = POLLIN};
+		pfd[npfd++] = (struct pollfd){.fd = dev->tfd, .events = POLLIN};
+		pfd[npfd++] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
+		if (!blind)
+			pfd[npfd++] = (struct pollfd){.fd = rx_fd, .events = POLLIN};
+		/* packets a full socket refused: go on once it has room */
+		if (txfd >= 0)
+			pfd[npfd++] = (struct pollfd){.fd = txfd, .events = POLLOUT};
+		if (ppoll(pfd, npfd, tsp, NULL) > 0 && (pfd[0].revents & POLLIN) &&
 		    read(dev->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			sodp_warn("%s: doorbell read: %s\n", dev->name, strerror(errno));
 		__atomic_store_n(&dev->sleeping, 0, __ATOMIC_SEQ_CST);

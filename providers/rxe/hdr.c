@@ -10,6 +10,9 @@
 
 #include "hdr.h"
 
+/* The most payload a packet length is computed for: the int result cannot wrap. */
+#define RXE_HDR_MAX_PAYLEN (1u << 30)
+
 /* BTH byte 1 */
 #define BTH_SE	      0x80
 #define BTH_MIG	      0x40
@@ -189,7 +192,7 @@ int rxe_pkt_len(uint8_t opcode, size_t paylen)
 	if (paylen && !(info->mask & RXE_PAYLOAD_MASK))
 		return -EINVAL;
 	/* Keeps every length representable in the int we return. */
-	if (paylen > (1u << 30))
+	if (paylen > RXE_HDR_MAX_PAYLEN)
 		return -EMSGSIZE;
 	return (int)(info->length + paylen + rxe_pad_len(paylen) + RXE_ICRC_BYTES);
 }

@@ -160,7 +160,7 @@ struct rxe_rxring {
 	struct mmsghdr msgs[RXE_BATCH];
 	struct iovec iov[RXE_BATCH];
 	struct sockaddr_storage names[RXE_BATCH];
-	char cbuf[RXE_BATCH][64];
+	char cbuf[RXE_BATCH][RXE_RX_CMSG_BYTES];
 };
 
 static void rxe_rxring_init(struct rxe_dev *dev)
@@ -332,16 +332,48 @@ int rxe_av_from_gid(struct rxe_av *av, const union ibv_gid *gid, int family)
 /* ---- transmit ---- */
 
 /*
- * Flush the transmit batch once it has fewer free slots than one commit
- * may fill: the packet, its duplicate and the held-back one (impairment).
+ * The transmit queue, dev->tx: the packets of a round, sent by one
+ * sendmmsg() per source socket when it fills and when the round ends. A
+ * socket that refuses more (EAGAIN: its send buffer is full; ENOBUFS: the
+ * qdisc behind it dropped) keeps its packets queued, in order, for the next
+ * flush: the engine sleeps until that socket is writable (rxe_tx_wait_fd())
+ * and nobody waits under dev->lock. While the queue has no room for one
+ * more commit the requester and the responder stop making packets
+ * (rxe_tx_room()), as kernel rxe's requester stops while its QP has too
+ * many packets in the qdisc (need_req_skb), and go on in a later round.
+ *
+ * Flush once fewer slots are free than one commit may fill: the packet,
+ * its duplicate and the held-back one (impairment).
  */
 #define RXE_TX_FLUSH_AT (RXE_BATCH - 3)
 
-static struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
+/**
+ * rxe_tx_room() - whether the transmit queue takes another packet
+ * @dev: the device, under dev->lock
+ *
+ * Flushes a queue that is full; false when the sockets it waits for
+ * refused its packets. The requester and the responder ask before each
+ * packet and stop for the round when it says no.
+ */
+bool rxe_tx_room(struct rxe_dev *dev)
 {
 	if (dev->ntx >= RXE_TX_FLUSH_AT)
 		rxe_tx_flush(dev);
-	return &dev->tx[dev->ntx];
+	return dev->ntx < RXE_TX_FLUSH_AT;
+}
+
+/*
+ * The socket whose refusal holds packets queued, for the engine to wait
+ * until it is writable; -1 when nothing waits. Under dev->lock.
+ */
+int rxe_tx_wait_fd(struct rxe_dev *dev)
+{
+	return dev->ntx ? dev->tx[0].fd : -1;
+}
+
+static struct rxe_txbuf *rxe_tx_alloc(struct rxe_dev *dev)
+{
+	return rxe_tx_room(dev) ? &dev->tx[dev->ntx] : NULL;
 }
 
 /* Picks the packet's source port and socket, then appends the ICRC. */
@@ -390,6 +422,7 @@ static void rxe_tx_commit(struct rxe_dev *dev, const struct rxe_qp *qp, struct r
 
 	memcpy(&tb->dst, &av->dst, av->dst_len);
 	tb->dst_len = av->dst_len;
+	tb->deferred = false;
 	rxe_tx_icrc(dev, qp, tb);
 	if (!rxe_impair_tx(dev, &dup))
 		return;
@@ -398,13 +431,10 @@ static void rxe_tx_commit(struct rxe_dev *dev, const struct rxe_qp *qp, struct r
 		return;
 	}
 	dev->ntx++;
+	/* room for it: rxe_tx_alloc() left RXE_BATCH - RXE_TX_FLUSH_AT slots */
 	if (dup) {
-		struct rxe_txbuf *d = rxe_tx_alloc(dev);
-
-		if (d != tb) {
-			memcpy(d, tb, offsetof(struct rxe_txbuf, data) + tb->len);
-			dev->ntx++;
-		}
+		memcpy(&dev->tx[dev->ntx], tb, offsetof(struct rxe_txbuf, data) + tb->len);
+		dev->ntx++;
 	}
 	rxe_tx_release_held(dev);
 	if (dev->ntx >= RXE_TX_FLUSH_AT)
@@ -413,13 +443,17 @@ static void rxe_tx_commit(struct rxe_dev *dev, const struct rxe_qp *qp, struct r
 
 /*
  * Starts a packet with headers @h and room for @paylen payload bytes.
- * Returns the buffer (payload at tb->data + tb->hdr_len) or NULL.
+ * Returns the buffer (payload at tb->data + tb->hdr_len), or NULL when the
+ * headers do not build or the queue has no room (ask rxe_tx_room() first).
  */
 struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen)
 {
 	struct rxe_txbuf *tb = rxe_tx_alloc(qp->dev);
-	int hl = rxe_hdr_build(tb->data, sizeof(tb->data), h, paylen);
+	int hl;
 
+	if (!tb)
+		return NULL;
+	hl = rxe_hdr_build(tb->data, sizeof(tb->data), h, paylen);
 	if (hl < 0)
 		return NULL;
 	tb->hdr_len = hl;
@@ -435,10 +469,15 @@ void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *a
 	rxe_tx_commit(qp->dev, qp, tb, av);
 }
 
-/* Sends @n messages from @fd, retrying briefly while the socket is full. */
-static void rxe_tx_send_fd(int fd, struct mmsghdr *msgs, unsigned int n)
+/*
+ * Hands @n packets to @fd. Returns how many left the queue: sent, or lost
+ * to an error no wait cures (no route to the peer), which the RC
+ * retransmission timer recovers as on a lossy wire. Stops where the socket
+ * refuses more (EAGAIN, ENOBUFS): the rest stays queued.
+ */
+static unsigned int rxe_tx_send_fd(int fd, struct mmsghdr *msgs, unsigned int n)
 {
-	unsigned int done = 0, tries = 0;
+	unsigned int done = 0;
 
 	while (done < n) {
 		int ret = sendmmsg(fd, msgs + done, n - done, 0);
@@ -449,58 +488,28 @@ static void rxe_tx_send_fd(int fd, struct mmsghdr *msgs, unsigned int n)
 		}
 		if (ret < 0 && errno == EINTR)
 			continue;
-		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS) && tries++ < 100) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
-
-			poll(&p, 1, 1);
-			continue;
-		}
-		/* Unreachable peers, full buffers: the packet is lost, the
-		 * retransmission timer recovers as on a lossy wire. */
+		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS))
+			break;
 		done++;
 	}
+	return done;
 }
 
 /*
- * Why sendmmsg()/recvmmsg() and not UDP GSO (UDP_SEGMENT) / UDP GRO
- * (UDP_GRO): measured with tests/bench/bench_udp_gso.c on 2 vCPUs, Linux
- * 6.18, 1 s per run, MB/s received:
- *
- *	loopback, UDP checksum on (-c)	sendmmsg  GSO	  GSO+GRO  sendmmsg+GRO
- *	  1056 B x64			  212	  951	  3463	   253
- *	  4128 B x16			  928	  2881	  6795	   1139
- *	veth between two netns, -c
- *	  1056 B x64			  260	  951	  4974	   237
- *	  4128 B x16			  911	  3433	  6335	   983
- *
- * GSO would pay 3-4x on its own, but not for the packets softodp sends:
- *  - the kernel refuses UDP_SEGMENT (EINVAL) on a socket that sends UDP
- *    checksum 0 (SO_NO_CHECK, UDP_NO_CHECK6_TX), which is how kernel rxe
- *    and softodp send; GSO means giving that up;
- *  - IPv4: the segments of one DF datagram from an unconnected socket carry
- *    IDs 0, 1, 2, ... (captured on lo with gso_max_segs 1: 0,1,2,3 for one
- *    4-segment send, 0,0,0,0 for sendmmsg). The ICRC covers the ID, and a
- *    softodp receiver sees no IP header and checks with ID 0, so segment k
- *    either fails there (ICRC over ID k) or on the wire for kernel rxe and
- *    pcap checkers (ICRC over ID 0). IPv4, the common case, cannot use it.
- * GRO alone does nothing without a GSO sender (lo has no NAPI, veth has GRO
- * off by default): sendmmsg+GRO is within noise of sendmmsg above. In
- * ib_write_bw -s 65536 over 127.0.0.x (~530 MB/s) sendmmsg is 24% of all
- * CPU time, recvmmsg 6%. IPv6 devices could use GSO with checksums on; that
- * is the one case left to measure end to end before adding the code.
- *
- * Sends the batch, one sendmmsg() run per source socket. Packets of one
- * socket keep their order; a QP sends from one socket, so no QP's packets
- * are reordered (but by the impairment). A packet the impairment holds back
- * leaves with this batch, behind those queued after it: the engine flushes
- * before it sleeps, and nothing may stay held while it does.
+ * Sends the queue, one sendmmsg() run per source socket (UDP GSO cannot
+ * carry it: docs/DESIGN.md, "Transmit"). Packets of one socket keep their
+ * order; a QP sends from one socket, so no QP's packets are reordered (but
+ * by the impairment). A packet the impairment holds back leaves with this
+ * flush, behind those queued after it. What a socket refused moves to the
+ * front of the queue, in order, counted once in tx_deferred.
  */
 void rxe_tx_flush(struct rxe_dev *dev)
 {
 	struct mmsghdr msgs[RXE_BATCH];
 	struct iovec iov[RXE_BATCH];
-	bool sent[RXE_BATCH] = {false};
-	unsigned int i, j, n;
+	unsigned int idx[RXE_BATCH];
+	bool gone[RXE_BATCH] = {false}, seen[RXE_BATCH] = {false};
+	unsigned int i, j, n, done, kept = 0;
 
 	rxe_tx_release_held(dev);
 	if (!dev->ntx)
@@ -508,15 +517,16 @@ void rxe_tx_flush(struct rxe_dev *dev)
 	for (i = 0; i < dev->ntx; i++) {
 		int fd;
 
-		if (sent[i])
+		if (seen[i])
 			continue;
 		fd = dev->tx[i].fd;
 		for (j = i, n = 0; j < dev->ntx; j++) {
 			struct rxe_txbuf *tb = &dev->tx[j];
 
-			if (sent[j] || tb->fd != fd)
+			if (seen[j] || tb->fd != fd)
 				continue;
-			sent[j] = true;
+			seen[j] = true;
+			idx[n] = j;
 			iov[n].iov_base = tb->data;
 			iov[n].iov_len = tb->len;
 			memset(&msgs[n], 0, sizeof(msgs[n]));
@@ -526,10 +536,26 @@ void rxe_tx_flush(struct rxe_dev *dev)
 			msgs[n].msg_hdr.msg_iovlen = 1;
 			n++;
 		}
-		rxe_tx_send_fd(fd, msgs, n);
+		done = rxe_tx_send_fd(fd, msgs, n);
+		for (j = 0; j < done; j++)
+			gone[idx[j]] = true;
 	}
-	dev->tx_pkts += dev->ntx;
-	dev->ntx = 0;
+	for (i = 0; i < dev->ntx; i++) {
+		struct rxe_txbuf *tb = &dev->tx[i];
+
+		if (gone[i]) {
+			dev->tx_pkts++;
+			continue;
+		}
+		if (!tb->deferred) {
+			tb->deferred = true;
+			dev->tx_deferred++;
+		}
+		if (kept != i)
+			memcpy(&dev->tx[kept], tb, offsetof(struct rxe_txbuf, data) + tb->len);
+		kept++;
+	}
+	dev->ntx = kept;
 }
 
 /* ---- receive ---- */
@@ -729,9 +755,10 @@ void rxe_dev_report_counters(struct rxe_dev *dev)
 		dropped += dev->rx_drops[i];
 	fprintf(stderr,
 		"softodp: %s: %llu packets received, %llu sent, %llu dropped; ICRC with the "
-		"sender's IP ID recovered %llu\n",
+		"sender's IP ID recovered %llu; %llu sent later for a full socket\n",
 		dev->name, (unsigned long long)dev->rx_pkts, (unsigned long long)dev->tx_pkts,
-		(unsigned long long)dropped, (unsigned long long)dev->rx_icrc_id_recovered);
+		(unsigned long long)dropped, (unsigned long long)dev->rx_icrc_id_recovered,
+		(unsigned long long)dev->tx_deferred);
 	for (i = 0; i < RXE_DROP_NR; i++)
 		if (dev->rx_drops[i])
 			fprintf(stderr, "softodp: %s: dropped, %s: %llu\n", dev->name,
@@ -750,6 +777,7 @@ void rxe_dev_counters(struct rxe_dev *dev, struct rxe_counters *c)
 	c->rx_icrc_unverified = dev->rx_icrc_unverified;
 	c->rx_icrc_id_recovered = dev->rx_icrc_id_recovered;
 	c->impair_drop = dev->impair_drop;
+	c->tx_deferred = dev->tx_deferred;
 	memcpy(c->rx_drops, dev->rx_drops, sizeof(c->rx_drops));
 	c->resp_drops = dev->resp_drops;
 	pthread_mutex_unlock(&dev->lock);

@@ -277,8 +277,7 @@ static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	h.bth.qpn = wqe->remote_qpn;
 	h.bth.psn = qp->req.psn;
 	h.bth.se = !!(wqe->send_flags & IBV_SEND_SOLICITED);
-	/* a Q_Key with the high bit set means "use the QP's own" (IBA 10.2.5) */
-	h.deth.qkey = (wqe->remote_qkey & 0x80000000u) ? qp->attr.qkey : wqe->remote_qkey;
+	h.deth.qkey = (wqe->remote_qkey & RXE_QKEY_USE_QP) ? qp->attr.qkey : wqe->remote_qkey;
 	h.deth.sqp = qp->ibqp.qp_base.qp_num;
 	h.imm = be32toh(wqe->imm_data);
 	tb = rxe_tx_build(qp, &h, wqe->length);
@@ -430,6 +429,9 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 	while (budget > 0 && qp->req.wqe_idx != prod && qp->state != IBV_QPS_ERR) {
 		struct rxe_send_wqe *wqe = rxe_wq_slot(&qp->sq, qp->req.wqe_idx);
 		int ret;
+
+		if (!rxe_tx_room(qp->dev))
+			break; /* a full socket: the engine goes on once it drains */
 
 		if (wqe->state == WQE_DONE) {
 			qp->req.wqe_idx++;

@@ -306,6 +306,8 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 		struct rxe_resp_entry *e = rxe_respq_at(r, r->q_head);
 		int done = 1;
 
+		if (!rxe_tx_room(qp->dev))
+			break; /* a full socket: the rest waits for it to drain */
 		switch (e->kind) {
 		case RESP_ACK:
 		case RESP_NAK:

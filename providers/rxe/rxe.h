@@ -59,14 +59,7 @@
 #include "icrc.h"
 #include "odp.h"
 
-#define RXE_QP_TBL	    RXE_MAX_QP
-#define RXE_MAX_PKT_PER_ACK 64	 /* AckReq at least every so many packets */
-#define RXE_MAX_INFLIGHT    1024 /* unacknowledged packets per QP */
-#define RXE_RESPQ_SLACK	    32	 /* response queue slots beyond two per responder resource */
-#define RXE_PKT_BUF	    (RXE_MAX_HDR_LENGTH + 4096 + 8)
-#define RXE_BATCH	    64
-#define RXE_RXBUF	    (RXE_PKT_BUF + 64)
-#define RXE_GRH_LEN	    40
+#define RXE_QP_TBL RXE_MAX_QP
 
 /* The least power of two not below @v (1 for 0): ring sizes. */
 static inline uint32_t rxe_pow2_up(uint32_t v)
@@ -483,6 +476,7 @@ struct rxe_counters {
 	uint64_t rx_icrc_unverified;   /* accepted by policy without a check (icrc.h) */
 	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
 	uint64_t impair_drop;	       /* dropped on transmit by SOFTODP_IMPAIR */
+	uint64_t tx_deferred;	       /* refused by a full socket, kept queued (net.c) */
 	uint64_t rx_drops[RXE_DROP_NR];
 	uint64_t resp_drops; /* requests the responder dropped without an answer (resp.c) */
 };
@@ -492,6 +486,7 @@ struct rxe_txbuf {
 	socklen_t dst_len;
 	int fd;		/* the socket of the source port */
 	uint16_t sport; /* UDP source port the ICRC was computed with */
+	bool deferred;	/* a socket refused it once: counted in tx_deferred */
 	uint32_t len;
 	uint32_t hdr_len, paylen;
 	uint8_t data[RXE_PKT_BUF];
@@ -538,7 +533,7 @@ struct rxe_dev {
 	uint32_t nr_mr;
 	uint32_t next_mr;
 
-	/* transmit batch, engine only */
+	/* transmit queue (net.c), under dev->lock */
 	struct rxe_txbuf *tx;
 	unsigned int ntx;
 	uint8_t *rxbuf;		/* RXE_BATCH receive buffers */
@@ -550,6 +545,7 @@ struct rxe_dev {
 	/* counters, under dev->lock */
 	uint64_t rx_pkts, tx_pkts, rx_icrc_unverified, impair_drop;
 	uint64_t rx_icrc_id_recovered; /* IPv4 ICRCs verified with the sender's ID found */
+	uint64_t tx_deferred;	       /* packets a full socket refused, sent later */
 	uint64_t rx_drops[RXE_DROP_NR];
 	uint64_t resp_drops; /* the responder's RS_DROP (resp.c) */
 	enum rxe_icrc_policy icrc_policy;
@@ -604,6 +600,8 @@ int rxe_net_open(struct rxe_dev *dev);
 int rxe_dev_start(struct rxe_dev *dev);
 void rxe_net_close(struct rxe_dev *dev);
 void rxe_tx_flush(struct rxe_dev *dev);
+bool rxe_tx_room(struct rxe_dev *dev);
+int rxe_tx_wait_fd(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen);
 void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);

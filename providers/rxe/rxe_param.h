@@ -68,13 +68,39 @@
 /* Headers a RoCEv2 packet may carry beyond the payload: rxe's allowance. */
 #define RXE_MAX_HDR_LENGTH 80
 
+/* The largest path MTU's payload (IBV_MTU_4096). */
+#define RXE_MAX_MTU_BYTES 4096
+/* A transmit buffer: headers, a full MTU, up to 3 pad bytes and the ICRC. */
+#define RXE_PKT_BUF (RXE_MAX_HDR_LENGTH + RXE_MAX_MTU_BYTES + 8)
+/*
+ * A receive buffer: room beyond the largest valid packet, so that a longer
+ * datagram is seen to be too long rather than cut to a plausible length.
+ */
+#define RXE_RXBUF (RXE_PKT_BUF + 64)
+/* Control message room of one received datagram (IP_PKTINFO / IPV6_PKTINFO). */
+#define RXE_RX_CMSG_BYTES 64
+/* The GRH a UD receive WQE gets in front of the payload (IBA 11.4.1.2). */
+#define RXE_GRH_LEN 40
+
+/*
+ * Transport limits of the requester and responder (req.c, resp.c, qp.c),
+ * kernel rxe's where it has one.
+ */
+#define RXE_MAX_INFLIGHT    1024 /* unacknowledged request packets per QP */
+#define RXE_MAX_PKT_PER_ACK 64	 /* AckReq at least every so many packets of a message */
+#define RXE_RESPQ_SLACK	    32	 /* response queue slots beyond two per responder resource */
+/* A WR's Q_Key with the high bit set means "the QP's own Q_Key" (IBA 10.2.5). */
+#define RXE_QKEY_USE_QP 0x80000000u
+
 /*
  * The engine's budgets per round (engine.c): a round is bounded so that
  * every QP gets its turn and a control verb waits at most one round.
  */
+#define RXE_BATCH		 64 /* packets per recvmmsg() batch and transmit queue */
 #define RXE_RX_BATCHES_PER_ROUND 8  /* receive batches of RXE_BATCH packets */
 #define RXE_REQ_BUDGET		 64 /* packets a requester sends per round (req.c) */
 #define RXE_RESP_BUDGET		 64 /* queued responses a responder sends per round (resp.c) */
+#define RXE_CALLER_ROUNDS	 4  /* rounds a posting or polling thread runs in a row */
 
 /* resp.last_opcode between messages: a manufacturer-specific opcode (IBTA 9.2) never accepted */
 #define RXE_OPCODE_NONE 0xff

@@ -7,6 +7,7 @@
  * that verifies with the source port actually used.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <CUnit/CUnit.h>
@@ -225,6 +228,159 @@ static void test_ud_port_formula_matches_kernel_capture(void)
 	CU_ASSERT_EQUAL(ud_sport(0x12), 63494);
 }
 
+/*
+ * A full wire. On loopback a UDP socket never refuses a datagram (the skb
+ * leaves the sender's accounting as soon as it is queued to the receiver),
+ * so the test plays the kernel's part for the device: while wire_full is
+ * set, sendmmsg() fails with EAGAIN as a socket whose send buffer is full
+ * does, and poll() for POLLOUT on one descriptor, what a sender that waits
+ * for room calls, sees no room until its timeout. The executable's
+ * definitions take the place of libc's for the statically linked provider.
+ */
+static int wire_full;		   /* atomic */
+static unsigned long wire_refused; /* atomic: sendmmsg() calls refused */
+
+static int (*real_sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+
+/* libc's functions, found before any thread runs */
+__attribute__((constructor)) static void wire_init(void)
+{
+	real_sendmmsg =
+		(int (*)(int, struct mmsghdr *, unsigned int, int))dlsym(RTLD_NEXT, "sendmmsg");
+	real_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+}
+
+int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	if (__atomic_load_n(&wire_full, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&wire_refused, 1, __ATOMIC_RELAXED);
+		errno = EAGAIN;
+		return -1;
+	}
+	return real_sendmmsg(fd, msgs, n, flags);
+}
+
+/* Whether a poll() of @fds waits for room on one socket of a full wire. */
+static bool wire_full_wait(const struct pollfd *fds, nfds_t n, int timeout)
+{
+	return __atomic_load_n(&wire_full, __ATOMIC_ACQUIRE) && n == 1 &&
+	       (fds[0].events & POLLOUT) && timeout >= 0;
+}
+
+/* glibc declares poll()'s array write-only, which it is not (GCC believes it) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (wire_full_wait(fds, n, timeout)) {
+		struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
+
+		nanosleep(&ts, NULL);
+		fds[0].revents = 0;
+		return 0;
+	}
+	return real_poll(fds, n, timeout);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/* Queries while the wire is full: how many, and the bound of their total in ms. */
+#define FULL_QUERIES	  5
+#define FULL_QUERY_MS_MAX 50
+
+/* ibv_query_qp() timed from another thread once the wire refused packets. */
+struct full_queries {
+	struct ibv_qp *qp;
+	uint64_t ms[FULL_QUERIES];
+	int ok; /* queries that answered 0 with the QP in RTS */
+	bool saw_full;
+};
+
+static void *full_queries_run(void *arg)
+{
+	struct full_queries *q = arg;
+	uint64_t end = rt_ms() + RT_WAIT_MS;
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr attr;
+	int i;
+
+	while (!__atomic_load_n(&wire_refused, __ATOMIC_RELAXED) && rt_ms() < end)
+		usleep(50);
+	q->saw_full = __atomic_load_n(&wire_refused, __ATOMIC_RELAXED) > 0;
+	for (i = 0; i < FULL_QUERIES; i++) {
+		uint64_t t0 = rxe_now();
+
+		if (!ibv_query_qp(q->qp, &attr, IBV_QP_STATE, &init) &&
+		    attr.qp_state == IBV_QPS_RTS)
+			q->ok++;
+		q->ms[i] = (rxe_now() - t0) / 1000000;
+	}
+	return NULL;
+}
+
+/*
+ * While the device's sockets refuse packets, neither the engine nor a
+ * posting thread waits for them under dev->lock, and nothing refused is
+ * dropped: ibv_query_qp(), from another thread from the first refusal on,
+ * answers at once; the refused packets are counted and stay queued; the
+ * RDMA WRITE completes, intact, once the wire drains. The queries start
+ * while the refused packets wait: a device that waited for its socket
+ * under dev->lock (even 1 ms at a time, for as many tries as a full wire
+ * refuses) would hold the first of them for all that time.
+ */
+static void test_full_socket_keeps_packets_and_control_verbs_prompt(void)
+{
+	struct rt_conn_opts o = *rt_default_opts();
+	struct rt_side a = {0}, b = {0};
+	struct full_queries q = {0};
+	struct rxe_counters c = {0};
+	uint64_t total = 0, max = 0;
+	struct ibv_wc wc;
+	pthread_t th;
+	int i;
+
+	/* the QPs outlast the full wire: 4.096 us * 2^18 = 1 s per retry */
+	o.timeout = 18;
+	if (rt_side_init(&a, "srxe0", IBV_QPT_RC, o.access, 16) ||
+	    rt_side_init(&b, "srxe1", IBV_QPT_RC, o.access, 16) ||
+	    rt_rc_connect(&a, &b, &o, 100, 200)) {
+		rt_side_fini(&a);
+		rt_side_fini(&b);
+		SODP_SKIP("cannot open devices");
+	}
+	rt_fill(a.buf, RT_BUF, 7);
+	memset(b.buf, 0, RT_BUF);
+	q.qp = a.qp;
+	__atomic_store_n(&wire_refused, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&wire_full, 1, __ATOMIC_RELEASE);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, full_queries_run, &q), 0);
+	CU_ASSERT_EQUAL(rt_post(&a, IBV_WR_RDMA_WRITE, 0, RT_BUF, (uintptr_t)b.buf, b.mr->rkey), 0);
+	pthread_join(th, NULL);
+	CU_ASSERT(q.saw_full);
+	CU_ASSERT_EQUAL(q.ok, FULL_QUERIES);
+	for (i = 0; i < FULL_QUERIES; i++) {
+		total += q.ms[i];
+		max = SODP_MAX(max, q.ms[i]);
+	}
+	printf("\n    %d ibv_query_qp on a full wire: %llu ms, the longest %llu ms", FULL_QUERIES,
+	       (unsigned long long)total, (unsigned long long)max);
+	CU_ASSERT(total <= FULL_QUERY_MS_MAX);
+	CU_ASSERT_EQUAL(ibv_poll_cq(a.cq, 1, &wc), 0); /* nothing left the device */
+	rxe_dev_counters(ctx_dev(sodp_ctx(a.ctx)), &c);
+	CU_ASSERT(c.tx_deferred > 0);
+
+	__atomic_store_n(&wire_full, 0, __ATOMIC_RELEASE);
+	CU_ASSERT_EQUAL_FATAL(rt_poll(a.cq, &wc), 1);
+	CU_ASSERT_EQUAL(wc.status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(memcmp(a.buf, b.buf, RT_BUF), 0);
+	rt_side_fini(&a);
+	rt_side_fini(&b);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -232,6 +388,8 @@ void sodp_tests_register(void)
 		 test_ud_port_formula_matches_kernel_capture},
 		{"rc_packets_use_the_flow_label_port", test_rc_packets_use_the_flow_label_port},
 		{"ud_packets_use_the_qpn_hash_port", test_ud_packets_use_the_qpn_hash_port},
+		{"full_socket_keeps_packets_and_control_verbs_prompt",
+		 test_full_socket_keeps_packets_and_control_verbs_prompt},
 		{NULL, NULL},
 	};
 
