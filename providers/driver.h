@@ -15,9 +15,20 @@
  * ibv_pd with the same handle; PD handles are unique in the process, so a
  * provider compares PDs by handle, never by pointer.
  *
- * Return convention inside softodp: 0 or a negative errno. Ops returning an
- * object return NULL and set errno. The front converts to the verbs
- * convention at its boundary.
+ * Return conventions (an op marked "Data path" below is one; every other op
+ * is a control op):
+ *  - control ops: 0 or a negative errno; the front converts to the verbs
+ *    convention at its boundary. Ops returning an object return NULL and
+ *    set errno.
+ *  - data-path ops (post_send, post_recv, post_srq_recv, req_notify_cq):
+ *    the application's inline verbs call them with no front in between
+ *    (lib/verbs/ops.c), so they return what the verbs return: 0 or a
+ *    positive errno, and *bad_wr set to the WR that failed;
+ *  - poll_cq: the number of completions, or a negative errno (ibv_poll_cq());
+ *  - the methods the provider puts in struct ibv_qp_ex (ibv_wr_*) and
+ *    struct ibv_cq_ex (ibv_start_poll() ...) are the application's too:
+ *    they return what <infiniband/verbs.h> documents (0 or a positive
+ *    errno; ENOENT for an empty CQ).
  */
 #ifndef SODP_PROVIDER_DRIVER_H
 #define SODP_PROVIDER_DRIVER_H
@@ -128,13 +139,16 @@ struct sodp_provider_ops {
 				       const struct ibv_cq_init_attr_ex *attr);
 	int (*resize_cq)(struct ibv_cq *cq, int cqe);
 	int (*destroy_cq)(struct ibv_cq *cq);
+	/* Data path: completions polled, or -errno. */
 	int (*poll_cq)(struct ibv_cq *cq, int num_entries, struct ibv_wc *wc);
+	/* Data path: 0 or a positive errno. */
 	int (*req_notify_cq)(struct ibv_cq *cq, int solicited_only);
 
 	struct ibv_srq *(*create_srq)(struct ibv_pd *pd, struct ibv_srq_init_attr_ex *attr);
 	int (*modify_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr, int mask);
 	int (*query_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr);
 	int (*destroy_srq)(struct ibv_srq *srq);
+	/* Data path: 0 or a positive errno. */
 	int (*post_srq_recv)(struct ibv_srq *srq, struct ibv_recv_wr *wr,
 			     struct ibv_recv_wr **bad_wr);
 
@@ -143,6 +157,7 @@ struct sodp_provider_ops {
 	int (*query_qp)(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask,
 			struct ibv_qp_init_attr *init);
 	int (*destroy_qp)(struct ibv_qp *qp);
+	/* Data path: 0 or a positive errno. */
 	int (*post_send)(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad_wr);
 	int (*post_recv)(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad_wr);
 	/* NULL unless the QP was created with IBV_QP_INIT_ATTR_SEND_OPS_FLAGS. */

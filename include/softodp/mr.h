@@ -5,7 +5,7 @@
  * A registered MR is translated by the soft NIC through its MTT: one entry
  * per order-aligned block of the registered range, at the largest page size
  * the CPU mapping guarantees (order 0 = 4 KiB PTE, 9 = 2 MiB PMD-mapped THP
- * or hugetlb page, 18 = 1 GiB hugetlb page; see DESIGN.md). An entry covers
+ * or hugetlb page, 18 = 1 GiB hugetlb page; see docs/DESIGN.md). An entry covers
  * its whole block even when the MR starts or ends inside it, as a NIC's
  * large page entry does.
  */
