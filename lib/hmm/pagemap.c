@@ -268,17 +268,14 @@ static int mc_push(const struct hmm_vma *v)
 }
 
 /*
- * Parses /proc/self/smaps: a header line per VMA ("start-end perms offset
- * dev inode path") followed by "Key: value" lines, of which we want
- * KernelPageSize. Reads the file with raw read() into a growing buffer so
- * that no stdio lock or hooked call is involved.
+ * Reads the whole of /proc/self/smaps into a NUL-terminated buffer (*out,
+ * freed by the caller) with raw read(), so that no stdio lock or hooked
+ * call is involved. 0 or -errno.
  */
-static int mc_reload_locked(void)
+static int mc_read_smaps(char **out)
 {
 	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap), *line, *next;
-	struct hmm_vma cur;
-	bool have = false;
+	char *buf = malloc(cap);
 	int fd, ret = 0;
 	ssize_t n;
 
@@ -295,7 +292,7 @@ static int mc_reload_locked(void)
 
 			if (!nb) {
 				ret = -ENOMEM;
-				goto out;
+				break;
 			}
 			buf = nb;
 			cap *= 2;
@@ -305,13 +302,33 @@ static int mc_reload_locked(void)
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			goto out;
+			break;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
+	close(fd);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
 	buf[len] = 0;
+	*out = buf;
+	return 0;
+}
+
+/*
+ * Parses smaps text @buf (modified) into the cache: a header line per VMA
+ * ("start-end perms offset dev inode path") followed by "Key: value" lines,
+ * of which we want KernelPageSize. 0 or -ENOMEM.
+ */
+static int mc_parse_smaps(char *buf)
+{
+	struct hmm_vma cur;
+	bool have = false;
+	char *line, *next;
+
 	mc.nr = 0;
 	for (line = buf; line && *line; line = next) {
 		unsigned long long s, e, off, ino;
@@ -323,10 +340,8 @@ static int mc_reload_locked(void)
 			*next++ = 0;
 		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms, &off, &maj, &min,
 			   &ino) == 7) {
-			if (have && mc_push(&cur)) {
-				ret = -ENOMEM;
-				goto out;
-			}
+			if (have && mc_push(&cur))
+				return -ENOMEM;
 			memset(&cur, 0, sizeof(cur));
 			cur.start = s;
 			cur.end = e;
@@ -344,12 +359,23 @@ static int mc_reload_locked(void)
 		}
 	}
 	if (have && mc_push(&cur))
-		ret = -ENOMEM;
-	WRITE_ONCE(mc.valid, ret == 0);
-	hmm_count(HMM_C_MAPS_READS, 1);
-out:
-	close(fd);
+		return -ENOMEM;
+	return 0;
+}
+
+/* Reloads the VMA cache from /proc/self/smaps. Under pm_lock; 0 or -errno. */
+static int mc_reload_locked(void)
+{
+	char *buf = NULL;
+	int ret = mc_read_smaps(&buf);
+
+	if (ret)
+		return ret;
+	ret = mc_parse_smaps(buf);
 	free(buf);
+	WRITE_ONCE(mc.valid, ret == 0);
+	if (!ret)
+		hmm_count(HMM_C_MAPS_READS, 1);
 	return ret;
 }
 
