@@ -238,6 +238,18 @@ uint16_t rxe_net_sock_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* Frees the receive buffers and the source-port table (its sockets closed). */
+static void rxe_net_free(struct rxe_dev *dev)
+{
+	free(dev->sport_fd);
+	dev->sport_fd = NULL;
+	dev->nr_sport_fd = 0;
+	free(dev->rxbuf);
+	dev->rxbuf = NULL;
+	free(dev->rxr);
+	dev->rxr = NULL;
+}
+
 /*
  * Sets up the device's receive buffers and joins the processes on its
  * address (share.c): binds 4791 as its owner or registers as a client.
@@ -265,12 +277,7 @@ int rxe_net_open(struct rxe_dev *dev)
 		goto err;
 	return 0;
 err:
-	free(dev->rxbuf);
-	free(dev->rxr);
-	free(dev->sport_fd);
-	dev->rxbuf = NULL;
-	dev->rxr = NULL;
-	dev->sport_fd = NULL;
+	rxe_net_free(dev);
 	return ret;
 }
 
@@ -286,14 +293,8 @@ void rxe_net_close(struct rxe_dev *dev)
 		for (i = 0; i < RXE_SPORT_SLOTS; i++)
 			if (dev->sport_fd[i] >= 0)
 				close(dev->sport_fd[i]);
-		free(dev->sport_fd);
-		dev->sport_fd = NULL;
 	}
-	dev->nr_sport_fd = 0;
-	free(dev->rxbuf);
-	dev->rxbuf = NULL;
-	free(dev->rxr);
-	dev->rxr = NULL;
+	rxe_net_free(dev);
 }
 
 /*
@@ -581,18 +582,6 @@ static void rxe_rx_drop(struct rxe_dev *dev, enum rxe_drop why)
 static bool rxe_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	return sodp_same_ip((const struct sockaddr *)a, (const struct sockaddr *)b);
-}
-
-static uint8_t rxe_qp_transport(const struct rxe_qp *qp)
-{
-	switch (qp->ibqp.qp_base.qp_type) {
-	case IBV_QPT_RC:
-		return IB_OPCODE_RC;
-	case IBV_QPT_UC:
-		return IB_OPCODE_UC;
-	default:
-		return IB_OPCODE_UD;
-	}
 }
 
 /*

@@ -44,52 +44,51 @@ bool rxe_wqe_is_rd(const struct rxe_send_wqe *wqe)
 	       wqe->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD || wqe->opcode == IBV_WR_ATOMIC_WRITE;
 }
 
-static uint8_t rxe_transport(struct rxe_qp *qp)
+/* The opcodes of a message's packets, by where the packet is in it. */
+struct rxe_msg_opcodes {
+	uint8_t only, first, middle, last;
+};
+
+static const struct rxe_msg_opcodes rxe_msg_send = {IB_OPCODE_SEND_ONLY, IB_OPCODE_SEND_FIRST,
+						    IB_OPCODE_SEND_MIDDLE, IB_OPCODE_SEND_LAST};
+static const struct rxe_msg_opcodes rxe_msg_send_imm = {IB_OPCODE_SEND_ONLY_WITH_IMMEDIATE,
+							IB_OPCODE_SEND_FIRST, IB_OPCODE_SEND_MIDDLE,
+							IB_OPCODE_SEND_LAST_WITH_IMMEDIATE};
+static const struct rxe_msg_opcodes rxe_msg_send_inv = {IB_OPCODE_SEND_ONLY_WITH_INVALIDATE,
+							IB_OPCODE_SEND_FIRST, IB_OPCODE_SEND_MIDDLE,
+							IB_OPCODE_SEND_LAST_WITH_INVALIDATE};
+static const struct rxe_msg_opcodes rxe_msg_write = {
+	IB_OPCODE_RDMA_WRITE_ONLY, IB_OPCODE_RDMA_WRITE_FIRST, IB_OPCODE_RDMA_WRITE_MIDDLE,
+	IB_OPCODE_RDMA_WRITE_LAST};
+static const struct rxe_msg_opcodes rxe_msg_write_imm = {
+	IB_OPCODE_RDMA_WRITE_ONLY_WITH_IMMEDIATE, IB_OPCODE_RDMA_WRITE_FIRST,
+	IB_OPCODE_RDMA_WRITE_MIDDLE, IB_OPCODE_RDMA_WRITE_LAST_WITH_IMMEDIATE};
+
+static uint8_t rxe_msg_opcode(const struct rxe_msg_opcodes *o, bool first, bool last)
 {
-	switch (qp->ibqp.qp_base.qp_type) {
-	case IBV_QPT_UC:
-		return IB_OPCODE_UC;
-	case IBV_QPT_UD:
-		return IB_OPCODE_UD;
-	default:
-		return IB_OPCODE_RC;
-	}
+	return first && last ? o->only : first ? o->first : last ? o->last : o->middle;
 }
 
+/* The opcode of @wqe's packet that is @first and/or @last of its message. */
 static uint8_t rxe_req_opcode(struct rxe_qp *qp, struct rxe_send_wqe *wqe, bool first, bool last)
 {
 	uint8_t op;
 
 	switch (wqe->opcode) {
 	case IBV_WR_SEND:
-		op = first && last ? IB_OPCODE_SEND_ONLY
-		     : first	   ? IB_OPCODE_SEND_FIRST
-		     : last	   ? IB_OPCODE_SEND_LAST
-				   : IB_OPCODE_SEND_MIDDLE;
+		op = rxe_msg_opcode(&rxe_msg_send, first, last);
 		break;
 	case IBV_WR_SEND_WITH_IMM:
-		op = first && last ? IB_OPCODE_SEND_ONLY_WITH_IMMEDIATE
-		     : first	   ? IB_OPCODE_SEND_FIRST
-		     : last	   ? IB_OPCODE_SEND_LAST_WITH_IMMEDIATE
-				   : IB_OPCODE_SEND_MIDDLE;
+		op = rxe_msg_opcode(&rxe_msg_send_imm, first, last);
 		break;
 	case IBV_WR_SEND_WITH_INV:
-		op = first && last ? IB_OPCODE_SEND_ONLY_WITH_INVALIDATE
-		     : first	   ? IB_OPCODE_SEND_FIRST
-		     : last	   ? IB_OPCODE_SEND_LAST_WITH_INVALIDATE
-				   : IB_OPCODE_SEND_MIDDLE;
+		op = rxe_msg_opcode(&rxe_msg_send_inv, first, last);
 		break;
 	case IBV_WR_RDMA_WRITE:
-		op = first && last ? IB_OPCODE_RDMA_WRITE_ONLY
-		     : first	   ? IB_OPCODE_RDMA_WRITE_FIRST
-		     : last	   ? IB_OPCODE_RDMA_WRITE_LAST
-				   : IB_OPCODE_RDMA_WRITE_MIDDLE;
+		op = rxe_msg_opcode(&rxe_msg_write, first, last);
 		break;
 	case IBV_WR_RDMA_WRITE_WITH_IMM:
-		op = first && last ? IB_OPCODE_RDMA_WRITE_ONLY_WITH_IMMEDIATE
-		     : first	   ? IB_OPCODE_RDMA_WRITE_FIRST
-		     : last	   ? IB_OPCODE_RDMA_WRITE_LAST_WITH_IMMEDIATE
-				   : IB_OPCODE_RDMA_WRITE_MIDDLE;
+		op = rxe_msg_opcode(&rxe_msg_write_imm, first, last);
 		break;
 	case IBV_WR_RDMA_READ:
 		op = IB_OPCODE_RDMA_READ_REQUEST;
@@ -104,7 +103,7 @@ static uint8_t rxe_req_opcode(struct rxe_qp *qp, struct rxe_send_wqe *wqe, bool 
 		op = IB_OPCODE_FETCH_ADD;
 		break;
 	}
-	return rxe_transport(qp) | op;
+	return rxe_qp_transport(qp) | op;
 }
 
 /* Outstanding READ/atomic WQEs between the completer and the requester. */

@@ -427,6 +427,19 @@ static inline struct rxe_qp *to_rqp(struct ibv_qp *qp)
 	return container_of(qp, struct rxe_qp, ibqp.qp_base);
 }
 
+/* The transport bits of @qp's opcodes (IB_OPCODE_RC, _UC or _UD). */
+static inline uint8_t rxe_qp_transport(const struct rxe_qp *qp)
+{
+	switch (qp->ibqp.qp_base.qp_type) {
+	case IBV_QPT_UC:
+		return IB_OPCODE_UC;
+	case IBV_QPT_UD:
+		return IB_OPCODE_UD;
+	default:
+		return IB_OPCODE_RC;
+	}
+}
+
 /*
  * QPN blocks: the processes that share a device address each allocate
  * QPNs in a block of their own, [b << RXE_QPN_BLOCK_SHIFT, (b + 1) <<
