@@ -213,7 +213,7 @@ void odp_implicit_release(struct sodp_umem *p)
 {
 	pthread_mutex_lock(&p->reap_lock);
 	pthread_mutex_lock(&p->lock);
-	p->dead = true;
+	__atomic_store_n(&p->dead, true, __ATOMIC_RELEASE); /* the fault worker reads it unlocked */
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&p->reap_lock);
 	sodp_fault_cancel(&p->reap);
