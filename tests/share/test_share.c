@@ -178,6 +178,10 @@ static int rc_traffic(struct rt_side *s, const struct plan *p, const struct info
 		if (rt_post(s, IBV_WR_SEND, 0, 0, 0, 0) || rc_recv(s))
 			return 27;
 	}
+	/* its own SENDs acknowledged: the peer may still wait for the last one */
+	for (i = 0; i < 2 * p->iters; i++)
+		if (wait_wc(s, IBV_WC_SEND, NULL))
+			return 28;
 	return 0;
 }
 
