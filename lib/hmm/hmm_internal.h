@@ -13,6 +13,7 @@
 
 #include <softodp/hmm.h>
 
+#include "clock.h"
 #include "compiler.h"
 #include "interval_tree.h"
 #include "list.h"
@@ -36,8 +37,6 @@ static inline uintptr_t hmm_page_up(uintptr_t a)
 		return 0;
 	return (a + HMM_PAGE_SIZE - 1) & ~(HMM_PAGE_SIZE - 1);
 }
-
-uint64_t hmm_now_ns(void);
 
 /* ---- notifier.c: interval notifiers and the invalidation path ---- */
 

@@ -167,7 +167,7 @@ static bool hook_range(const void *addr, size_t len, uintptr_t *s, uintptr_t *e)
  */
 static void hook_begin(struct hook *h, uintptr_t s, uintptr_t e, enum sodp_event event, bool lift)
 {
-	uint64_t t0 = hmm_now_ns();
+	uint64_t t0 = sodp_now_ns();
 	bool mirrored;
 
 	h->start = s;

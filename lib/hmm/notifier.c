@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "hmm_internal.h"
 #include "log.h"
@@ -49,14 +48,6 @@ static struct {
 };
 
 static pthread_once_t hmm_start_once = PTHREAD_ONCE_INIT;
-
-uint64_t hmm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static unsigned long seq_load(void)
 {
@@ -293,7 +284,7 @@ void hmm_inv_open(struct hmm_inv *inv, enum sodp_event event, enum sodp_hmm_orig
 {
 	inv->event = event;
 	inv->origin = origin;
-	inv->t0 = t0 ? t0 : hmm_now_ns();
+	inv->t0 = t0 ? t0 : sodp_now_ns();
 	inv->hit = false;
 	inv->open = true;
 	hmm_lock(&hmm.lock);
@@ -338,7 +329,7 @@ void hmm_inv_close(struct hmm_inv *inv)
 	if (!inv->open)
 		return;
 	if (inv->hit)
-		hmm_count_latency(hmm_now_ns() - inv->t0);
+		hmm_count_latency(sodp_now_ns() - inv->t0);
 	inv->open = false;
 	hmm_lock(&hmm.lock);
 	if (--hmm.active == 0) {
@@ -370,7 +361,7 @@ bool hmm_inv_begin(struct hmm_inv *inv, uintptr_t start, uintptr_t end, enum sod
 	}
 	inv->event = event;
 	inv->origin = origin;
-	inv->t0 = t0 ? t0 : hmm_now_ns();
+	inv->t0 = t0 ? t0 : sodp_now_ns();
 	inv->open = true;
 	if (hmm.active++ == 0)
 		seq_store(hmm.seq | 1);

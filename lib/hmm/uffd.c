@@ -584,7 +584,7 @@ static void drain(void)
 	n = read(fd, buf, SODP_MIN(space, ARRAY_SIZE(buf)) * sizeof(buf[0]));
 	if (n <= 0)
 		return;
-	t0 = hmm_now_ns();
+	t0 = sodp_now_ns();
 	for (i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
 		hmm_count(HMM_C_UFFD_EVENTS, 1);
 		if (buf[i].event == UFFD_EVENT_FORK)

@@ -517,7 +517,8 @@ static enum comp_state (*const comp_state_fn[CS_NR])(struct rxe_comp_pkt *c) = {
  */
 void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt)
 {
-	struct rxe_comp_pkt c = {.qp = qp, .pkt = pkt, .now = rxe_now(), .mark = rxe_comp_mark(qp)};
+	struct rxe_comp_pkt c = {
+		.qp = qp, .pkt = pkt, .now = sodp_now_ns(), .mark = rxe_comp_mark(qp)};
 	bool trace = sodp_log_enabled(SODP_LOG_DEBUG);
 	enum comp_state s = CS_CHECK_PSN;
 

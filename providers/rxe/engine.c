@@ -64,14 +64,6 @@
 pthread_mutex_t rxe_devs_lock = PTHREAD_MUTEX_INITIALIZER;
 struct list_head rxe_devs = LIST_HEAD_INIT(rxe_devs);
 
-uint64_t rxe_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * rxe_random_u32 - an unpredictable 32-bit number, for what a blind peer
  * must not guess (the key bits of an MR, the QPN of a new QP). From the
@@ -92,7 +84,7 @@ uint32_t rxe_random_u32(void)
 		return v;
 	if (!__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
 		sodp_warn("rxe: getrandom: %s; keys and QPNs are predictable\n", strerror(errno));
-	v = (uint32_t)__atomic_add_fetch(&fallback, rxe_now() | 1, __ATOMIC_RELAXED);
+	v = (uint32_t)__atomic_add_fetch(&fallback, sodp_now_ns() | 1, __ATOMIC_RELAXED);
 	return v * 2654435761u;
 }
 
@@ -227,7 +219,7 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 		if (n < RXE_BATCH)
 			break;
 	}
-	now = rxe_now();
+	now = sodp_now_ns();
 	list_for_each_entry (qp, &dev->qps, node) {
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
@@ -241,7 +233,7 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 }
 
 /*
- * Arms the retransmission and RNR timer for @at (rxe_now() time) if that
+ * Arms the retransmission and RNR timer for @at (sodp_now_ns() time) if that
  * is earlier than it is armed for, or disarms it for UINT64_MAX once it
  * has fired. A timerfd the background thread sleeps on, so that a caller
  * whose round started a timer makes one system call instead of waking the
@@ -298,10 +290,10 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 	    pthread_mutex_trylock(&dev->lock))
 		return false;
 	if (waiting) {
-		__atomic_store_n(&dev->caller_ns, rxe_now(), __ATOMIC_RELAXED);
+		__atomic_store_n(&dev->caller_ns, sodp_now_ns(), __ATOMIC_RELAXED);
 	} else {
 		/* a post: its packets leave before the socket is read */
-		uint64_t now = rxe_now();
+		uint64_t now = sodp_now_ns();
 		struct rxe_qp *qp;
 
 		list_for_each_entry (qp, &dev->qps, node)
@@ -391,7 +383,7 @@ static void *rxe_engine_thread(void *arg)
 		pthread_mutex_unlock(&dev->lock);
 
 		/* a caller polls: leave the socket to it until the grace ends */
-		now = rxe_now();
+		now = sodp_now_ns();
 		caller = __atomic_load_n(&dev->caller_ns, __ATOMIC_RELAXED);
 		blind = now - caller < RXE_CALLER_GRACE_NS;
 		__atomic_store_n(&dev->engine_blind, blind, __ATOMIC_SEQ_CST);

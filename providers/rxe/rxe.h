@@ -51,6 +51,7 @@
 #include <netinet/in.h>
 
 #include "driver.h"
+#include "clock.h"
 #include "compiler.h"
 #include "list.h"
 #include "rxe_param.h"
@@ -594,7 +595,6 @@ void rxe_doorbell(struct rxe_dev *dev);
 bool rxe_progress(struct rxe_dev *dev, bool waiting);
 void rxe_kick(struct rxe_dev *dev, bool idle);
 void rxe_progress_idle(struct rxe_dev *dev);
-uint64_t rxe_now(void);
 uint32_t rxe_random_u32(void);
 int rxe_ctx_open(struct sodp_context *ctx);
 void rxe_ctx_close(struct sodp_context *ctx);

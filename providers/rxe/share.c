@@ -215,7 +215,7 @@ struct rxe_share {
  * rxe_share_pick_block() - the block to hand out
  * @holder: RXE_SHARE_BLOCKS entries, negative for a free block
  * @freed_ns: when each block was last freed, 0 for never held
- * @now: rxe_now()
+ * @now: sodp_now_ns()
  *
  * The free block freed least recently, never-held ones first (lowest
  * first among those), provided it was freed RXE_SHARE_QUARANTINE_NS ago.
@@ -543,7 +543,7 @@ static bool rxe_share_fwd_send(struct rxe_dev *dev, int fd, struct mmsghdr *msgs
 			continue;
 		if (ret < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			struct pollfd p = {.fd = fd, .events = POLLOUT};
-			uint64_t now = rxe_now();
+			uint64_t now = sodp_now_ns();
 
 			if (!give_up)
 				give_up = now + RXE_SHARE_FWD_WAIT_MS * 1000000ULL;
@@ -584,7 +584,7 @@ void rxe_share_fwd_flush(struct rxe_dev *dev)
 		}
 		if (sh->conns[conn].fd >= 0 &&
 		    !rxe_share_fwd_send(dev, sh->conns[conn].fd, msgs, n))
-			rxe_share_drop_conn(dev, conn, rxe_now());
+			rxe_share_drop_conn(dev, conn, sodp_now_ns());
 	}
 	sh->nfwd = 0;
 }
@@ -718,7 +718,7 @@ int rxe_share_rx_batch(struct rxe_dev *dev)
 					 dev->name, sh->block);
 			sh->refused_told = true;
 			rxe_share_lost(dev);
-			sh->retry_at = rxe_now() + RXE_SHARE_REFUSED_NS;
+			sh->retry_at = sodp_now_ns() + RXE_SHARE_REFUSED_NS;
 			return i;
 		}
 		if (len < sizeof(*h) || h->type != RXE_SHARE_PACKET)
@@ -756,13 +756,13 @@ int rxe_share_rx_batch(struct rxe_dev *dev)
  * control socket readable, or every RXE_SHARE_POLL_NS for a round that
  * never sleeps; a client without owner takes over or registers again.
  *
- * Return: when it wants to run again regardless of sockets (rxe_now()
+ * Return: when it wants to run again regardless of sockets (sodp_now_ns()
  * time), UINT64_MAX for never.
  */
 uint64_t rxe_share_tick(struct rxe_dev *dev)
 {
 	struct rxe_share *sh = dev->share;
-	uint64_t now = rxe_now();
+	uint64_t now = sodp_now_ns();
 
 	if (sh->role == RXE_SHARE_OWNER && (sh->ctl_ready || now >= sh->poll_at)) {
 		sh->ctl_ready = false;
@@ -850,7 +850,7 @@ int rxe_share_open(struct rxe_dev *dev)
 			nanosleep(&nap, NULL);
 		fd = rxe_net_roce_sock(dev);
 		if (fd >= 0) {
-			rxe_share_become_owner(dev, fd, 0, RXE_SHARE_NO_BLOCK, rxe_now());
+			rxe_share_become_owner(dev, fd, 0, RXE_SHARE_NO_BLOCK, sodp_now_ns());
 			goto out;
 		}
 		ret = fd;

@@ -312,12 +312,12 @@ static void *full_queries_run(void *arg)
 		usleep(50);
 	q->saw_full = __atomic_load_n(&wire_refused, __ATOMIC_RELAXED) > 0;
 	for (i = 0; i < FULL_QUERIES; i++) {
-		uint64_t t0 = rxe_now();
+		uint64_t t0 = sodp_now_ns();
 
 		if (!ibv_query_qp(q->qp, &attr, IBV_QP_STATE, &init) &&
 		    attr.qp_state == IBV_QPS_RTS)
 			q->ok++;
-		q->ms[i] = (rxe_now() - t0) / 1000000;
+		q->ms[i] = (sodp_now_ns() - t0) / 1000000;
 	}
 	return NULL;
 }
