@@ -78,17 +78,6 @@ void hmm_fork_install(void)
 	pthread_once(&install_once, install);
 }
 
-/*
- * Installs the handlers now rather than with the first notifier, for a
- * layer above that nests lib/hmm's locks inside its own: prepare handlers
- * run in reverse order of installation, so handlers it installs after this
- * call take its locks before lib/hmm's.
- */
-SODP_EXPORT void sodp_hmm_fork_init(void)
-{
-	hmm_fork_install();
-}
-
 bool hmm_fork_installed(void)
 {
 	return READ_ONCE(installed);

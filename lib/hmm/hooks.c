@@ -62,7 +62,7 @@ bool hmm_hooks_enabled(void)
 
 void hmm_hooks_reload_env(void)
 {
-	WRITE_ONCE(hooks_off, hmm_env_flag("SOFTODP_HMM_NO_HOOKS"));
+	WRITE_ONCE(hooks_off, sodp_env_flag("SOFTODP_HMM_NO_HOOKS"));
 }
 
 static bool armed(void)

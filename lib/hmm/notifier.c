@@ -2,6 +2,12 @@
 /*
  * Interval notifiers: the userspace mmu_interval_notifier.
  *
+ * The core of the mirror. It keeps the notifiers and the sequence count and
+ * runs the callbacks of an invalidation bracket; it knows nothing of the
+ * event sources (hooks.c, uffd.c, fork.c), which call into it, nor of
+ * mirror.c, which starts them. Its only dependencies are lock.c, counters.c
+ * and lib/util, so it can be driven directly, with no source running.
+ *
  * Locking and sequence protocol
  * -----------------------------
  * hmm.lock protects the interval tree, the deferred list, `active` and the
@@ -29,7 +35,7 @@
 #include "log.h"
 
 int hmm_has_notifiers;
-__thread int hmm_tls_in_callback;
+static __thread int tls_in_callback;
 
 static struct {
 	pthread_mutex_t lock;
@@ -47,8 +53,6 @@ static struct {
 	.deferred = LIST_HEAD_INIT(hmm.deferred),
 };
 
-static pthread_once_t hmm_start_once = PTHREAD_ONCE_INIT;
-
 static unsigned long seq_load(void)
 {
 	return __atomic_load_n(&hmm.seq, __ATOMIC_ACQUIRE);
@@ -62,15 +66,6 @@ static void seq_store(unsigned long v)
 static void set_has_notifiers(void)
 {
 	__atomic_store_n(&hmm_has_notifiers, hmm.nr != 0, __ATOMIC_RELEASE);
-}
-
-/* The first notifier starts the event sources: nothing runs before that. */
-static void hmm_start(void)
-{
-	hmm_pagemap_reload_env();
-	hmm_hooks_reload_env();
-	hmm_fork_install();
-	hmm_uffd_start();
 }
 
 static void apply_deferred(void)
@@ -90,31 +85,26 @@ static void apply_deferred(void)
 }
 
 /**
- * sodp_interval_notifier_insert() - start mirroring an interval
- * @n: caller-owned storage, unused until sodp_interval_notifier_remove()
+ * hmm_notifier_insert() - put a notifier in the tree
+ * @n: caller-owned storage, unused until hmm_notifier_remove()
  * @start: first byte
  * @length: bytes, non-zero, start + length must not wrap
  * @ops: ops->invalidate is called for every change overlapping the interval
  *
  * Inserted during an invalidation, the notifier joins the tree when the last
  * bracket closes; its seq equals the odd global seq until then so that
- * read_begin() waits for the change to finish.
+ * read_begin() waits for the change to finish. Starts nothing: that is
+ * sodp_interval_notifier_insert()'s part (mirror.c).
  *
- * Return: 0, -EINVAL.
+ * Return: 0, -EINVAL. The storage is the caller's, so nothing is allocated.
  */
-SODP_EXPORT int sodp_interval_notifier_insert(struct sodp_interval_notifier *n, uintptr_t start,
-					      size_t length,
-					      const struct sodp_interval_notifier_ops *ops)
+int hmm_notifier_insert(struct sodp_interval_notifier *n, uintptr_t start, size_t length,
+			const struct sodp_interval_notifier_ops *ops)
 {
 	struct hmm_notifier *hn;
 
-	if (!n || !ops || !ops->invalidate || !length || start > UINTPTR_MAX - (length - 1))
+	if (!hmm_notifier_args_valid(n, start, length, ops))
 		return -EINVAL;
-	pthread_once(&hmm_start_once, hmm_start);
-	hmm_uffd_child_restart();
-	/* Unmirrored, the hooks did not track mappings for the maps cache. */
-	hmm_maps_invalidate();
-
 	hn = hmm_notifier(n);
 	hn->ops = ops;
 	hn->start = start;
@@ -136,13 +126,11 @@ SODP_EXPORT int sodp_interval_notifier_insert(struct sodp_interval_notifier *n, 
 	hmm.nr++;
 	set_has_notifiers();
 	hmm_unlock(&hmm.lock);
-
-	hmm_uffd_register(hmm_page_down(start), hmm_page_up(hn->it.last + 1));
 	return 0;
 }
 
 /**
- * sodp_interval_notifier_remove() - stop mirroring
+ * hmm_notifier_remove() - take a notifier out of the tree
  * @n: an inserted notifier
  *
  * When an invalidation is running the removal is deferred and this waits
@@ -150,15 +138,16 @@ SODP_EXPORT int sodp_interval_notifier_insert(struct sodp_interval_notifier *n, 
  * returns and the caller may free it. From inside a callback it cannot wait
  * for its own bracket: it then only queues the removal (the caller must keep
  * @n alive until that invalidation ends).
+ *
+ * Return: false, touching nothing, when @n is NULL or not inserted.
  */
-SODP_EXPORT void sodp_interval_notifier_remove(struct sodp_interval_notifier *n)
+bool hmm_notifier_remove(struct sodp_interval_notifier *n)
 {
 	struct hmm_notifier *hn;
 	unsigned long wait_seq = 0;
-	uintptr_t s, e;
 
 	if (!n)
-		return;
+		return false;
 	hn = hmm_notifier(n);
 	hmm_lock(&hmm.lock);
 	switch (hn->state) {
@@ -179,21 +168,18 @@ SODP_EXPORT void sodp_interval_notifier_remove(struct sodp_interval_notifier *n)
 	default:
 		hmm_unlock(&hmm.lock);
 		sodp_info("hmm: removing a notifier that is not inserted");
-		return;
+		return false;
 	}
 	hmm.nr--;
 	set_has_notifiers();
-	if (wait_seq && hmm_tls_in_callback) {
+	if (wait_seq && tls_in_callback) {
 		sodp_info("hmm: notifier removed from an invalidate callback; not waiting");
 		wait_seq = 0;
 	}
 	while (wait_seq && hmm.seq == wait_seq)
 		pthread_cond_wait(&hmm.wq, &hmm.lock);
 	hmm_unlock(&hmm.lock);
-
-	s = hmm_page_down(hn->start);
-	e = hmm_page_up(hn->it.last + 1);
-	hmm_uffd_unregister_idle(s, e);
+	return true;
 }
 
 SODP_EXPORT unsigned long sodp_interval_read_begin(struct sodp_interval_notifier *n)
@@ -303,7 +289,7 @@ bool hmm_inv_range(struct hmm_inv *inv, uintptr_t start, uintptr_t end)
 
 	if (end <= start)
 		return false;
-	hmm_tls_in_callback++;
+	tls_in_callback++;
 	for (it = interval_tree_iter_first(&hmm.tree, start, end - 1); it;
 	     it = interval_tree_iter_next(it, start, end - 1)) {
 		struct hmm_notifier *hn = container_of(it, struct hmm_notifier, it);
@@ -314,7 +300,7 @@ bool hmm_inv_range(struct hmm_inv *inv, uintptr_t start, uintptr_t end)
 			sodp_info("hmm: invalidate callback returned false");
 		calls++;
 	}
-	hmm_tls_in_callback--;
+	tls_in_callback--;
 	if (calls) {
 		hmm_count(HMM_C_CALLBACKS, calls);
 		if (!inv->hit)
@@ -371,6 +357,24 @@ bool hmm_inv_begin(struct hmm_inv *inv, uintptr_t start, uintptr_t end, enum sod
 	return true;
 }
 
+/**
+ * hmm_inv_all() - one bracket over the whole address space
+ *
+ * Every notifier's callback runs once, over the whole range; for what no
+ * source can narrow down: a fork nobody announced, the mirror's release.
+ * Return: true if a callback ran.
+ */
+bool hmm_inv_all(enum sodp_event event, enum sodp_hmm_origin origin, uint64_t t0)
+{
+	struct hmm_inv inv;
+	bool hit;
+
+	hmm_inv_open(&inv, event, origin, t0);
+	hit = hmm_inv_range(&inv, 0, UINTPTR_MAX);
+	hmm_inv_close(&inv);
+	return hit;
+}
+
 /*
  * fork: the prepare handler holds hmm.lock across fork() so the child copies
  * a consistent tree; brackets opened by threads that do not exist in the
@@ -394,22 +398,4 @@ void hmm_notifier_fork_child(void)
 	apply_deferred();
 	hmm.seq = (hmm.seq | 1) + 1;
 	set_has_notifiers();
-}
-
-/**
- * sodp_hmm_shutdown() - deliver SODP_EVENT_RELEASE everywhere
- *
- * Runs every notifier's callback over its whole interval and stops the
- * userfaultfd thread; hooks keep working.
- */
-SODP_EXPORT void sodp_hmm_shutdown(void)
-{
-	struct hmm_inv inv;
-
-	if (!hmm_mirror_active())
-		return;
-	hmm_inv_open(&inv, SODP_EVENT_RELEASE, SODP_HMM_FROM_API, 0);
-	hmm_inv_range(&inv, 0, UINTPTR_MAX);
-	hmm_inv_close(&inv);
-	hmm_uffd_stop();
 }

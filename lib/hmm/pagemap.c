@@ -105,19 +105,12 @@ static struct {
 	bool valid;
 } mc;
 
-bool hmm_env_flag(const char *name)
-{
-	const char *s = getenv(name);
-
-	return s && *s && strcmp(s, "0") != 0;
-}
-
 void hmm_pagemap_reload_env(void)
 {
 	hmm_lock(&pm_lock);
-	WRITE_ONCE(pm.no_scan, hmm_env_flag("SOFTODP_HMM_NO_PAGEMAP_SCAN"));
-	WRITE_ONCE(pm.no_query, hmm_env_flag("SOFTODP_HMM_NO_PROCMAP_QUERY"));
-	WRITE_ONCE(pm.no_pfn, hmm_env_flag("SOFTODP_HMM_NO_PFN"));
+	WRITE_ONCE(pm.no_scan, sodp_env_flag("SOFTODP_HMM_NO_PAGEMAP_SCAN"));
+	WRITE_ONCE(pm.no_query, sodp_env_flag("SOFTODP_HMM_NO_PROCMAP_QUERY"));
+	WRITE_ONCE(pm.no_pfn, sodp_env_flag("SOFTODP_HMM_NO_PFN"));
 	WRITE_ONCE(mc.valid, false);
 	hmm_unlock(&pm_lock);
 }

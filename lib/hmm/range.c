@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * sodp_hmm_range_fault(): fault pages in and snapshot the CPU page table.
+ * hmm_range_fault(): fault pages in and snapshot the CPU page table; the
+ * public sodp_hmm_range_fault() (mirror.c) is this plus the event sources'
+ * bookkeeping.
  *
  * The range is walked VMA by VMA (hmm_vma_find) in chunks of at most
  * CHUNK_PAGES. For each chunk: snapshot, populate the pages whose request is
@@ -391,7 +393,7 @@ static int walk_range(struct walk *w)
 }
 
 /**
- * sodp_hmm_range_fault() - fault and snapshot a range for a mirror
+ * hmm_range_fault() - fault and snapshot a range for a mirror
  * @range: notifier and notifier_seq from sodp_interval_read_begin(),
  *	   page-aligned [start, end), one hmm_pfns entry per page holding the
  *	   request (combined with default_flags and pfn_flags_mask)
@@ -400,7 +402,7 @@ static int walk_range(struct walk *w)
  * moved (read_begin again); -EFAULT, -EPERM as described above; -EINVAL for
  * a bad range; -ENOMEM.
  */
-SODP_EXPORT int sodp_hmm_range_fault(struct sodp_hmm_range *range)
+int hmm_range_fault(struct sodp_hmm_range *range)
 {
 	struct walk *w;
 	size_t npages, cap, i;
@@ -415,7 +417,6 @@ SODP_EXPORT int sodp_hmm_range_fault(struct sodp_hmm_range *range)
 	if (!hmm_notifier_is_live(range->notifier))
 		return -EINVAL;
 	__atomic_fetch_add(&hmm_fault_gen, 1, __ATOMIC_SEQ_CST);
-	hmm_uffd_child_restart();
 	if (seq_moved(range)) {
 		hmm_count(HMM_C_EBUSY, 1);
 		return -EBUSY;
@@ -443,8 +444,6 @@ SODP_EXPORT int sodp_hmm_range_fault(struct sodp_hmm_range *range)
 	}
 	if (!ret && seq_moved(range))
 		ret = -EBUSY;
-	if (!ret)
-		hmm_uffd_register(range->start, range->end);
 
 	hmm_count(w->faulted ? HMM_C_FAULTS : HMM_C_SNAPSHOTS, 1);
 	if (ret == -EBUSY)

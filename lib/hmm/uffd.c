@@ -15,7 +15,8 @@
  *    wait for itself); callbacks it runs must not either;
  *  - a thread holding a lib/hmm lock across fork() is blocked until the
  *    reader reads the FORK event, so the reader never blocks on a lib/hmm
- *    lock: hmm_lock() on the reader keeps reading events into its queue
+ *    lock: it makes drain() its lock wait function (hmm_lock_set_wait()),
+ *    so hmm_lock() on the reader keeps reading events into its queue
  *    while it waits;
  *  - the fork child inherits the registration under a new context whose only
  *    descriptor the reader receives in the FORK event; closing it at once
@@ -151,32 +152,6 @@ static __thread int tls_reader;
 bool hmm_uffd_active(void)
 {
 	return READ_ONCE(uf.fd) >= 0;
-}
-
-/* ---- locking that keeps the reader reading ---- */
-
-static void drain(void);
-
-void hmm_lock(pthread_mutex_t *m)
-{
-	unsigned int i;
-
-	if (likely(!tls_reader)) {
-		pthread_mutex_lock(m);
-		return;
-	}
-	for (i = 0; pthread_mutex_trylock(m); i++) {
-		drain();
-		if (i < 64)
-			sched_yield();
-		else
-			usleep(20);
-	}
-}
-
-void hmm_unlock(pthread_mutex_t *m)
-{
-	pthread_mutex_unlock(m);
 }
 
 /* ---- extents: what we registered ---- */
@@ -501,7 +476,7 @@ void hmm_uffd_expect_done(int slot)
 	hmm_unlock(&exp_lock);
 }
 
-void hmm_uffd_note_fork(void)
+static void note_fork(void)
 {
 	__atomic_fetch_add(&fork_gen, 1, __ATOMIC_SEQ_CST);
 }
@@ -625,7 +600,6 @@ static void deliver(uintptr_t s, uintptr_t e, enum sodp_event ev, uint64_t t0)
 static void process(const struct qmsg *q)
 {
 	const struct uffd_msg *m = &q->m;
-	struct hmm_inv inv;
 	uintptr_t s, e;
 
 	switch (m->event) {
@@ -650,17 +624,15 @@ static void process(const struct qmsg *q)
 		break;
 	case FORK_MISS:
 		/* A fork that bypassed pthread_atfork: every notifier is told. */
-		hmm_inv_open(&inv, SODP_EVENT_FORK, SODP_HMM_FROM_UFFD, q->t0);
-		if (hmm_inv_range(&inv, 0, UINTPTR_MAX))
+		if (hmm_inv_all(SODP_EVENT_FORK, SODP_HMM_FROM_UFFD, q->t0))
 			hmm_count(HMM_C_HOOK_MISSES, 1);
-		hmm_inv_close(&inv);
 		break;
 	default:
 		break;
 	}
 }
 
-SODP_EXPORT bool sodp_hmm_settled(void)
+bool hmm_uffd_settled(void)
 {
 	return !__atomic_load_n(&uffd_unsettled, __ATOMIC_SEQ_CST);
 }
@@ -679,6 +651,7 @@ static void *reader_main(void *arg)
 	int fd = (int)(intptr_t)arg;
 
 	tls_reader = 1;
+	hmm_lock_set_wait(drain);
 	p[0].fd = fd;
 	p[0].events = POLLIN;
 	p[1].fd = READ_ONCE(uf.stop_fd);
@@ -752,7 +725,7 @@ static int start_locked(void)
 
 	if (uf.fd >= 0 || uf.disabled)
 		return 0;
-	if (hmm_env_flag("SOFTODP_HMM_NO_UFFD")) {
+	if (sodp_env_flag("SOFTODP_HMM_NO_UFFD")) {
 		uf.disabled = true;
 		return -EPERM;
 	}
@@ -847,7 +820,7 @@ void hmm_uffd_fork_prepare(void)
 	hmm_lock(&uf.lock);
 	hmm_lock(&exp_lock);
 	if (uf.fd >= 0)
-		hmm_uffd_note_fork();
+		note_fork();
 }
 
 void hmm_uffd_fork_parent(void)
