@@ -427,11 +427,18 @@ static int raw_brk(void *addr)
 	return 0;
 }
 
+/*
+ * Moving the break down from @old_brk to @new_brk unmaps the pages wholly
+ * above the new break: [page_up(new_brk), page_up(old_brk)). False when the
+ * break does not go down or no whole page is freed.
+ */
 static bool shrink_range(uintptr_t new_brk, uintptr_t old_brk, uintptr_t *s, uintptr_t *e)
 {
+	if (new_brk >= old_brk)
+		return false;
 	*s = hmm_page_up(new_brk);
 	*e = hmm_page_up(old_brk);
-	return new_brk<old_brk && * s && * e> * s;
+	return *s != 0 && *e > *s;
 }
 
 SODP_EXPORT int brk(void *addr)
