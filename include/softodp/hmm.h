@@ -5,7 +5,7 @@
  * Interval notifiers tell a mirror user (an ODP memory region, a test device)
  * that part of the address space is about to change, and give it a sequence
  * count to validate what it learned from sodp_hmm_range_fault(). The design
- * is the kernel's mmu_interval_notifier + hmm_range_fault; see DESIGN.md,
+ * is the kernel's mmu_interval_notifier + hmm_range_fault; see docs/DESIGN.md,
  * "The HMM contract". Every function is thread safe; invalidation callbacks
  * run on whichever thread detected the change (the thread calling munmap(),
  * mprotect(), fork()..., or the mirror's event thread).
@@ -87,8 +87,10 @@ struct sodp_interval_notifier {
 
 /*
  * Mirror [start, start + length). Returns 0, or -EINVAL (NULL, zero length,
- * no ops/invalidate, wrap-around), -ENOMEM. The first insert starts the
- * mirror's event sources.
+ * no ops/invalidate, wrap-around); nothing else, as it allocates nothing:
+ * the notifier's storage is the caller's. The first insert starts the
+ * mirror's event sources; one the mirror cannot start (no userfaultfd, say)
+ * is left out, which sodp_hmm_sources() tells.
  */
 int sodp_interval_notifier_insert(struct sodp_interval_notifier *n, uintptr_t start, size_t length,
 				  const struct sodp_interval_notifier_ops *ops);
