@@ -6,8 +6,9 @@
  * the callbacks over every private writable VMA a notifier overlaps: those
  * pages become copy-on-write, so writable translations must go. Shared
  * mappings are left alone. The bracket stays open across fork(), so a fault
- * racing the fork cannot validate. Then it takes every lib/hmm lock so that
- * the child copies consistent state.
+ * racing the fork cannot validate. Then it takes the userfaultfd channel's
+ * locks and the notifier core's (hmm_internal.h gives the order) so that
+ * the child copies a consistent tree and registration.
  *
  * parent: releases the locks and closes the bracket.
  *
