@@ -237,12 +237,28 @@ static void test_write_with_pkey_zero_is_dropped(void)
 	rp_close(&R);
 }
 
+/* A UD QP of the victim's, ready to send and receive (QKey 0), or NULL. */
+static struct ibv_qp *victim_ud_qp(void)
+{
+	struct ibv_qp_init_attr ia = {
+		.send_cq = R.cq,
+		.recv_cq = R.cq,
+		.qp_type = IBV_QPT_UD,
+		.cap = {.max_send_wr = 4, .max_recv_wr = 4, .max_send_sge = 1, .max_recv_sge = 1}};
+	struct ibv_qp *ud = ibv_create_qp(R.pd, &ia);
+
+	if (ud && rt_ud_ready(ud, 0)) {
+		ibv_destroy_qp(ud);
+		ud = NULL;
+	}
+	return ud;
+}
+
 static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
 {
 	static const uint16_t pkeys[] = {0x1234, 0x8000, 0xffff, 0xffff};
 	static const uint32_t qkeys[] = {0x11111111, 0x11111111, 0x22222222, 0x11111111};
 	static const enum rxe_drop why[] = {RXE_DROP_PKEY, RXE_DROP_PKEY, RXE_DROP_QKEY};
-	struct ibv_qp_init_attr ia;
 	struct rxe_counters c0, c1;
 	struct ibv_qp *ud;
 	struct rxe_hdrs h;
@@ -251,17 +267,8 @@ static void test_ud_send_with_a_foreign_pkey_or_qkey_is_dropped(void)
 	unsigned int i;
 
 	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = R.cq;
-	ia.recv_cq = R.cq;
-	ia.qp_type = IBV_QPT_UD;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_recv_wr = 4;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	ud = ibv_create_qp(R.pd, &ia);
+	ud = victim_ud_qp();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
-	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(ud, 0), 0);
 	{
 		struct ibv_sge sge = {(uintptr_t)R.buf + 8192, RXE_GRH_LEN + sizeof(data),
 				      R.mr->lkey};
@@ -897,7 +904,6 @@ static void test_a_duplicate_read_of_another_range_is_dropped_and_counted(void)
 static void test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted(void)
 {
 	static uint8_t data[RP_MAX_PAYLOAD];
-	struct ibv_qp_init_attr ia;
 	struct ibv_port_attr pa;
 	struct ibv_qp *ud;
 	struct rxe_hdrs h;
@@ -909,17 +915,8 @@ static void test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted(void)
 	CU_ASSERT_EQUAL_FATAL(ibv_query_port(R.ctx, 1, &pa), 0);
 	mtu = 128u << pa.active_mtu;
 	CU_ASSERT_FATAL(mtu + 4 <= sizeof(data));
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = R.cq;
-	ia.recv_cq = R.cq;
-	ia.qp_type = IBV_QPT_UD;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_recv_wr = 4;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	ud = ibv_create_qp(R.pd, &ia);
+	ud = victim_ud_qp();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
-	CU_ASSERT_EQUAL_FATAL(rt_ud_ready(ud, 0), 0);
 	CU_ASSERT_EQUAL_FATAL(victim_post_recv(&R, 6, ud, 8192, RXE_GRH_LEN + mtu + 64), 0);
 	memset(data, 0x71, sizeof(data));
 	memset(&h, 0, sizeof(h));
