@@ -48,6 +48,7 @@ static void rxe_cqe_to_wc(const struct rxe_cqe *e, struct ibv_wc *wc)
 	wc->qp_num = e->qp_num;
 	wc->src_qp = e->src_qp;
 	wc->wc_flags = e->wc_flags;
+	wc->sl = e->sl;
 }
 
 static inline uint32_t rxe_cq_prod(struct rxe_cq *cq)
@@ -286,7 +287,7 @@ static uint32_t rxe_read_slid(struct ibv_cq_ex *ex)
 
 static uint8_t rxe_read_sl(struct ibv_cq_ex *ex)
 {
-	return 0;
+	return ex_to_rcq(ex)->cur->sl;
 }
 
 static uint8_t rxe_read_dlid_path_bits(struct ibv_cq_ex *ex)

@@ -351,6 +351,8 @@ static void rxe_recv_complete(struct rxe_qp *qp, enum ibv_wc_status st, enum ibv
 		.wc_flags = flags,
 	};
 
+	if (pkt && qp->ibqp.qp_base.qp_type == IBV_QPT_UD)
+		e.sl = pkt->src.ss_family == AF_INET ? RXE_WC_SL_ROCE_IPV4 : RXE_WC_SL_ROCE_IPV6;
 	if (pkt && (pkt->pi.mask & RXE_IMMDT_MASK)) {
 		e.imm_data = htobe32(pkt->pi.h.imm);
 		e.wc_flags |= IBV_WC_WITH_IMM;

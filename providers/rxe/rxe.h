@@ -72,6 +72,21 @@ static inline uint32_t rxe_pow2_up(uint32_t v)
 	return r;
 }
 
+/*
+ * The SL of a UD receive completion. RoCE carries no SL; Annex A17.4.5.1 has
+ * the completion tell instead whether the datagram came over IPv4 or IPv6,
+ * since the 40 bytes before the payload hold an IPv6 header or, in their last
+ * 20 bytes, an IPv4 one. Verbs has no field for it; ConnectX providers report
+ * it in the SL, bit 3 set for a RoCEv2 (UDP) frame and bits 2:0 the L3 header
+ * type, and consumers such as UCX read it there to find the destination
+ * address in those 40 bytes. softodp reports it the same way.
+ */
+#define RXE_WC_SL_ROCE_UDP  0x8 /* bit 3: the frame has a UDP header */
+#define RXE_WC_SL_L3_IPV6   0x1 /* bits 2:0, the L3 header type */
+#define RXE_WC_SL_L3_IPV4   0x2
+#define RXE_WC_SL_ROCE_IPV6 (RXE_WC_SL_ROCE_UDP | RXE_WC_SL_L3_IPV6)
+#define RXE_WC_SL_ROCE_IPV4 (RXE_WC_SL_ROCE_UDP | RXE_WC_SL_L3_IPV4)
+
 struct rxe_dev;
 struct rxe_rxring;
 struct rxe_share;
@@ -182,6 +197,7 @@ struct rxe_cqe {
 	uint32_t qp_num;
 	uint32_t src_qp;
 	unsigned int wc_flags;
+	uint8_t sl;   /* UD over RoCE: the packet's network type (RXE_WC_SL_ROCE_*) */
 	bool sq_idle; /* a send completion that left its send queue empty */
 };
 

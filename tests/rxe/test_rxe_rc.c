@@ -1354,6 +1354,169 @@ static void test_ud_send_grh_and_reply_ah(void)
 	rt_side_fini(&V);
 }
 
+/*
+ * Sends one UD datagram of 100 bytes from a QP on @from to a QP on @to (the
+ * same device name for a loop within one device) and polls its receive into
+ * @wc; @grh gets the 40 bytes before the payload. 0, or -1 when the devices
+ * cannot be opened.
+ */
+static int ud_one_datagram(const char *from, const char *to, struct ibv_wc *wc, uint8_t grh[40])
+{
+	struct rt_side U = {0}, V = {0};
+	struct ibv_ah *ah;
+	struct ibv_sge sge;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_wc swc;
+
+	if (rt_side_init(&U, from, IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16) ||
+	    rt_side_init(&V, to, IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16)) {
+		rt_side_fini(&U);
+		rt_side_fini(&V);
+		return -1;
+	}
+	CU_ASSERT_EQUAL(rt_ud_ready(U.qp, 0), 0);
+	CU_ASSERT_EQUAL(rt_ud_ready(V.qp, 0), 0);
+	ah = rt_ah(&U, &V.gid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
+	CU_ASSERT_EQUAL(rt_post_recv(&V, 1, 0, 40 + 100), 0);
+	memset(&wr, 0, sizeof(wr));
+	sge.addr = (uintptr_t)U.buf + 8192;
+	sge.length = 100;
+	sge.lkey = U.mr->lkey;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = V.qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x11111111;
+	CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(U.cq, &swc), 1);
+	memset(wc, 0, sizeof(*wc));
+	CU_ASSERT_EQUAL(rt_poll(V.cq, wc), 1);
+	CU_ASSERT_EQUAL(wc->status, IBV_WC_SUCCESS);
+	memcpy(grh, V.buf, 40);
+	ibv_destroy_ah(ah);
+	rt_side_fini(&U);
+	rt_side_fini(&V);
+	return 0;
+}
+
+/*
+ * The SL of a UD receive over RoCEv2 says which L3 header the 40 bytes before
+ * the payload hold, as ConnectX providers report it: bit 3 (UDP) and type 2
+ * (IPv4). A consumer reads the destination address there by it: the IPv4
+ * header's daddr in the last 4 of the 40 bytes.
+ */
+static void test_ud_recv_sl_tells_ipv4_header(void)
+{
+	uint8_t grh[40];
+	struct ibv_wc wc;
+
+	if (ud_one_datagram("srxe0", "srxe1", &wc, grh))
+		SODP_SKIP("cannot open devices");
+	CU_ASSERT_EQUAL(wc.sl, 0x8 | 0x2);
+	CU_ASSERT(wc.wc_flags & IBV_WC_GRH);
+	CU_ASSERT_EQUAL(grh[20] >> 4, 4);
+	CU_ASSERT_EQUAL(memcmp(grh + 36, "\x7f\x00\x00\x02", 4), 0);
+}
+
+/* The same over IPv6: type 1, and the whole 40 bytes are the IPv6 header. */
+static void test_ud_recv_sl_tells_ipv6_header(void)
+{
+	static const uint8_t lo6[16] = {[15] = 1};
+	const char *saved = getenv("SOFTODP_DEVICES");
+	char *keep = saved ? strdup(saved) : NULL;
+	uint8_t grh[40];
+	struct ibv_wc wc;
+	int ret;
+
+	setenv("SOFTODP_DEVICES", "srxe6=[::1]", 1);
+	ret = ud_one_datagram("srxe6", "srxe6", &wc, grh);
+	if (keep)
+		setenv("SOFTODP_DEVICES", keep, 1);
+	else
+		unsetenv("SOFTODP_DEVICES");
+	free(keep);
+	if (ret)
+		SODP_SKIP("cannot open an IPv6 device on ::1");
+	CU_ASSERT_EQUAL(wc.sl, 0x8 | 0x1);
+	CU_ASSERT_EQUAL(grh[0] >> 4, 6);
+	CU_ASSERT_EQUAL(memcmp(grh + 24, lo6, 16), 0);
+}
+
+/* ibv_wc_read_sl() of an extended CQ reads the same L3 header type. */
+static void test_ud_recv_sl_read_from_cq_ex(void)
+{
+	struct ibv_cq_init_attr_ex ca = {
+		.cqe = 16,
+		.wc_flags = IBV_WC_EX_WITH_BYTE_LEN | IBV_WC_EX_WITH_SL | IBV_WC_EX_WITH_SRC_QP,
+	};
+	struct ibv_poll_cq_attr pa = {0};
+	struct rt_side U = {0}, V = {0};
+	struct ibv_qp_init_attr ia;
+	struct ibv_cq_ex *cqx;
+	struct ibv_ah *ah;
+	uint64_t end;
+	int ret;
+
+	if (rt_side_init(&U, "srxe0", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16) ||
+	    rt_side_init(&V, "srxe1", IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16)) {
+		rt_side_fini(&U);
+		rt_side_fini(&V);
+		SODP_SKIP("cannot open devices");
+	}
+	cqx = ibv_create_cq_ex(V.ctx, &ca);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cqx);
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = V.cq;
+	ia.recv_cq = ibv_cq_ex_to_cq(cqx);
+	ia.qp_type = IBV_QPT_UD;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_recv_wr = 4;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	ibv_destroy_qp(V.qp);
+	V.qp = ibv_create_qp(V.pd, &ia);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V.qp);
+	CU_ASSERT_EQUAL(rt_ud_ready(U.qp, 0), 0);
+	CU_ASSERT_EQUAL(rt_ud_ready(V.qp, 0), 0);
+	ah = rt_ah(&U, &V.gid);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
+	CU_ASSERT_EQUAL(rt_post_recv(&V, 1, 0, 40 + 100), 0);
+	{
+		struct ibv_sge sge = {(uintptr_t)U.buf + 8192, 100, U.mr->lkey};
+		struct ibv_send_wr wr, *bad;
+		struct ibv_wc wc;
+
+		memset(&wr, 0, sizeof(wr));
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = IBV_WR_SEND;
+		wr.send_flags = IBV_SEND_SIGNALED;
+		wr.wr.ud.ah = ah;
+		wr.wr.ud.remote_qpn = V.qp->qp_num;
+		wr.wr.ud.remote_qkey = 0x11111111;
+		CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
+		CU_ASSERT_EQUAL(rt_poll(U.cq, &wc), 1);
+	}
+	end = rt_ms() + RT_WAIT_MS;
+	while ((ret = ibv_start_poll(cqx, &pa)) == ENOENT && rt_ms() < end)
+		;
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
+	CU_ASSERT_EQUAL(cqx->status, IBV_WC_SUCCESS);
+	CU_ASSERT_EQUAL(ibv_wc_read_byte_len(cqx), 40 + 100);
+	CU_ASSERT_EQUAL(ibv_wc_read_src_qp(cqx), U.qp->qp_num);
+	CU_ASSERT_EQUAL(ibv_wc_read_sl(cqx), 0x8 | 0x2);
+	ibv_end_poll(cqx);
+	ibv_destroy_ah(ah);
+	ibv_destroy_qp(V.qp);
+	V.qp = NULL;
+	ibv_destroy_cq(ibv_cq_ex_to_cq(cqx));
+	rt_side_fini(&U);
+	rt_side_fini(&V);
+}
+
 static void test_qp_ex_post_api(void)
 {
 	struct ibv_qp_init_attr_ex ia;
@@ -1526,6 +1689,9 @@ void sodp_tests_register(void)
 	};
 	static const struct sodp_test_case ud[] = {
 		{"ud_send_grh_and_reply_ah", test_ud_send_grh_and_reply_ah},
+		{"ud_recv_sl_tells_ipv4_header", test_ud_recv_sl_tells_ipv4_header},
+		{"ud_recv_sl_tells_ipv6_header", test_ud_recv_sl_tells_ipv6_header},
+		{"ud_recv_sl_read_from_cq_ex", test_ud_recv_sl_read_from_cq_ex},
 		{NULL, NULL},
 	};
 
