@@ -19,6 +19,7 @@
 
 #define SODP_MAX_DEVICES     32
 #define SODP_DEFAULT_DEVICES "srxe0=127.0.0.1"
+#define SODP_DEV_NAME_PREFIX "softodp-"
 
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_head dev_list = LIST_HEAD_INIT(dev_list);
@@ -56,9 +57,16 @@ static struct sodp_device *find_or_add_device(const struct sodp_dev_config *cfg)
 	d->ibdev.node_type = IBV_NODE_CA;
 	d->ibdev.transport_type = IBV_TRANSPORT_IB;
 	snprintf(d->ibdev.name, sizeof(d->ibdev.name), "%.63s", cfg->name);
-	snprintf(d->ibdev.dev_name, sizeof(d->ibdev.dev_name), "uverbs%d", d->index);
+	/*
+	 * No uverbs file stands behind a userspace device. Its dev_name names
+	 * it after softodp and the device, never uverbsN, so that a node made
+	 * for programs that look for /dev/infiniband/<dev_name> (softodp-run
+	 * --dev-nodes) can neither take nor be taken for a kernel device's.
+	 */
+	snprintf(d->ibdev.dev_name, sizeof(d->ibdev.dev_name), SODP_DEV_NAME_PREFIX "%.*s",
+		 (int)(sizeof(d->ibdev.dev_name) - sizeof(SODP_DEV_NAME_PREFIX)), cfg->name);
 	/* There is no sysfs for a userspace device; the paths say so. */
-	snprintf(d->ibdev.dev_path, sizeof(d->ibdev.dev_path), "softodp:/uverbs%d", d->index);
+	snprintf(d->ibdev.dev_path, sizeof(d->ibdev.dev_path), "softodp:/%s", d->ibdev.dev_name);
 	snprintf(d->ibdev.ibdev_path, sizeof(d->ibdev.ibdev_path), "softodp:/%.63s", cfg->name);
 	list_add_tail(&d->node, &dev_list);
 	return d;

@@ -53,6 +53,72 @@ static void test_softodp_run_sets_preload_both_forms(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "libsoftodp.so.1"));
 }
 
+/* What a program under --dev-nodes sees: one line per check that held. */
+#define DEV_NODES_PROBE                                                             \
+	"sh -c \"for n in softodp-a softodp-b; do f=/dev/infiniband/\\$n; "         \
+	"test -c \\$f && test -r \\$f && test -w \\$f && echo node \\$n; done; "    \
+	"echo x >/dev/null && echo null-ok; touch /dev/shm/softodp-devnodes-probe " \
+	"&& echo shm-ok; echo uid \\$(id -u)\""
+
+/*
+ * --dev-nodes: the program finds /dev/infiniband/softodp-NAME for every
+ * device, a character device it may read and write (what UCX checks), in a
+ * mount namespace of its own whose /dev is otherwise the host's; the host's
+ * /dev gains nothing.
+ */
+static void test_softodp_run_dev_nodes_give_a_node_per_device(void)
+{
+	if (!strcmp(SODP_SANITIZE, "thread"))
+		SODP_SKIP("a TSan library cannot be preloaded into sh");
+	if (!have("unshare"))
+		SODP_SKIP("unshare (util-linux) is not installed");
+	unlink("/dev/shm/softodp-devnodes-probe");
+	CU_ASSERT_EQUAL(sodp_run(&r, LIMIT,
+				 RUN " --dev-nodes -d a=127.0.0.1,b=127.0.0.2 " DEV_NODES_PROBE
+				     " 2>&1"),
+			0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "node softodp-a\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "node softodp-b\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "null-ok\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "shm-ok\n"));
+	if (geteuid() == 0)
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "uid 0\n"));
+	/* the host's /dev/shm is the program's, and /dev/infiniband stays as it was */
+	CU_ASSERT_EQUAL(access("/dev/shm/softodp-devnodes-probe", F_OK), 0);
+	unlink("/dev/shm/softodp-devnodes-probe");
+	CU_ASSERT_NOT_EQUAL(access("/dev/infiniband/softodp-a", F_OK), 0);
+	CU_ASSERT_NOT_EQUAL(sodp_run(&r, LIMIT, RUN " --dev-nodes -d a=127.0.0.1 false 2>&1"), 0);
+}
+
+/* Without root the program runs in a user namespace with its own IDs. */
+static void test_softodp_run_dev_nodes_keep_ids_without_root(void)
+{
+	if (!strcmp(SODP_SANITIZE, "thread"))
+		SODP_SKIP("a TSan library cannot be preloaded into sh");
+	if (geteuid() != 0 || !have("setpriv") || !have("unshare"))
+		SODP_SKIP("needs root to become another user, setpriv and unshare");
+	if (sodp_run(&r, LIMIT,
+		     "setpriv --reuid=65534 --regid=65534 --clear-groups "
+		     "unshare --user --map-root-user true 2>&1") != 0)
+		SODP_SKIP("unprivileged user namespaces are not allowed here");
+	if (sodp_run(&r, LIMIT,
+		     "setpriv --reuid=65534 --regid=65534 --clear-groups test -x " RUN
+		     " 2>&1") != 0)
+		SODP_SKIP("the build directory is not readable by nobody");
+	unlink("/dev/shm/softodp-devnodes-probe");
+	CU_ASSERT_EQUAL(sodp_run(&r, LIMIT,
+				 "setpriv --reuid=65534 --regid=65534 --clear-groups " RUN
+				 " --dev-nodes -d a=127.0.0.1,b=127.0.0.2 " DEV_NODES_PROBE
+				 " 2>&1"),
+			0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "node softodp-a\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "node softodp-b\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "null-ok\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "shm-ok\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "uid 65534\n"));
+	unlink("/dev/shm/softodp-devnodes-probe");
+}
+
 static void test_ibv_devices_lists_configured_devices(void)
 {
 	if (!have("ibv_devices"))
@@ -154,6 +220,10 @@ void sodp_tests_register(void)
 	static const struct sodp_test_case launcher[] = {
 		{"softodp_run_help_documents_devices", test_softodp_run_help_documents_devices},
 		{"softodp_run_sets_preload_both_forms", test_softodp_run_sets_preload_both_forms},
+		{"softodp_run_dev_nodes_give_a_node_per_device",
+		 test_softodp_run_dev_nodes_give_a_node_per_device},
+		{"softodp_run_dev_nodes_keep_ids_without_root",
+		 test_softodp_run_dev_nodes_keep_ids_without_root},
 		{NULL, NULL},
 	};
 	static const struct sodp_test_case tools[] = {

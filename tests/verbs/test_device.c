@@ -193,6 +193,33 @@ static void test_device_list_follows_environment(void)
 	unsetenv("SOFTODP_DEVICES");
 }
 
+/*
+ * dev_name is where programs look for the device's node under
+ * /dev/infiniband: it names softodp and the device, never a kernel uverbsN,
+ * and stays the same in every process whatever the device's index.
+ */
+static void test_dev_name_is_softodp_and_the_device_name(void)
+{
+	static const char long_name[] =
+		"x12345678901234567890123456789012345678901234567890123456789012";
+	char spec[128];
+	struct ibv_device **list;
+	int n = -1;
+
+	snprintf(spec, sizeof(spec), "gamma=127.0.0.2,delta=127.0.0.1,%s=127.0.0.3", long_name);
+	setenv("SOFTODP_DEVICES", spec, 1);
+	list = ibv_get_device_list(&n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(list);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(list[0]->dev_name, "softodp-gamma");
+	CU_ASSERT_STRING_EQUAL(list[1]->dev_name, "softodp-delta");
+	CU_ASSERT_STRING_EQUAL(list[0]->dev_path, "softodp:/softodp-gamma");
+	CU_ASSERT_EQUAL(strlen(list[2]->dev_name), sizeof(list[2]->dev_name) - 1);
+	CU_ASSERT_EQUAL(strncmp(list[2]->dev_name, "softodp-x1234", 13), 0);
+	ibv_free_device_list(list);
+	unsetenv("SOFTODP_DEVICES");
+}
+
 static void test_bad_environment_gives_null_and_einval(void)
 {
 	int n = 7;
@@ -410,6 +437,8 @@ void sodp_tests_register(void)
 	static const struct sodp_test_case devices[] = {
 		{"default_is_one_loopback_device", test_default_is_one_loopback_device},
 		{"device_list_follows_environment", test_device_list_follows_environment},
+		{"dev_name_is_softodp_and_the_device_name",
+		 test_dev_name_is_softodp_and_the_device_name},
 		{"bad_environment_gives_null_and_einval",
 		 test_bad_environment_gives_null_and_einval},
 		{"foreign_device_pointers_are_rejected", test_foreign_device_pointers_are_rejected},
