@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PINGPONG_MAX	 (4u << 20)
-#define PINGPONG_ROUNDS	 4
-#define ALLREDUCE_COUNT	 (1u << 20)
-#define ALLTOALL_BYTES	 (4u << 20) /* per rank, split among all ranks */
-#define TAG_PING	 1
-#define TAG_PONG	 2
+#define PINGPONG_MAX	(4u << 20)
+#define PINGPONG_ROUNDS 4
+#define ALLREDUCE_COUNT (1u << 20)
+#define ALLTOALL_BYTES	(4u << 20) /* per rank, split among all ranks */
+#define TAG_PING	1
+#define TAG_PONG	2
 
 static int rank, nranks;
 
