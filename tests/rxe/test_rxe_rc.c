@@ -1354,6 +1354,24 @@ static void test_ud_send_grh_and_reply_ah(void)
 	rt_side_fini(&V);
 }
 
+/* U sends 100 bytes from U.buf + 8192 to V's UD QP through @ah, and sees its completion. */
+static void ud_send_100(struct rt_side *u, struct rt_side *v, struct ibv_ah *ah)
+{
+	struct ibv_sge sge = {(uintptr_t)u->buf + 8192, 100, u->mr->lkey};
+	struct ibv_send_wr wr = {.sg_list = &sge,
+				 .num_sge = 1,
+				 .opcode = IBV_WR_SEND,
+				 .send_flags = IBV_SEND_SIGNALED},
+			   *bad;
+	struct ibv_wc wc;
+
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = v->qp->qp_num;
+	wr.wr.ud.remote_qkey = 0x11111111;
+	CU_ASSERT_EQUAL(ibv_post_send(u->qp, &wr, &bad), 0);
+	CU_ASSERT_EQUAL(rt_poll(u->cq, &wc), 1);
+}
+
 /*
  * Sends one UD datagram of 100 bytes from a QP on @from to a QP on @to (the
  * same device name for a loop within one device) and polls its receive into
@@ -1364,9 +1382,6 @@ static int ud_one_datagram(const char *from, const char *to, struct ibv_wc *wc, 
 {
 	struct rt_side U = {0}, V = {0};
 	struct ibv_ah *ah;
-	struct ibv_sge sge;
-	struct ibv_send_wr wr, *bad;
-	struct ibv_wc swc;
 
 	if (rt_side_init(&U, from, IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16) ||
 	    rt_side_init(&V, to, IBV_QPT_UD, IBV_ACCESS_LOCAL_WRITE, 16)) {
@@ -1379,19 +1394,7 @@ static int ud_one_datagram(const char *from, const char *to, struct ibv_wc *wc, 
 	ah = rt_ah(&U, &V.gid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
 	CU_ASSERT_EQUAL(rt_post_recv(&V, 1, 0, 40 + 100), 0);
-	memset(&wr, 0, sizeof(wr));
-	sge.addr = (uintptr_t)U.buf + 8192;
-	sge.length = 100;
-	sge.lkey = U.mr->lkey;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.wr.ud.ah = ah;
-	wr.wr.ud.remote_qpn = V.qp->qp_num;
-	wr.wr.ud.remote_qkey = 0x11111111;
-	CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
-	CU_ASSERT_EQUAL(rt_poll(U.cq, &swc), 1);
+	ud_send_100(&U, &V, ah);
 	memset(wc, 0, sizeof(*wc));
 	CU_ASSERT_EQUAL(rt_poll(V.cq, wc), 1);
 	CU_ASSERT_EQUAL(wc->status, IBV_WC_SUCCESS);
@@ -1484,22 +1487,7 @@ static void test_ud_recv_sl_read_from_cq_ex(void)
 	ah = rt_ah(&U, &V.gid);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ah);
 	CU_ASSERT_EQUAL(rt_post_recv(&V, 1, 0, 40 + 100), 0);
-	{
-		struct ibv_sge sge = {(uintptr_t)U.buf + 8192, 100, U.mr->lkey};
-		struct ibv_send_wr wr, *bad;
-		struct ibv_wc wc;
-
-		memset(&wr, 0, sizeof(wr));
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		wr.opcode = IBV_WR_SEND;
-		wr.send_flags = IBV_SEND_SIGNALED;
-		wr.wr.ud.ah = ah;
-		wr.wr.ud.remote_qpn = V.qp->qp_num;
-		wr.wr.ud.remote_qkey = 0x11111111;
-		CU_ASSERT_EQUAL(ibv_post_send(U.qp, &wr, &bad), 0);
-		CU_ASSERT_EQUAL(rt_poll(U.cq, &wc), 1);
-	}
+	ud_send_100(&U, &V, ah);
 	end = rt_ms() + RT_WAIT_MS;
 	while ((ret = ibv_start_poll(cqx, &pa)) == ENOENT && rt_ms() < end)
 		;
