@@ -220,6 +220,14 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 			break;
 	}
 	now = sodp_now_ns();
+	/* each QP in turn is the first to take from the device's window */
+	if (!list_empty(&dev->qps)) {
+		struct list_head *first = dev->qps.next;
+
+		list_del_init(first);
+		list_add_tail(first, &dev->qps);
+	}
+	rxe_req_window(dev);
 	list_for_each_entry (qp, &dev->qps, node) {
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
@@ -296,6 +304,7 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 		uint64_t now = sodp_now_ns();
 		struct rxe_qp *qp;
 
+		rxe_req_window(dev);
 		list_for_each_entry (qp, &dev->qps, node)
 			rxe_requester(qp, now);
 		rxe_tx_flush(dev);

@@ -251,6 +251,27 @@ static void rxe_net_free(struct rxe_dev *dev)
 }
 
 /*
+ * The device's bound on unacknowledged RC packets (rxe_param.h): half of
+ * what a receive socket set up as rxe_sock_open() does holds, in full-size
+ * packets. Its peers are assumed to have the same buffer (another process
+ * on this host, or a kernel that receives in softirq and needs none).
+ */
+static int rxe_net_window(struct rxe_dev *dev)
+{
+	int fd = socket(dev->family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rcv = RXE_SOCKBUF, w;
+	socklen_t len = sizeof(rcv);
+
+	if (fd < 0)
+		return RXE_DEV_MIN_INFLIGHT;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len))
+		rcv = 0;
+	close(fd);
+	w = rcv / 2 / RXE_PKT_TRUESIZE;
+	return SODP_MAX(RXE_DEV_MIN_INFLIGHT, SODP_MIN(w, RXE_DEV_MAX_INFLIGHT));
+}
+
+/*
  * Sets up the device's receive buffers and joins the processes on its
  * address (share.c): binds 4791 as its owner or registers as a client.
  */
@@ -267,6 +288,7 @@ int rxe_net_open(struct rxe_dev *dev)
 		goto err;
 	}
 	rxe_rxring_init(dev);
+	dev->tx_window_max = rxe_net_window(dev);
 	for (i = 0; i < RXE_SPORT_SLOTS; i++)
 		dev->sport_fd[i] = RXE_SPORT_NONE;
 	dev->nr_sport_fd = 0;

@@ -8,7 +8,8 @@
  * oldest unacknowledged PSN on a NAK, an RNR NAK or a timeout (go-back-N),
  * and packets are rebuilt from the WQE, so nothing is kept for replay.
  *
- * Limits: at most RXE_MAX_INFLIGHT unacknowledged packets, at most
+ * Limits: at most RXE_MAX_INFLIGHT unacknowledged packets, and the
+ * device's RC QPs together at most tx_window_max (rxe_req_window()); at most
  * max_rd_atomic outstanding READ/atomic/ATOMIC WRITE requests (kernel rxe
  * counts ATOMIC WRITE against the initiator depth too: the responder keeps
  * a resource for it), a FENCE waits for earlier ones. AckReq is set on the
@@ -400,6 +401,27 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
  * One requester pass for @qp; returns true if it sent anything. Runs on the
  * engine under dev->lock.
  */
+/*
+ * Opens the device's window for a pass of the requesters: tx_window_max
+ * less the packets its RC QPs have unacknowledged. Under dev->lock.
+ */
+void rxe_req_window(struct rxe_dev *dev)
+{
+	int w = dev->tx_window_max;
+	struct rxe_qp *qp;
+
+	list_for_each_entry (qp, &dev->qps, node) {
+		int32_t d;
+
+		if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
+			continue;
+		d = rxe_psn_diff(qp->req.psn, qp->comp.psn);
+		if (d > 0)
+			w -= SODP_MIN(d, RXE_MAX_INFLIGHT);
+	}
+	dev->tx_window = w;
+}
+
 bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 {
 	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
@@ -477,7 +499,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			wqe->state = WQE_STARTED;
 			qp->req.offset = 0;
 		}
-		if (rc && rxe_psn_diff(qp->req.psn, qp->comp.psn) >= RXE_MAX_INFLIGHT)
+		if (rc && (rxe_psn_diff(qp->req.psn, qp->comp.psn) >= RXE_MAX_INFLIGHT ||
+			   qp->dev->tx_window <= 0))
 			break;
 		ret = rxe_req_packet(qp, wqe);
 		if (ret == -EAGAIN)
@@ -486,6 +509,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			return true;
 		sent = true;
 		budget--;
+		if (rc)
+			qp->dev->tx_window--;
 		if (rc && !qp->comp.deadline)
 			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
 		if (rc && !rxe_timeout_ns(qp->attr.timeout))

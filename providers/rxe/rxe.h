@@ -563,6 +563,11 @@ struct rxe_dev {
 	uint32_t nr_mr;
 	uint32_t next_mr;
 
+	/* RC request packets the device may have unacknowledged: at most
+	 * tx_window_max (net.c); what is left of it this round (req.c) */
+	int tx_window_max;
+	int tx_window;
+
 	/* transmit queue (net.c), under dev->lock */
 	struct rxe_txbuf *tx;
 	unsigned int ntx;
@@ -768,6 +773,7 @@ int rxe_av_from_ah_attr(struct rxe_av *av, const struct ibv_ah_attr *attr, struc
 
 /* ---- req.c / comp.c / resp.c: the three state machines ---- */
 bool rxe_requester(struct rxe_qp *qp, uint64_t now);
+void rxe_req_window(struct rxe_dev *dev);
 void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt);
 void rxe_comp_timer(struct rxe_qp *qp, uint64_t now);
 void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt);

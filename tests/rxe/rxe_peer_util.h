@@ -241,8 +241,12 @@ static inline void rp_close(struct rp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* RESET -> INIT -> RTR -> RTS towards the scripted peer. */
-static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomic)
+/*
+ * RESET -> INIT -> RTR -> RTS of @qp towards QP @dqpn of the scripted peer,
+ * with ACK timeout code @timeout.
+ */
+static inline int rp_connect_qp(struct ibv_qp *qp, int access, uint8_t max_dest_rd_atomic,
+				uint32_t dqpn, uint8_t timeout)
 {
 	struct ibv_qp_attr at;
 
@@ -250,13 +254,13 @@ static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomi
 	at.qp_state = IBV_QPS_INIT;
 	at.port_num = 1;
 	at.qp_access_flags = access;
-	if (ibv_modify_qp(r->qp, &at,
+	if (ibv_modify_qp(qp, &at,
 			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
 		return -1;
 	memset(&at, 0, sizeof(at));
 	at.qp_state = IBV_QPS_RTR;
 	at.path_mtu = IBV_MTU_1024;
-	at.dest_qp_num = RP_PEER_QPN;
+	at.dest_qp_num = dqpn;
 	at.rq_psn = RP_VICTIM_PSN;
 	at.max_dest_rd_atomic = max_dest_rd_atomic;
 	at.min_rnr_timer = 1;
@@ -264,22 +268,29 @@ static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomi
 	rp_gid_v4(&at.ah_attr.grh.dgid, RP_PEER_IP);
 	at.ah_attr.grh.hop_limit = 1;
 	at.ah_attr.port_num = 1;
-	if (ibv_modify_qp(r->qp, &at,
+	if (ibv_modify_qp(qp, &at,
 			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
 				  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
 		return -1;
 	memset(&at, 0, sizeof(at));
 	at.qp_state = IBV_QPS_RTS;
-	at.timeout = 14; /* 67 ms: the scripted peer answers when the test says so */
+	at.timeout = timeout;
 	at.retry_cnt = 7;
 	at.rnr_retry = 7;
 	at.sq_psn = RP_PEER_PSN;
 	at.max_rd_atomic = 16;
-	return ibv_modify_qp(r->qp, &at,
+	return ibv_modify_qp(qp, &at,
 			     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
 				     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC)
 		       ? -1
 		       : 0;
+}
+
+/* RESET -> INIT -> RTR -> RTS towards the scripted peer. */
+static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomic)
+{
+	/* 67 ms: the scripted peer answers when the test says so */
+	return rp_connect_qp(r->qp, access, max_dest_rd_atomic, RP_PEER_QPN, 14);
 }
 
 /*

@@ -939,6 +939,164 @@ static void test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted(void)
 	rp_close(&R);
 }
 
+/* ---- the send window ---- */
+
+#define WIN_QPS	 4
+#define WIN_PKTS 256 /* packets of each QP's WRITE: more than either window */
+/* 4.3 s: no retry runs out while the test holds its ACKs back */
+#define WIN_TIMEOUT 20
+
+/* The distinct request PSNs the peer saw, per QP (dest QPN RP_PEER_QPN + i). */
+struct win_seen {
+	uint8_t psn[WIN_QPS][WIN_PKTS];
+	unsigned int count[WIN_QPS], total;
+	bool stray; /* a PSN past the WRITE, or an unknown QPN */
+};
+
+/*
+ * Receives what the victim sends until @total distinct request PSNs were
+ * seen (at most RT_WAIT_MS), then 100 ms more: the requester keeps within
+ * its window, so nothing new may come (retransmissions repeat PSNs).
+ */
+static void win_collect(struct rp *r, struct win_seen *w, unsigned int total)
+{
+	uint64_t end = rt_ms() + RT_WAIT_MS, settle = 0;
+	struct rxe_pkt_info pi;
+	uint8_t b[8192];
+
+	for (;;) {
+		uint64_t now = rt_ms();
+		uint32_t q, off;
+
+		if (!settle && (w->total >= total || now >= end))
+			settle = now + 100;
+		if (settle && now >= settle)
+			return;
+		if (rp_recv(&r->peer, b, sizeof(b), &pi, 10))
+			continue;
+		q = pi.h.bth.qpn - RP_PEER_QPN;
+		off = (pi.h.bth.psn - RP_PEER_PSN) & RXE_PSN_MASK;
+		if (q >= WIN_QPS || off >= WIN_PKTS) {
+			w->stray = true;
+			continue;
+		}
+		if (!w->psn[q][off]) {
+			w->psn[q][off] = 1;
+			w->count[q]++;
+			w->total++;
+		}
+	}
+}
+
+/* An RC QP of the victim's connected to peer QPN RP_PEER_QPN + @i, or NULL. */
+static struct ibv_qp *win_qp(struct rp *r, unsigned int i)
+{
+	struct ibv_qp_init_attr ia;
+	struct ibv_qp *qp;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = r->cq;
+	ia.recv_cq = r->cq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 4;
+	ia.cap.max_recv_wr = 4;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	qp = ibv_create_qp(r->pd, &ia);
+	if (qp && rp_connect_qp(qp, RP_ACCESS, 16, RP_PEER_QPN + i, WIN_TIMEOUT)) {
+		ibv_destroy_qp(qp);
+		qp = NULL;
+	}
+	return qp;
+}
+
+/* Posts a WIN_PKTS-packet RDMA WRITE on @qp; 0 or -1. */
+static int win_write(struct rp *r, struct ibv_qp *qp)
+{
+	struct ibv_sge sge = {(uintptr_t)r->buf, WIN_PKTS * 1024, r->mr->lkey};
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.rdma.remote_addr = 0x10000;
+	wr.wr.rdma.rkey = 0x1234;
+	return ibv_post_send(qp, &wr, &bad) ? -1 : 0;
+}
+
+/* The peer ACKs @qp's requests up to the one @n packets after its first. */
+static int win_ack(struct rp *r, struct ibv_qp *qp, uint32_t n)
+{
+	struct rxe_hdrs h;
+
+	rp_ack_hdrs(r, &h, (RP_PEER_PSN + n - 1) & RXE_PSN_MASK, RXE_AETH_SYN_ACK_UNLIMITED);
+	h.bth.qpn = qp->qp_num;
+	return rp_send_wait(r, &r->peer, &h, NULL, 0);
+}
+
+static void test_an_rc_qp_keeps_at_most_128_packets_unacknowledged(void)
+{
+	static struct win_seen w;
+	struct ibv_qp *qp;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(&w, 0, sizeof(w));
+	qp = win_qp(&R, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	CU_ASSERT_EQUAL_FATAL(win_write(&R, qp), 0);
+	win_collect(&R, &w, RXE_MAX_INFLIGHT);
+	CU_ASSERT_FALSE(w.stray);
+	CU_ASSERT_EQUAL(w.count[0], RXE_MAX_INFLIGHT);
+	CU_ASSERT_EQUAL(w.psn[0][RXE_MAX_INFLIGHT - 1], 1);
+	/* an ACK of the first 64 lets exactly 64 more go */
+	CU_ASSERT_EQUAL_FATAL(win_ack(&R, qp, 64), 0);
+	win_collect(&R, &w, RXE_MAX_INFLIGHT + 64);
+	CU_ASSERT_FALSE(w.stray);
+	CU_ASSERT_EQUAL(w.count[0], RXE_MAX_INFLIGHT + 64);
+	ibv_destroy_qp(qp);
+	rp_close(&R);
+}
+
+static void test_a_device_keeps_at_most_its_window_unacknowledged(void)
+{
+	static struct win_seen w;
+	struct ibv_qp *qp[WIN_QPS];
+	unsigned int i, window;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(&w, 0, sizeof(w));
+	window = (unsigned int)rp_dev(R.ctx)->tx_window_max;
+	/* the bound under test binds: the QPs' own windows add up to more */
+	CU_ASSERT_FATAL(window >= RXE_DEV_MIN_INFLIGHT && window < WIN_QPS * RXE_MAX_INFLIGHT);
+	for (i = 0; i < WIN_QPS; i++) {
+		qp[i] = win_qp(&R, i);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qp[i]);
+	}
+	for (i = 0; i < WIN_QPS; i++)
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+	win_collect(&R, &w, window);
+	CU_ASSERT_FALSE(w.stray);
+	CU_ASSERT_EQUAL(w.total, window);
+	for (i = 0; i < WIN_QPS; i++)
+		CU_ASSERT(w.count[i] <= RXE_MAX_INFLIGHT);
+	/* what one QP had acknowledged, the others may send */
+	for (i = 0; i < WIN_QPS && !w.count[i]; i++)
+		;
+	CU_ASSERT_FATAL(i < WIN_QPS);
+	{
+		unsigned int before = w.total, acked = w.count[i];
+
+		CU_ASSERT_EQUAL_FATAL(win_ack(&R, qp[i], acked), 0);
+		win_collect(&R, &w, before + acked);
+		CU_ASSERT_EQUAL(w.total, before + acked);
+	}
+	for (i = 0; i < WIN_QPS; i++)
+		ibv_destroy_qp(qp[i]);
+	rp_close(&R);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -982,6 +1140,10 @@ void sodp_tests_register(void)
 		 test_requests_past_a_nakd_sequence_gap_are_dropped_and_counted},
 		{"a_duplicate_read_of_another_range_is_dropped_and_counted",
 		 test_a_duplicate_read_of_another_range_is_dropped_and_counted},
+		{"an_rc_qp_keeps_at_most_128_packets_unacknowledged",
+		 test_an_rc_qp_keeps_at_most_128_packets_unacknowledged},
+		{"a_device_keeps_at_most_its_window_unacknowledged",
+		 test_a_device_keeps_at_most_its_window_unacknowledged},
 		{"ud_send_longer_than_the_port_mtu_is_dropped_and_counted",
 		 test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted},
 		{NULL, NULL},
