@@ -94,6 +94,7 @@ void rxe_doorbell(struct rxe_dev *dev)
 
 	__atomic_add_fetch(&dev->req_gen, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&dev->sleeping, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&dev->doorbell_writes, 1, __ATOMIC_RELAXED);
 		if (write(dev->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			sodp_warn("%s: doorbell: %s\n", dev->name, strerror(errno));
 	}
@@ -285,7 +286,8 @@ static void rxe_timer_arm(struct rxe_dev *dev, uint64_t at)
  * RXE_CALLER_ROUNDS; work left after that wakes the background thread, a
  * timer the rounds started arms its timerfd.
  *
- * Return: whether a round did something (a CQ may have a new entry).
+ * Return: for a poll, whether a round did something (a CQ may have a new
+ * entry); for a post, whether its work was done here.
  */
 bool rxe_progress(struct rxe_dev *dev, bool waiting)
 {
@@ -308,6 +310,7 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 		list_for_each_entry (qp, &dev->qps, node)
 			rxe_requester(qp, now);
 		rxe_tx_flush(dev);
+		did = true;
 	}
 	for (i = 0; i < RXE_CALLER_ROUNDS && busy && !dev->stop; i++)
 		did |= rxe_round(dev, &deadline, &busy);

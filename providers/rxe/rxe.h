@@ -541,9 +541,10 @@ struct rxe_dev {
 	pthread_t thread;
 	bool thread_started;
 	bool stop;
-	int sleeping;	    /* engine waits in poll() */
-	int tfd;	    /* the engine's timer (rxe_timer_arm()) */
-	uint64_t timer_at;  /* what tfd is armed for, UINT64_MAX: not armed; under lock */
+	int sleeping;		  /* engine waits in poll() */
+	uint64_t doorbell_writes; /* atomic: times the doorbell woke the engine */
+	int tfd;		  /* the engine's timer (rxe_timer_arm()) */
+	uint64_t timer_at;	  /* what tfd is armed for, UINT64_MAX: not armed; under lock */
 	uint64_t caller_ns; /* atomic: when a caller last drove the engine, 0 after it went idle */
 	int engine_blind;   /* atomic: the engine sleeps without watching the socket */
 	bool orphan;	    /* inherited through fork: no engine, no sockets (fork.c) */
