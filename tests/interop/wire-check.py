@@ -12,7 +12,10 @@ hold for the kernel in the same capture. Each file is one case (one
 connection setup); the checks:
 
   udp_sport   RC/UC: 0xC000 | fold14(flow label of lqpn * rqpn), the port of
-              ib_core's rdma_calc_flow_label + rdma_flow_label_to_udp_sport;
+              ib_core's rdma_calc_flow_label + rdma_flow_label_to_udp_sport,
+              for the connected pair (lqpn, rqpn): the sender's QPN is found
+              from the answers of the connection (qp_pairs), since with
+              several QPs another pair's port can equal a wrong pairing's;
               UD: 0xC000 + hash_32(src qpn, 14), rxe_qp.c's initial src_port
   ip_header   TOS 0, TTL 64, DF set
   udp_csum    rxe leaves the UDP checksum 0
@@ -161,36 +164,54 @@ class Report:
             % (path, p["n"], name, p["src"], p["dst"], opname(p["op"]), p["psn"], want, seen))
 
 
+def qp_pairs(pk):
+    """(src, dest QPN) -> src's own QPN, for the RC connections in pk.
+
+    An RC answer (ACK, NAK, READ or atomic response) goes to the requester's
+    QPN and carries the PSN of a request the requester sent to the
+    responder's QPN, so each answer is a vote for one pair. PSNs start at
+    random 24-bit values per QP, so the votes of a connection agree; the
+    pair with the most votes wins."""
+    reqs = {}           # (src, psn) -> dest QPNs of src's requests with that PSN
+    for p in pk:
+        if p["svc"] == 0x00 and p["base"] not in RESP:
+            reqs.setdefault((p["src"], p["psn"]), set()).add(p["dqp"])
+    votes = {}          # (src, dest QPN) -> {src's QPN: votes}
+    for p in pk:
+        if p["svc"] != 0x00 or p["base"] not in RESP:
+            continue
+        for rq in reqs.get((p["dst"], p["psn"]), ()):
+            v = votes.setdefault((p["dst"], rq), {})
+            v[p["dqp"]] = v.get(p["dqp"], 0) + 1
+            v = votes.setdefault((p["src"], p["dqp"]), {})
+            v[rq] = v.get(rq, 0) + 1
+    return {k: max(v, key=lambda q: (v[q], -q)) for k, v in votes.items()}
+
+
 def check_file(path, rep, mtu):
     pk = list(packets(path))
-    # RC/UC sport: both ends derive it from the same product lqpn * rqpn, so
-    # the product is found from the peer's packets: the QPN pairs (a, b) with
-    # a = our dest QPN, b = a dest QPN the other side sends to.
+    pair = qp_pairs(pk)
+    # RC/UC sport: both ends derive it from the same product lqpn * rqpn of
+    # the connected pair. A packet carries only its dest QPN; the sender's own
+    # QPN is the dest QPN of the other side's packets of the same connection
+    # (qp_pairs). Where no answer ties a flow to its connection, any of the
+    # other side's dest QPNs may be the sender's.
     dq = {}
-    sports = {}         # src -> UDP source ports of its RC/UC packets
     for p in pk:
         dq.setdefault(p["src"], set()).add(p["dqp"])
-        if p["svc"] != 0x60:
-            sports.setdefault(p["src"], set()).add(p["sport"])
-    cands_of = {}
     for p in pk:
         if p["svc"] == 0x60:
             want = sport_ud(p["srcqp"])
-        else:
-            k = (p["src"], p["dqp"])
-            if k not in cands_of:
-                others = [q for s, qs in dq.items() if s != p["src"] for q in qs]
-                cands_of[k] = {sport_rc(p["dqp"], q) for q in others}
-            cands = cands_of[k]
-            seen_back = sports.get(p["dst"], set())
-            match = cands & seen_back if rep.who(p) == "self" else cands
-            want = min(match) if match else (min(cands) if cands else None)
-            if want is None:
-                continue
-            if rep.who(p) == "peer":
-                rep.check(path, p, "udp_sport", p["sport"] in cands, sorted(cands), p["sport"])
-                continue
-        rep.check(path, p, "udp_sport", p["sport"] == want, want, p["sport"])
+            rep.check(path, p, "udp_sport", p["sport"] == want, want, p["sport"])
+            continue
+        lqpn = pair.get((p["src"], p["dqp"]))
+        if lqpn is not None:
+            want = sport_rc(p["dqp"], lqpn)
+            rep.check(path, p, "udp_sport", p["sport"] == want, want, p["sport"])
+            continue
+        cands = {sport_rc(p["dqp"], q) for s, qs in dq.items() if s != p["src"] for q in qs}
+        if cands:
+            rep.check(path, p, "udp_sport", p["sport"] in cands, sorted(cands), p["sport"])
     flows = {}
     for p in pk:
         rep.check(path, p, "ip_header", p["tos"] == 0 and p["ttl"] == 64 and p["df"],
