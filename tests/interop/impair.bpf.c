@@ -32,6 +32,12 @@
  * Counters per direction (out_stats for egress, in_stats for ingress),
  * read with `bpftool map dump name out_stats`: seen, dropped, duplicated,
  * held, released.
+ *
+ * Every drop, duplication, hold and release is also logged in the array
+ * `events` (the first EVENTS_MAX of them; `nevents` counts them all), with
+ * the time (CLOCK_MONOTONIC), the direction and the packet's BTH opcode,
+ * dest QPN and PSN: the captures on the bridge show each packet as its
+ * sender sent it, and the log says what the impairment then did to it.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -55,9 +61,24 @@
 #define IMPAIR_MARK   0x52784530U /* "RxE0" */
 /* the largest frame held: Ethernet + IPv4 + UDP + RoCE headers + MTU 4096 */
 #define HOLD_MAX 4608U
+/* offset of the BTH in a frame (IPv4 without options), and its length */
+#define BTH_OFF	   (ETH_HLEN + 20 + 8)
+#define BTH_LEN	   12
+#define EVENTS_MAX 65536U
 
 enum { ST_SEEN, ST_DROPPED, ST_DUPLICATED, ST_HELD, ST_RELEASED, ST_NR };
 enum { SLOT_EMPTY, SLOT_BUSY, SLOT_FULL };
+/* what happened to a logged packet; the direction goes beside it */
+enum { EV_DROP, EV_DUP, EV_HOLD, EV_RELEASE };
+#define EV_INGRESS 0x10
+
+struct impair_event {
+	__u64 ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 what; /* EV_* | EV_INGRESS for kernel -> softodp */
+	__u32 opcode;
+	__u32 dqpn;
+	__u32 psn;
+};
 
 struct held_pkt {
 	__u32 state; /* SLOT_*: changed by compare-and-swap only */
@@ -87,6 +108,20 @@ struct {
 	__type(value, struct held_pkt);
 } held SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EVENTS_MAX);
+	__type(key, __u32);
+	__type(value, struct impair_event);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} nevents SEC(".maps");
+
 /* ingress: the current packet's bytes while the skb carries the held one */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -103,9 +138,30 @@ static __always_inline void count(void *stats, __u32 what)
 		__sync_fetch_and_add(v, 1);
 }
 
-static __always_inline int is_roce(struct __sk_buff *skb)
+/* Logs @what done to the packet whose BTH is @bth. */
+static __always_inline void log_event(__u32 what, const __u8 *bth)
 {
-	__u8 hdr[ETH_HLEN + 20 + 8];
+	__u32 zero = 0, i;
+	__u64 *n = bpf_map_lookup_elem(&nevents, &zero);
+	struct impair_event *e;
+
+	if (!n)
+		return;
+	i = (__u32)__sync_fetch_and_add(n, 1);
+	e = bpf_map_lookup_elem(&events, &i);
+	if (!e)
+		return;
+	e->ns = bpf_ktime_get_ns();
+	e->what = what;
+	e->opcode = bth[0];
+	e->dqpn = (__u32)bth[5] << 16 | (__u32)bth[6] << 8 | bth[7];
+	e->psn = (__u32)bth[9] << 16 | (__u32)bth[10] << 8 | bth[11];
+}
+
+/* Whether @skb is a RoCEv2 packet; if so its BTH is copied to @bth. */
+static __always_inline int is_roce(struct __sk_buff *skb, __u8 *bth)
+{
+	__u8 hdr[BTH_OFF + BTH_LEN];
 	__u16 proto, dport;
 
 	if (bpf_skb_load_bytes(skb, 0, hdr, sizeof(hdr)))
@@ -114,7 +170,10 @@ static __always_inline int is_roce(struct __sk_buff *skb)
 	if (proto != ETH_P_IP || hdr[ETH_HLEN] != 0x45 || hdr[ETH_HLEN + 9] != IPPROTO_UDP)
 		return 0;
 	dport = (__u16)(hdr[ETH_HLEN + 20 + 2] << 8 | hdr[ETH_HLEN + 20 + 3]);
-	return dport == ROCE_UDP_PORT;
+	if (dport != ROCE_UDP_PORT)
+		return 0;
+	__builtin_memcpy(bth, hdr + BTH_OFF, BTH_LEN);
+	return 1;
 }
 
 /* Copies the whole frame of @skb into @p; 0, or -1 if it does not fit. */
@@ -182,6 +241,8 @@ static __always_inline int impair(struct __sk_buff *skb, int ingress)
 {
 	void *stats = ingress ? (void *)&in_stats : (void *)&out_stats;
 	__u32 key = ingress ? 1 : 0;
+	__u32 dir = ingress ? EV_INGRESS : 0;
+	__u8 bth[BTH_LEN];
 	struct held_pkt *h;
 	__u32 r;
 
@@ -189,18 +250,21 @@ static __always_inline int impair(struct __sk_buff *skb, int ingress)
 		skb->mark = 0;
 		return TC_ACT_OK;
 	}
-	if (!is_roce(skb))
+	if (!is_roce(skb, bth))
 		return TC_ACT_OK;
 	count(stats, ST_SEEN);
 	r = bpf_get_prandom_u32() % PPM;
 	if (r < DROP_PPM) {
 		count(stats, ST_DROPPED);
+		log_event(dir | EV_DROP, bth);
 		return TC_ACT_SHOT;
 	}
 	r -= DROP_PPM;
 	if (r < DUP_PPM) {
-		if (!clone_out(skb, ingress))
+		if (!clone_out(skb, ingress)) {
 			count(stats, ST_DUPLICATED);
+			log_event(dir | EV_DUP, bth);
+		}
 		return TC_ACT_OK;
 	}
 	r -= DUP_PPM;
@@ -209,8 +273,10 @@ static __always_inline int impair(struct __sk_buff *skb, int ingress)
 		return TC_ACT_OK;
 	if (__sync_val_compare_and_swap(&h->state, SLOT_FULL, SLOT_BUSY) == SLOT_FULL) {
 		/* a failed swap leaves @skb as it came or as the held packet */
-		if (!release(skb, h, ingress))
+		if (!release(skb, h, ingress)) {
 			count(stats, ST_RELEASED);
+			log_event(dir | EV_RELEASE, h->data + BTH_OFF);
+		}
 		h->state = SLOT_EMPTY;
 		return TC_ACT_OK;
 	}
@@ -222,6 +288,7 @@ static __always_inline int impair(struct __sk_buff *skb, int ingress)
 		}
 		h->state = SLOT_FULL;
 		count(stats, ST_HELD);
+		log_event(dir | EV_HOLD, bth);
 		return TC_ACT_SHOT;
 	}
 	return TC_ACT_OK;

@@ -366,6 +366,31 @@ print("%s: %d seen, %d dropped (%.1f%%), %d duplicated, %d reordered" % (
 		"$([ $m = out_stats ] && echo "softodp -> kernel" || echo "kernel -> softodp")"
 	done
 }
+# impair_events: every drop, duplication, hold and release of the impairment,
+# one line each in time order: the wall-clock time (the captures' clock),
+# the direction, what was done, and the packet's opcode, dest QPN and PSN.
+# The first line counts them: "# impairment events: N logged of M".
+impair_events() {
+	{
+		bpftool -j map dump name nevents 2>/dev/null
+		printf '\0'
+		bpftool -j map dump name events 2>/dev/null
+	} | python3 -c '
+import json, sys, time
+off = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
+def elements(d):  # one map: its elements; several (one per hook): a list of maps
+    return [m["elements"] for m in d] if d and "elements" in d[0] else [d]
+counts, events = (json.loads(x) for x in sys.stdin.read().split("\0", 1))
+total = sum(e["formatted"]["value"] for m in elements(counts) for e in m)
+what = {0: "dropped", 1: "duplicated", 2: "held", 3: "released"}
+ev = sorted((v["ns"], v["what"], v["opcode"], v["dqpn"], v["psn"])
+            for m in elements(events) for v in (e["formatted"]["value"] for e in m) if v["ns"])
+print("# impairment events: %d logged of %d" % (len(ev), total))
+for ns, w, op, dqpn, psn in ev:
+    print("%.6f %s %-10s opcode 0x%02x dqpn 0x%06x psn 0x%06x" % (
+        off + ns / 1e9, "kernel->softodp" if w & 0x10 else "softodp->kernel",
+        what.get(w & 0xf, "?"), op, dqpn, psn))'
+}
 # softodp_perf: softodp's side runs the build against rdma-core's
 # libibverbs under softodp-run, as the guest does on kernel rxe.
 perf_ib=$build/tools/softodp_perf_ibverbs
@@ -471,6 +496,7 @@ done 3< "$share/cases.txt"
 
 if [ "$impaired" = 1 ] && [ -z "$impair_err" ]; then
 	impair_stats | sed 's/^/interop: impairment /' | tee -a "$out/results.txt"
+	impair_events > "$out/impair-events.txt"
 fi
 kill -TERM "$cap_pid" 2>/dev/null
 wait "$cap_pid" 2>/dev/null
