@@ -482,6 +482,8 @@ while read -r idx role port secs tool args <&3; do
 	cp "$glog" "$out/cases/$idx.guest.log" 2>/dev/null
 	if [ "$role" = ks ]; then clog=$hlog; else clog=$out/cases/$idx.guest.log; fi
 	nums=$(numbers "$clog")
+	rcs[$idx]=$hrc
+	rcg[$idx]=$grc
 	if [ "$hrc" = 0 ] && [ "$grc" = 0 ]; then
 		pass=$((pass + 1))
 		line="PASS $label  softodp rc=$hrc kernel rc=$grc  $nums"
@@ -521,6 +523,41 @@ if [ -s "$out/bridge.pcapng" ] &&
 		[ -s "$p.pcap" ] || continue
 		timeout 120 python3 "$rxevm/roce-pcap-check.py" -v "$p.pcap" > "$p.txt" 2>&1
 		grep -E 'BAD' "$p.txt" | sed "s|^|$name/$role: |" >> "$out/icrc-bad.txt"
+	done 3< "$out/case-times.txt"
+	# A pingpong under loss where one side passed and the other failed its
+	# last send (retry counter exceeded, or stopped by its time bound while
+	# it retransmitted): last-ack.py tells from the capture and the
+	# impairment's log whether every answer to that send was lost. The
+	# tools have no closing handshake, so the side left waiting then
+	# retries towards a QP that no longer exists. Only then the case
+	# passes, with a note.
+	while read -r idx role name a b verdict <&3; do
+		[ "$verdict" = FAIL ] || continue
+		read -r _ _ _ _ lossy _ < <(awk -v i="$idx" '$1 == i' "$out/cases.txt")
+		read -r _ _ _ _ tool _ < <(awk -v i="$idx" '$1 == i' "$share/cases.txt")
+		[ "$lossy" = 1 ] && [ -s "$out/impair-events.txt" ] || continue
+		case $tool in ibv_rc_pingpong | ibv_srq_pingpong) ;; *) continue ;; esac
+		if [ "${rcs[$idx]}" != 0 ] && [ "${rcg[$idx]}" = 0 ]; then
+			failed=softodp frc=${rcs[$idx]} flog=$out/cases/$idx.host.log
+		elif [ "${rcg[$idx]}" != 0 ] && [ "${rcs[$idx]}" = 0 ]; then
+			failed=kernel frc=${rcg[$idx]} flog=$out/cases/$idx.guest.log
+		else
+			continue
+		fi
+		case $frc in
+		124 | 143) ;;
+		*) grep -q 'transport retry counter exceeded' "$flog" 2>/dev/null || continue ;;
+		esac
+		p=$out/cases/$idx-$name-$role.pcap
+		[ -s "$p" ] || continue
+		why=$(timeout 120 python3 "$here/last-ack.py" --softodp "$HOST_ADDR" --failed "$failed" \
+			"$p" "$out/impair-events.txt") || continue
+		sed -i "s|^FAIL $name/$role  \(.*\)\$|PASS $name/$role  \1  (last send unacknowledged: see NOTE)|" \
+			"$out/results.txt"
+		echo "NOTE $name/$role: $failed's last send failed after its peer had ended; $why" |
+			tee -a "$out/results.txt"
+		pass=$((pass + 1))
+		fail=$((fail - 1))
 	done 3< "$out/case-times.txt"
 	# every RoCE packet of the run, by sender
 	timeout 300 python3 "$rxevm/roce-pcap-check.py" -v "$out/bridge.pcap" > "$out/roce.txt" 2>&1
