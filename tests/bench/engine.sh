@@ -10,8 +10,9 @@
 #     127.0.0.2): ib_write_bw -s 65536 pinned and --odp, ib_send_bw,
 #     ib_read_bw, ib_write_bw -s 2 (message rate), ib_write_lat -s 8;
 # then, once each, ib_write_bw -s 65536 with 1, 2, 4, 8 and 16 QPs with the
-# CPU time both processes spent per GB moved. It prints the medians and the
-# ratios the engine is held to.
+# CPU time both processes spent per GB moved, and 64 KiB WRITEs between two
+# devices in one process with 1, 2, 4 and 8 QPs (softodp_odp_bench). It
+# prints the medians and the ratios the engine is held to.
 set -euo pipefail
 build=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 rounds=${2:-3}
@@ -96,3 +97,8 @@ for q in 1 2 4 8 16; do
 	printf '%-6s %12s %12s %14s\n' "$q" "${bw:-failed}" "$(field 65536 5)" \
 		"$(awk -v c="$(cat "$tmp/cpu")" -v b="${bw:-0}" 'BEGIN { if (b > 0) printf "%.2f", c / (b * 2 / 1000); else print "n/a" }')"
 done
+
+echo
+echo "two devices in one process: 64 KiB WRITEs into a warm ODP MR (softodp_odp_bench --only=scale)"
+ip netns exec "$ns" timeout 120 "$build/tools/softodp_odp_bench" --only=scale >"$tmp/one" 2>&1 || true
+awk '/^Scaling with QPs/ { on = 1; next } on && NF == 2 { print }' "$tmp/one"
