@@ -398,10 +398,6 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 }
 
 /*
- * One requester pass for @qp; returns true if it sent anything. Runs on the
- * engine under dev->lock.
- */
-/*
  * Opens the device's window for a pass of the requesters: tx_window_max
  * less the packets its RC QPs have unacknowledged. Under dev->lock.
  */
@@ -413,7 +409,9 @@ void rxe_req_window(struct rxe_dev *dev)
 	list_for_each_entry (qp, &dev->qps, node) {
 		int32_t d;
 
-		if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC)
+		/* a QP in error or reset has nothing in flight, whatever its PSNs say */
+		if (qp->ibqp.qp_base.qp_type != IBV_QPT_RC ||
+		    (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_SQD))
 			continue;
 		d = rxe_psn_diff(qp->req.psn, qp->comp.psn);
 		if (d > 0)
@@ -422,6 +420,10 @@ void rxe_req_window(struct rxe_dev *dev)
 	dev->tx_window = w;
 }
 
+/*
+ * One requester pass for @qp; returns true if it sent anything. Runs on the
+ * engine under dev->lock.
+ */
 bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 {
 	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);

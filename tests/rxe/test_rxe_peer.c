@@ -1097,6 +1097,39 @@ static void test_a_device_keeps_at_most_its_window_unacknowledged(void)
 	rp_close(&R);
 }
 
+static void test_a_qp_in_error_holds_none_of_the_device_window(void)
+{
+	static struct win_seen w;
+	struct ibv_qp_attr at = {.qp_state = IBV_QPS_ERR};
+	struct ibv_qp *qp[WIN_QPS];
+	unsigned int i, window, later;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	memset(&w, 0, sizeof(w));
+	window = (unsigned int)rp_dev(R.ctx)->tx_window_max;
+	for (i = 0; i < WIN_QPS; i++) {
+		qp[i] = win_qp(&R, i);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(qp[i]);
+	}
+	/* the first two QPs take what they can of the window, and fail */
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+	win_collect(&R, &w, SODP_MIN(window, 2 * RXE_MAX_INFLIGHT));
+	CU_ASSERT_EQUAL(w.total, SODP_MIN(window, 2 * RXE_MAX_INFLIGHT));
+	for (i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(ibv_modify_qp(qp[i], &at, IBV_QP_STATE), 0);
+	/* the other two have the whole window */
+	later = SODP_MIN(window, 2 * RXE_MAX_INFLIGHT);
+	for (i = 2; i < WIN_QPS; i++)
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+	win_collect(&R, &w, w.total + later);
+	CU_ASSERT_FALSE(w.stray);
+	CU_ASSERT_EQUAL(w.count[2] + w.count[3], later);
+	for (i = 0; i < WIN_QPS; i++)
+		ibv_destroy_qp(qp[i]);
+	rp_close(&R);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -1144,6 +1177,8 @@ void sodp_tests_register(void)
 		 test_an_rc_qp_keeps_at_most_128_packets_unacknowledged},
 		{"a_device_keeps_at_most_its_window_unacknowledged",
 		 test_a_device_keeps_at_most_its_window_unacknowledged},
+		{"a_qp_in_error_holds_none_of_the_device_window",
+		 test_a_qp_in_error_holds_none_of_the_device_window},
 		{"ud_send_longer_than_the_port_mtu_is_dropped_and_counted",
 		 test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted},
 		{NULL, NULL},
