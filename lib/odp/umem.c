@@ -875,6 +875,42 @@ int sodp_umem_copy(struct sodp_umem *u, uintptr_t va, void *buf, size_t len, boo
 	return 0;
 }
 
+int sodp_umem_copyv(struct sodp_umem *u, uintptr_t va, const struct iovec *iov, unsigned int n,
+		    bool to_umem)
+{
+	struct iovec r = {(void *)va, 0};
+	struct sodp_umem_map m;
+	unsigned int i;
+	ssize_t done;
+	int ret;
+
+	for (i = 0; i < n; i++)
+		r.iov_len += iov[i].iov_len;
+	if (!r.iov_len)
+		return 0;
+	if (sodp_umem_chunk(u, va, r.iov_len) != r.iov_len)
+		return -E2BIG;
+	ret = sodp_umem_map_lock(u, va, r.iov_len, to_umem, &m);
+	if (ret)
+		return ret;
+	if (odp_use_pvm) {
+		done = to_umem ? process_vm_writev(odp_pid, iov, n, &r, 1, 0)
+			       : process_vm_readv(odp_pid, iov, n, &r, 1, 0);
+	} else {
+		char *p = r.iov_base;
+
+		for (i = 0; i < n; p += iov[i].iov_len, i++) {
+			if (to_umem)
+				memcpy(p, iov[i].iov_base, iov[i].iov_len);
+			else
+				memcpy(iov[i].iov_base, p, iov[i].iov_len);
+		}
+		done = (ssize_t)r.iov_len;
+	}
+	sodp_umem_unlock(&m);
+	return done == (ssize_t)r.iov_len ? 0 : -EFAULT;
+}
+
 /* ---- counters ---- */
 
 void sodp_umem_count_rnr(struct sodp_umem *u)

@@ -160,6 +160,17 @@ int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t a
 	return rxe_access(qf, rxe_mr_copy_once, &o, miss);
 }
 
+/*
+ * Copies between [va, va + total) of @mr (checked) and the @n buffers of
+ * @iov with one system call: 0, or an error after which the caller copies
+ * piece by piece with rxe_mr_copy(), which faults and reports precisely.
+ */
+int rxe_mr_copyv(struct rxe_mr *mr, uintptr_t va, const struct iovec *iov, unsigned int n,
+		 bool to_mr)
+{
+	return sodp_umem_copyv(mr->umem, va, iov, n, to_mr);
+}
+
 /* Whether [va, va + len) of @mr is mapped (for writing) right now. */
 bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write)
 {

@@ -471,7 +471,29 @@ static void rxe_tx_commit(struct rxe_dev *dev, const struct rxe_qp *qp, struct r
  */
 struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen)
 {
-	struct rxe_txbuf *tb = rxe_tx_alloc(qp->dev);
+	return rxe_tx_build_nth(qp, h, paylen, 0);
+}
+
+/*
+ * How many packets may be built ahead with rxe_tx_build_nth() and then
+ * committed in order without the queue flushing in between. Under dev->lock.
+ */
+unsigned int rxe_tx_room_ahead(struct rxe_dev *dev)
+{
+	if (!rxe_tx_room(dev) || dev->impair.on)
+		return 0;
+	return RXE_TX_FLUSH_AT - 1 - dev->ntx;
+}
+
+/*
+ * rxe_tx_build() of the packet @n places behind the next one, for a run of
+ * packets built before any is sent: they are sent with rxe_tx_send() in
+ * order, n = 0 first. @n < rxe_tx_room_ahead().
+ */
+struct rxe_txbuf *rxe_tx_build_nth(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen,
+				   unsigned int n)
+{
+	struct rxe_txbuf *tb = n ? &qp->dev->tx[qp->dev->ntx + n] : rxe_tx_alloc(qp->dev);
 	int hl;
 
 	if (!tb)

@@ -300,6 +300,111 @@ static int rxe_req_ud(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 	return 0;
 }
 
+/* The BTH fields every request packet of @qp at the cursor shares. */
+static void rxe_req_hdrs_init(struct rxe_qp *qp, struct rxe_hdrs *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->bth.pkey = RXE_DEFAULT_PKEY;
+	h->bth.qpn = qp->attr.dest_qp_num;
+	h->bth.psn = qp->req.psn;
+}
+
+/*
+ * The headers of the SEND or WRITE packet of @wqe at message offset @off,
+ * on top of rxe_req_hdrs_init(); counts it towards the next AckReq. Returns
+ * its payload length; *last: it ends the message.
+ */
+static uint32_t rxe_req_data_hdrs(struct rxe_qp *qp, struct rxe_send_wqe *wqe, uint32_t off,
+				  struct rxe_hdrs *h, bool *last)
+{
+	uint32_t len = SODP_MIN(qp->mtu, wqe->length - off);
+
+	*last = off + len == wqe->length;
+	h->bth.opcode = rxe_req_opcode(qp, wqe, off == 0, *last);
+	h->bth.se = *last && (wqe->send_flags & IBV_SEND_SOLICITED);
+	if (qp->ibqp.qp_base.qp_type == IBV_QPT_RC) {
+		h->bth.ack_req = *last || qp->req.noack_pkts + 1 >= RXE_MAX_PKT_PER_ACK;
+		qp->req.noack_pkts = h->bth.ack_req ? 0 : qp->req.noack_pkts + 1;
+	}
+	h->reth.va = wqe->remote_addr;
+	h->reth.rkey = wqe->rkey;
+	h->reth.len = wqe->length;
+	h->imm = be32toh(wqe->imm_data);
+	h->ieth_rkey = wqe->invalidate_rkey;
+	return len;
+}
+
+/*
+ * Sends up to @max packets of @wqe at the requester cursor, none of them
+ * its last, with their payloads read by one rxe_mr_copyv() instead of a
+ * system call each: a 4 KiB payload costs 636 ns read with a
+ * process_vm_readv() of its own, 360 ns read with fifteen others in one
+ * (tests/bench/bench_copy), and ib_write_bw -s 65536 went from 1437-1499
+ * to 1699-1741 MB/s. Only for a SEND or WRITE from one scatter
+ * element. Returns how many packets left; 0 when the caller must send the
+ * next one alone (rxe_req_packet(), which faults and fails precisely), the
+ * cursor unchanged.
+ */
+static unsigned int rxe_req_data_run(struct rxe_qp *qp, struct rxe_send_wqe *wqe, unsigned int max)
+{
+	struct iovec iov[RXE_REQ_RUN];
+	struct rxe_txbuf *tb[RXE_REQ_RUN];
+	uint32_t psn = qp->req.psn, off = qp->req.offset, noack = qp->req.noack_pkts, left;
+	const struct ibv_sge *sge = &wqe->sge[0];
+	unsigned int i, n;
+	struct rxe_mr *mr;
+	uintptr_t va;
+
+	if (wqe->inline_data || wqe->num_sge != 1 || sge->length != wqe->length ||
+	    rxe_qp_fault_pending(&qp->req_fault))
+		return 0;
+	switch (wqe->opcode) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+	case IBV_WR_SEND_WITH_INV:
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		break;
+	default:
+		return 0;
+	}
+	/* every packet but the last is a full MTU */
+	left = (wqe->length - off + qp->mtu - 1) / qp->mtu;
+	if (left < 3)
+		return 0;
+	n = SODP_MIN(SODP_MIN(max, left - 1), SODP_MIN(rxe_tx_room_ahead(qp->dev), RXE_REQ_RUN));
+	if (n < 2)
+		return 0;
+	mr = rxe_mr_lookup(qp->dev, sge->lkey);
+	if (rxe_mr_check(mr, qp->ibqp.qp_base.pd, sge->addr + off, (uint64_t)n * qp->mtu, 0, &va))
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct rxe_hdrs h;
+		bool last;
+		uint32_t len;
+
+		rxe_req_hdrs_init(qp, &h);
+		len = rxe_req_data_hdrs(qp, wqe, qp->req.offset, &h, &last);
+		tb[i] = rxe_tx_build_nth(qp, &h, len, i);
+		if (!tb[i])
+			goto undo;
+		iov[i].iov_base = tb[i]->data + tb[i]->hdr_len;
+		iov[i].iov_len = len;
+		qp->req.psn = rxe_psn_add(qp->req.psn, 1);
+		qp->req.offset += len;
+	}
+	if (rxe_mr_copyv(mr, va, iov, n, false))
+		goto undo;
+	for (i = 0; i < n; i++)
+		rxe_tx_send(qp, tb[i], &qp->av);
+	return n;
+undo:
+	qp->req.psn = psn;
+	qp->req.offset = off;
+	qp->req.noack_pkts = noack;
+	return 0;
+}
+
 /*
  * Sends the next packet of @wqe at the requester cursor: 0, -EAGAIN (parked
  * for a fault, the cursor unchanged) or -EIO (the WQE failed).
@@ -308,15 +413,12 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 {
 	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
 	uint32_t off = qp->req.offset, len = 0, noack = qp->req.noack_pkts;
-	bool first = off == 0, last = true;
+	bool last = true;
 	struct rxe_hdrs h;
 	struct rxe_txbuf *tb;
 	int st;
 
-	memset(&h, 0, sizeof(h));
-	h.bth.pkey = RXE_DEFAULT_PKEY;
-	h.bth.qpn = qp->attr.dest_qp_num;
-	h.bth.psn = qp->req.psn;
+	rxe_req_hdrs_init(qp, &h);
 
 	if (wqe->opcode == IBV_WR_RDMA_READ) {
 		h.bth.opcode = rxe_req_opcode(qp, wqe, true, true);
@@ -347,19 +449,7 @@ static int rxe_req_packet(struct rxe_qp *qp, struct rxe_send_wqe *wqe)
 		h.reth.rkey = wqe->rkey;
 		h.reth.len = wqe->length;
 	} else {
-		len = SODP_MIN(qp->mtu, wqe->length - off);
-		last = off + len == wqe->length;
-		h.bth.opcode = rxe_req_opcode(qp, wqe, first, last);
-		h.bth.se = last && (wqe->send_flags & IBV_SEND_SOLICITED);
-		if (rc) {
-			h.bth.ack_req = last || qp->req.noack_pkts + 1 >= RXE_MAX_PKT_PER_ACK;
-			qp->req.noack_pkts = h.bth.ack_req ? 0 : qp->req.noack_pkts + 1;
-		}
-		h.reth.va = wqe->remote_addr;
-		h.reth.rkey = wqe->rkey;
-		h.reth.len = wqe->length;
-		h.imm = be32toh(wqe->imm_data);
-		h.ieth_rkey = wqe->invalidate_rkey;
+		len = rxe_req_data_hdrs(qp, wqe, off, &h, &last);
 	}
 	tb = rxe_tx_build(qp, &h, len);
 	if (!tb) {
@@ -428,7 +518,8 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 {
 	uint32_t prod = __atomic_load_n(&qp->sq.prod, __ATOMIC_ACQUIRE);
 	bool rc = qp->ibqp.qp_base.qp_type == IBV_QPT_RC;
-	int budget = RXE_REQ_BUDGET;
+	int budget = RXE_REQ_BUDGET, room;
+	unsigned int n;
 	bool sent = false;
 
 	if (qp->state == IBV_QPS_ERR) {
@@ -501,18 +592,28 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 			wqe->state = WQE_STARTED;
 			qp->req.offset = 0;
 		}
-		if (rc && (rxe_psn_diff(qp->req.psn, qp->comp.psn) >= RXE_MAX_INFLIGHT ||
-			   qp->dev->tx_window <= 0))
-			break;
-		ret = rxe_req_packet(qp, wqe);
-		if (ret == -EAGAIN)
-			return sent || !rxe_qp_fault_pending(&qp->req_fault);
-		if (ret)
-			return true;
+		room = budget;
+		if (rc) {
+			int32_t inflight = rxe_psn_diff(qp->req.psn, qp->comp.psn);
+
+			if (inflight >= RXE_MAX_INFLIGHT || qp->dev->tx_window <= 0)
+				break;
+			room = SODP_MIN(room,
+					SODP_MIN(RXE_MAX_INFLIGHT - inflight, qp->dev->tx_window));
+		}
+		n = rxe_req_data_run(qp, wqe, (unsigned int)room);
+		if (!n) {
+			ret = rxe_req_packet(qp, wqe);
+			if (ret == -EAGAIN)
+				return sent || !rxe_qp_fault_pending(&qp->req_fault);
+			if (ret)
+				return true;
+			n = 1;
+		}
 		sent = true;
-		budget--;
+		budget -= (int)n;
 		if (rc)
-			qp->dev->tx_window--;
+			qp->dev->tx_window -= (int)n;
 		if (rc && !qp->comp.deadline)
 			qp->comp.deadline = now + rxe_timeout_ns(qp->attr.timeout);
 		if (rc && !rxe_timeout_ns(qp->attr.timeout))

@@ -638,6 +638,9 @@ void rxe_tx_flush(struct rxe_dev *dev);
 bool rxe_tx_room(struct rxe_dev *dev);
 int rxe_tx_wait_fd(struct rxe_dev *dev);
 struct rxe_txbuf *rxe_tx_build(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen);
+unsigned int rxe_tx_room_ahead(struct rxe_dev *dev);
+struct rxe_txbuf *rxe_tx_build_nth(struct rxe_qp *qp, const struct rxe_hdrs *h, uint32_t paylen,
+				   unsigned int n);
 void rxe_tx_send(struct rxe_qp *qp, struct rxe_txbuf *tb, const struct rxe_av *av);
 int rxe_rx_batch(struct rxe_dev *dev);
 void rxe_rx_one(struct rxe_dev *dev, uint8_t *buf, uint32_t len, struct rxe_pkt *pkt);
@@ -680,6 +683,8 @@ int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t l
  * what missed); -EFAULT when the memory cannot be made accessible; and
  * -EACCES (key, PD, rights or bounds), -ENOSPC (scatter list too short).
  */
+int rxe_mr_copyv(struct rxe_mr *mr, uintptr_t va, const struct iovec *iov, unsigned int n,
+		 bool to_mr);
 int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t ahead, bool to_mr,
 		struct rxe_qp_fault *qf, struct rxe_miss *miss);
 int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,

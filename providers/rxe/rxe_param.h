@@ -114,6 +114,7 @@
 #define RXE_BATCH		 64 /* packets per recvmmsg() batch and transmit queue */
 #define RXE_RX_BATCHES_PER_ROUND 8  /* receive batches of RXE_BATCH packets */
 #define RXE_REQ_BUDGET		 64 /* packets a requester sends per round (req.c) */
+#define RXE_REQ_RUN		 16 /* packets whose payloads one copy reads (req.c) */
 #define RXE_RESP_BUDGET		 64 /* queued responses a responder sends per round (resp.c) */
 #define RXE_CALLER_ROUNDS	 4  /* rounds a posting or polling thread runs in a row */
 

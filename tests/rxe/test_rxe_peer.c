@@ -1130,6 +1130,56 @@ static void test_a_qp_in_error_holds_none_of_the_device_window(void)
 	rp_close(&R);
 }
 
+/*
+ * A 100-packet WRITE leaves in order: PSNs one after another, FIRST,
+ * MIDDLE ... LAST, AckReq on the 64th and the last packet, and each
+ * packet's payload the part of the buffer at its offset (the requester
+ * reads runs of packets with one copy).
+ */
+static void test_a_long_write_leaves_packet_by_packet_in_order(void)
+{
+	enum { PKTS = 100, MTU = 1024 };
+	struct rxe_pkt_info pi;
+	struct ibv_qp *qp;
+	uint8_t b[8192];
+	unsigned int i, bad = 0;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	for (i = 0; i < PKTS * MTU; i++)
+		R.buf[i] = (uint8_t)(i * 7 + i / MTU);
+	qp = win_qp(&R, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+	{
+		struct ibv_sge sge = {(uintptr_t)R.buf, PKTS * MTU, R.mr->lkey};
+		struct ibv_send_wr wr, *bad_wr;
+
+		memset(&wr, 0, sizeof(wr));
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = 0x10000;
+		wr.wr.rdma.rkey = 0x1234;
+		CU_ASSERT_EQUAL_FATAL(ibv_post_send(qp, &wr, &bad_wr), 0);
+	}
+	for (i = 0; i < PKTS; i++) {
+		uint8_t want = i == 0	       ? IB_OPCODE_RC_RDMA_WRITE_FIRST
+			       : i == PKTS - 1 ? IB_OPCODE_RC_RDMA_WRITE_LAST
+					       : IB_OPCODE_RC_RDMA_WRITE_MIDDLE;
+
+		CU_ASSERT_EQUAL_FATAL(rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS), 0);
+		if (pi.h.bth.psn != ((RP_PEER_PSN + i) & RXE_PSN_MASK) || pi.opcode != want ||
+		    pi.h.bth.ack_req != (i == 63 || i == PKTS - 1) || pi.paylen != MTU ||
+		    memcmp(pi.payload, R.buf + i * MTU, MTU)) {
+			printf("\n    packet %u: psn %#x opcode %#x ack_req %d paylen %u", i,
+			       pi.h.bth.psn, pi.opcode, pi.h.bth.ack_req, pi.paylen);
+			bad++;
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	ibv_destroy_qp(qp);
+	rp_close(&R);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -1179,6 +1229,8 @@ void sodp_tests_register(void)
 		 test_a_device_keeps_at_most_its_window_unacknowledged},
 		{"a_qp_in_error_holds_none_of_the_device_window",
 		 test_a_qp_in_error_holds_none_of_the_device_window},
+		{"a_long_write_leaves_packet_by_packet_in_order",
+		 test_a_long_write_leaves_packet_by_packet_in_order},
 		{"ud_send_longer_than_the_port_mtu_is_dropped_and_counted",
 		 test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted},
 		{NULL, NULL},
