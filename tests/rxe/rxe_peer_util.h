@@ -293,6 +293,22 @@ static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomi
 	return rp_connect_qp(r->qp, access, max_dest_rd_atomic, RP_PEER_QPN, 14);
 }
 
+/* An RC QP of the victim's with @depth send and receive WRs, or NULL. */
+static inline struct ibv_qp *rp_create_qp(struct rp *r, uint32_t depth)
+{
+	struct ibv_qp_init_attr ia;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = r->cq;
+	ia.recv_cq = r->cq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = depth;
+	ia.cap.max_recv_wr = depth;
+	ia.cap.max_send_sge = 1;
+	ia.cap.max_recv_sge = 1;
+	return ibv_create_qp(r->pd, &ia);
+}
+
 /*
  * The victim and its two sockets. @access is the victim's MR and QP access,
  * @max_dest_rd_atomic its responder resources. -1 when a device or an
@@ -300,8 +316,6 @@ static inline int rp_connect(struct rp *r, int access, uint8_t max_dest_rd_atomi
  */
 static inline int rp_open(struct rp *r, int access, uint8_t max_dest_rd_atomic)
 {
-	struct ibv_qp_init_attr ia;
-
 	rp_close(r);
 	r->open = true;
 	r->peer.fd = r->stranger.fd = -1;
@@ -317,15 +331,7 @@ static inline int rp_open(struct rp *r, int access, uint8_t max_dest_rd_atomic)
 	r->mr = ibv_reg_mr(r->pd, r->buf, RT_BUF, access | IBV_ACCESS_LOCAL_WRITE);
 	if (!r->mr)
 		return -1;
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = r->cq;
-	ia.recv_cq = r->cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 64;
-	ia.cap.max_recv_wr = 64;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	r->qp = ibv_create_qp(r->pd, &ia);
+	r->qp = rp_create_qp(r, 64);
 	if (!r->qp)
 		return -1;
 	if (rp_sock_open(&r->peer, RP_PEER_IP) || rp_sock_open(&r->stranger, RP_STRANGER_IP))

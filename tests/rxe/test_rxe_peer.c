@@ -991,18 +991,8 @@ static void win_collect(struct rp *r, struct win_seen *w, unsigned int total)
 /* An RC QP of the victim's connected to peer QPN RP_PEER_QPN + @i, or NULL. */
 static struct ibv_qp *win_qp(struct rp *r, unsigned int i)
 {
-	struct ibv_qp_init_attr ia;
-	struct ibv_qp *qp;
+	struct ibv_qp *qp = rp_create_qp(r, 4);
 
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = r->cq;
-	ia.recv_cq = r->cq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 4;
-	ia.cap.max_recv_wr = 4;
-	ia.cap.max_send_sge = 1;
-	ia.cap.max_recv_sge = 1;
-	qp = ibv_create_qp(r->pd, &ia);
 	if (qp && rp_connect_qp(qp, RP_ACCESS, 16, RP_PEER_QPN + i, WIN_TIMEOUT)) {
 		ibv_destroy_qp(qp);
 		qp = NULL;
@@ -1010,10 +1000,10 @@ static struct ibv_qp *win_qp(struct rp *r, unsigned int i)
 	return qp;
 }
 
-/* Posts a WIN_PKTS-packet RDMA WRITE on @qp; 0 or -1. */
-static int win_write(struct rp *r, struct ibv_qp *qp)
+/* Posts an RDMA WRITE of @len bytes from the start of r->buf on @qp; 0 or -1. */
+static int win_write(struct rp *r, struct ibv_qp *qp, uint32_t len)
 {
-	struct ibv_sge sge = {(uintptr_t)r->buf, WIN_PKTS * 1024, r->mr->lkey};
+	struct ibv_sge sge = {(uintptr_t)r->buf, len, r->mr->lkey};
 	struct ibv_send_wr wr, *bad;
 
 	memset(&wr, 0, sizeof(wr));
@@ -1045,7 +1035,7 @@ static void test_an_rc_qp_keeps_at_most_128_packets_unacknowledged(void)
 	memset(&w, 0, sizeof(w));
 	qp = win_qp(&R, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
-	CU_ASSERT_EQUAL_FATAL(win_write(&R, qp), 0);
+	CU_ASSERT_EQUAL_FATAL(win_write(&R, qp, WIN_PKTS * 1024), 0);
 	win_collect(&R, &w, RXE_MAX_INFLIGHT);
 	CU_ASSERT_FALSE(w.stray);
 	CU_ASSERT_EQUAL(w.count[0], RXE_MAX_INFLIGHT);
@@ -1075,7 +1065,7 @@ static void test_a_device_keeps_at_most_its_window_unacknowledged(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(qp[i]);
 	}
 	for (i = 0; i < WIN_QPS; i++)
-		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i], WIN_PKTS * 1024), 0);
 	win_collect(&R, &w, window);
 	CU_ASSERT_FALSE(w.stray);
 	CU_ASSERT_EQUAL(w.total, window);
@@ -1113,7 +1103,7 @@ static void test_a_qp_in_error_holds_none_of_the_device_window(void)
 	}
 	/* the first two QPs take what they can of the window, and fail */
 	for (i = 0; i < 2; i++)
-		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i], WIN_PKTS * 1024), 0);
 	win_collect(&R, &w, SODP_MIN(window, 2 * RXE_MAX_INFLIGHT));
 	CU_ASSERT_EQUAL(w.total, SODP_MIN(window, 2 * RXE_MAX_INFLIGHT));
 	for (i = 0; i < 2; i++)
@@ -1121,7 +1111,7 @@ static void test_a_qp_in_error_holds_none_of_the_device_window(void)
 	/* the other two have the whole window */
 	later = SODP_MIN(window, 2 * RXE_MAX_INFLIGHT);
 	for (i = 2; i < WIN_QPS; i++)
-		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i]), 0);
+		CU_ASSERT_EQUAL_FATAL(win_write(&R, qp[i], WIN_PKTS * 1024), 0);
 	win_collect(&R, &w, w.total + later);
 	CU_ASSERT_FALSE(w.stray);
 	CU_ASSERT_EQUAL(w.count[2] + w.count[3], later);
@@ -1149,18 +1139,7 @@ static void test_a_long_write_leaves_packet_by_packet_in_order(void)
 		R.buf[i] = (uint8_t)(i * 7 + i / MTU);
 	qp = win_qp(&R, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
-	{
-		struct ibv_sge sge = {(uintptr_t)R.buf, PKTS * MTU, R.mr->lkey};
-		struct ibv_send_wr wr, *bad_wr;
-
-		memset(&wr, 0, sizeof(wr));
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		wr.opcode = IBV_WR_RDMA_WRITE;
-		wr.wr.rdma.remote_addr = 0x10000;
-		wr.wr.rdma.rkey = 0x1234;
-		CU_ASSERT_EQUAL_FATAL(ibv_post_send(qp, &wr, &bad_wr), 0);
-	}
+	CU_ASSERT_EQUAL_FATAL(win_write(&R, qp, PKTS * MTU), 0);
 	for (i = 0; i < PKTS; i++) {
 		uint8_t want = i == 0	       ? IB_OPCODE_RC_RDMA_WRITE_FIRST
 			       : i == PKTS - 1 ? IB_OPCODE_RC_RDMA_WRITE_LAST
