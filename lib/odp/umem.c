@@ -799,26 +799,41 @@ void sodp_umem_unlock(struct sodp_umem_map *m)
 	m->locked = NULL;
 }
 
+/*
+ * Copies between [va, va + total) and the @n buffers of @iov in order, total
+ * being their length together; the range is mapped under a umem lock the
+ * caller holds. 0 or -EFAULT.
+ */
+static int odp_copy_iov_locked(uintptr_t va, const struct iovec *iov, unsigned int n, size_t total,
+			       bool to_umem)
+{
+	struct iovec r = {(void *)va, total};
+	char *p = (char *)va;
+	unsigned int i;
+	ssize_t done;
+
+	if (!total)
+		return 0;
+	if (odp_use_pvm) {
+		done = to_umem ? process_vm_writev(odp_pid, iov, n, &r, 1, 0)
+			       : process_vm_readv(odp_pid, iov, n, &r, 1, 0);
+		return done == (ssize_t)total ? 0 : -EFAULT;
+	}
+	for (i = 0; i < n; p += iov[i].iov_len, i++) {
+		if (to_umem)
+			memcpy(p, iov[i].iov_base, iov[i].iov_len);
+		else
+			memcpy(iov[i].iov_base, p, iov[i].iov_len);
+	}
+	return 0;
+}
+
 int sodp_umem_copy_locked(struct sodp_umem_map *m, uintptr_t va, void *buf, size_t len,
 			  bool to_umem)
 {
-	struct iovec l = {buf, len}, r = {(void *)va, len};
-	ssize_t n;
+	struct iovec l = {buf, len};
 
-	if (!len)
-		return 0;
-	if (!odp_use_pvm) {
-		if (to_umem)
-			memcpy((void *)va, buf, len);
-		else
-			memcpy(buf, (void *)va, len);
-		return 0;
-	}
-	if (to_umem)
-		n = process_vm_writev(odp_pid, &l, 1, &r, 1, 0);
-	else
-		n = process_vm_readv(odp_pid, &l, 1, &r, 1, 0);
-	return n == (ssize_t)len ? 0 : -EFAULT;
+	return odp_copy_iov_locked(va, &l, 1, len, to_umem);
 }
 
 int sodp_umem_atomic_locked(struct sodp_umem_map *m, uintptr_t va, enum sodp_atomic_op op,
@@ -878,37 +893,23 @@ int sodp_umem_copy(struct sodp_umem *u, uintptr_t va, void *buf, size_t len, boo
 int sodp_umem_copyv(struct sodp_umem *u, uintptr_t va, const struct iovec *iov, unsigned int n,
 		    bool to_umem)
 {
-	struct iovec r = {(void *)va, 0};
 	struct sodp_umem_map m;
+	size_t total = 0;
 	unsigned int i;
-	ssize_t done;
 	int ret;
 
 	for (i = 0; i < n; i++)
-		r.iov_len += iov[i].iov_len;
-	if (!r.iov_len)
+		total += iov[i].iov_len;
+	if (!total)
 		return 0;
-	if (sodp_umem_chunk(u, va, r.iov_len) != r.iov_len)
+	if (sodp_umem_chunk(u, va, total) != total)
 		return -E2BIG;
-	ret = sodp_umem_map_lock(u, va, r.iov_len, to_umem, &m);
+	ret = sodp_umem_map_lock(u, va, total, to_umem, &m);
 	if (ret)
 		return ret;
-	if (odp_use_pvm) {
-		done = to_umem ? process_vm_writev(odp_pid, iov, n, &r, 1, 0)
-			       : process_vm_readv(odp_pid, iov, n, &r, 1, 0);
-	} else {
-		char *p = r.iov_base;
-
-		for (i = 0; i < n; p += iov[i].iov_len, i++) {
-			if (to_umem)
-				memcpy(p, iov[i].iov_base, iov[i].iov_len);
-			else
-				memcpy(iov[i].iov_base, p, iov[i].iov_len);
-		}
-		done = (ssize_t)r.iov_len;
-	}
+	ret = odp_copy_iov_locked(va, iov, n, total, to_umem);
 	sodp_umem_unlock(&m);
-	return done == (ssize_t)r.iov_len ? 0 : -EFAULT;
+	return ret;
 }
 
 /* ---- counters ---- */
