@@ -85,7 +85,7 @@ static int rxe_cq_take(struct rxe_cq *cq, int num_entries, struct ibv_wc *wc)
 	}
 	__atomic_store_n(&cq->cons, cons, __ATOMIC_RELEASE);
 	if (idle)
-		rxe_progress_idle(cq->dev);
+		rxe_progress_sq_idle(cq->dev);
 	return n;
 }
 

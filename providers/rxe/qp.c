@@ -542,6 +542,7 @@ int rxe_destroy_qp(struct ibv_qp *ibqp)
 
 	rxe_dev_lock(dev);
 	rxe_mw_qp_gone(qp);
+	rxe_resp_release_ack(qp);
 	dev->qp_tbl[rxe_qpn_slot(ibqp->qp_num)] = NULL;
 	list_del_init(&qp->node);
 	qp->scq->users--;
@@ -722,6 +723,8 @@ static void rxe_qp_set_attr(struct rxe_qp *qp, const struct ibv_qp_attr *attr, i
 /* Moves @qp from @cur to @next, with what entering @next does. */
 static void rxe_qp_set_next_state(struct rxe_qp *qp, enum ibv_qp_state cur, enum ibv_qp_state next)
 {
+	if (next == IBV_QPS_RESET || next == IBV_QPS_ERR)
+		rxe_resp_release_ack(qp);
 	if (next == IBV_QPS_RESET) {
 		rxe_qp_reset_state(qp);
 	} else if (next == IBV_QPS_ERR) {

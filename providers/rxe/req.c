@@ -585,6 +585,7 @@ bool rxe_requester(struct rxe_qp *qp, uint64_t now)
 					return true;
 				}
 			}
+			rxe_resp_note_answer(qp, now);
 			wqe->npkts = rxe_wqe_npkts(qp, wqe);
 			wqe->first_psn = qp->req.psn;
 			wqe->last_psn = rxe_psn_add(qp->req.psn, wqe->npkts - 1);

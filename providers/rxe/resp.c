@@ -292,6 +292,114 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	return last;
 }
 
+void rxe_resp_unhold(struct rxe_qp *qp)
+{
+	if (!qp->resp.ack_held_ns)
+		return;
+	qp->resp.ack_held_ns = 0;
+	if (qp->resp.ack_polled)
+		__atomic_sub_fetch(&qp->dev->acks_held, 1, __ATOMIC_RELAXED);
+	qp->resp.ack_polled = false;
+	qp->resp.ack_timer = false;
+}
+
+/*
+ * The application is done with @qp (it destroys it, or moves it to error
+ * or reset): an ACK that waits leaves now. A peer that sent its last
+ * request and waits for its ACK (ibv_rc_pingpong's last SEND) would
+ * otherwise retransmit to a QP that is gone. Under dev->lock.
+ */
+void rxe_resp_release_ack(struct rxe_qp *qp)
+{
+	if (!qp->resp.ack_held_ns)
+		return;
+	qp->resp.ack_release = true;
+	rxe_resp_send_queued(qp);
+	rxe_tx_flush(qp->dev);
+}
+
+/*
+ * The requester of @qp starts a message: if the responder's last ACK left
+ * alone shortly before, that request answered the peer's, and ACKs of @qp
+ * will wait for the answers from now on (rxe_resp_hold_ack()).
+ */
+void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now)
+{
+	struct rxe_resp_state *r = &qp->resp;
+
+	if (r->ack_sent_ns && now - r->ack_sent_ns < RXE_ACK_HOLD_NS)
+		r->pingpong = true;
+	r->ack_sent_ns = 0;
+	if (r->ack_held_ns) {
+		uint64_t until = r->ack_held_ns + RXE_ACK_HOLD_NS;
+		bool timed = r->ack_timer;
+
+		/* the answer it waited for: the ACK follows it */
+		rxe_resp_unhold(qp);
+		r->ack_release = true;
+		/* a timer set for the wait only would wake the engine for nothing */
+		if (timed && qp->dev->timer_at == until)
+			rxe_timer_disarm(qp->dev);
+	}
+}
+
+/*
+ * Whether the ACK that is all @qp has to send waits for a post.
+ *
+ * In a ping-pong the application answers each request it receives with a
+ * request of its own; an ACK sent alone reaches the peer after the peer
+ * application took its last completion and left the library to spin on
+ * memory, so the peer's background thread must wake for the request that
+ * follows. Sent in the batch of the answer instead, the ACK and the
+ * answer reach the peer together while it polls for the ACK, and nobody
+ * sleeps on either side.
+ *
+ * So an ACK waits, as IBTA 9.7.5.1.2 lets a responder coalesce, for the
+ * next post on the device (a post's round sends it), at most
+ * RXE_ACK_HOLD_NS: when a polling caller's round found the request, or,
+ * like TCP's delayed ACK in ping-pong mode, when the QP's last request
+ * answered an ACK within that time (rxe_resp_note_answer()). An ACK that
+ * waited its time out ends the ping-pong. A round of the background
+ * thread past the wait sends it: that round comes within
+ * RXE_CALLER_GRACE_MAX_NS when the thread sleeps for a polling caller
+ * (engine_timed), else the timer is armed for the end of the wait. A
+ * peer's ACK timeout shorter than that costs a retransmission, nothing
+ * else. A NAK, a READ or an atomic response never waits.
+ */
+static bool rxe_resp_hold_ack(struct rxe_qp *qp)
+{
+	struct rxe_resp_state *r = &qp->resp;
+	struct rxe_dev *dev = qp->dev;
+	uint64_t now;
+
+	if (r->ack_release || r->q_tail - r->q_head != 1 ||
+	    rxe_respq_at(r, r->q_head)->kind != RESP_ACK) {
+		r->ack_release = false;
+		rxe_resp_unhold(qp);
+		return false;
+	}
+	now = sodp_now_ns();
+	if (!r->ack_held_ns) {
+		if (!dev->caller_round && !r->pingpong) {
+			r->ack_sent_ns = now;
+			return false;
+		}
+		r->ack_held_ns = now;
+		r->ack_polled = dev->caller_round;
+		if (r->ack_polled)
+			__atomic_add_fetch(&dev->acks_held, 1, __ATOMIC_RELAXED);
+	} else if (now - r->ack_held_ns >= RXE_ACK_HOLD_NS) {
+		rxe_resp_unhold(qp);
+		r->pingpong = false;
+		return false;
+	}
+	if (!dev->caller_round || !__atomic_load_n(&dev->engine_timed, __ATOMIC_SEQ_CST)) {
+		r->ack_timer = true;
+		rxe_timer_arm(dev, r->ack_held_ns + RXE_ACK_HOLD_NS);
+	}
+	return true;
+}
+
 /*
  * Sends queued responses of @qp, up to a budget. Engine, under dev->lock.
  * Returns true if something was sent.
@@ -302,6 +410,8 @@ bool rxe_resp_send_queued(struct rxe_qp *qp)
 	int budget = RXE_RESP_BUDGET;
 	bool sent = false;
 
+	if (rxe_resp_hold_ack(qp))
+		return false;
 	while (budget > 0 && r->q_head != r->q_tail) {
 		struct rxe_resp_entry *e = rxe_respq_at(r, r->q_head);
 		int done = 1;

@@ -392,6 +392,12 @@ struct rxe_resp_state {
 	struct rxe_rd_res *res;
 	uint32_t res_next;
 	uint32_t nres;
+	uint64_t ack_held_ns; /* since when the queue's lone ACK waits for a post, 0: none */
+	uint64_t ack_sent_ns; /* when a lone ACK last left without waiting, 0: answered since */
+	bool pingpong;	      /* requests are answered by requests: ACKs wait for them */
+	bool ack_polled;      /* the waiting ACK's request came to a polling caller */
+	bool ack_release;     /* the answer left: the ACK goes next, without waiting */
+	bool ack_timer;	      /* the waiting ACK counts on the timer (rxe_next_deadline()) */
 };
 
 /*
@@ -547,6 +553,9 @@ struct rxe_dev {
 	uint64_t timer_at;	  /* what tfd is armed for, UINT64_MAX: not armed; under lock */
 	uint64_t caller_ns; /* atomic: when a caller last drove the engine, 0 after it went idle */
 	int engine_blind;   /* atomic: the engine sleeps without watching the socket */
+	int engine_timed;   /* atomic: the engine runs a round within RXE_CALLER_GRACE_MAX_NS */
+	bool caller_round;  /* the round runs for a polling caller; under lock */
+	int acks_held;	    /* atomic: QPs whose ACK waits for a post (resp.c) */
 	bool orphan;	    /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;
@@ -617,6 +626,9 @@ void rxe_doorbell(struct rxe_dev *dev);
 bool rxe_progress(struct rxe_dev *dev, bool waiting);
 void rxe_kick(struct rxe_dev *dev, bool idle);
 void rxe_progress_idle(struct rxe_dev *dev);
+void rxe_progress_sq_idle(struct rxe_dev *dev);
+void rxe_timer_arm(struct rxe_dev *dev, uint64_t at);
+void rxe_timer_disarm(struct rxe_dev *dev);
 uint32_t rxe_random_u32(void);
 int rxe_ctx_open(struct sodp_context *ctx);
 void rxe_ctx_close(struct sodp_context *ctx);
@@ -784,6 +796,9 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt);
 void rxe_comp_timer(struct rxe_qp *qp, uint64_t now);
 void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt);
 bool rxe_resp_send_queued(struct rxe_qp *qp);
+void rxe_resp_unhold(struct rxe_qp *qp);
+void rxe_resp_release_ack(struct rxe_qp *qp);
+void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now);
 void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st);
 uint64_t rxe_timeout_ns(uint8_t timeout);
 uint64_t rxe_rnr_ns(uint8_t code);

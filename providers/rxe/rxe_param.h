@@ -111,12 +111,13 @@
  * The engine's budgets per round (engine.c): a round is bounded so that
  * every QP gets its turn and a control verb waits at most one round.
  */
-#define RXE_BATCH		 64 /* packets per recvmmsg() batch and transmit queue */
-#define RXE_RX_BATCHES_PER_ROUND 8  /* receive batches of RXE_BATCH packets */
-#define RXE_REQ_BUDGET		 64 /* packets a requester sends per round (req.c) */
-#define RXE_REQ_RUN		 16 /* packets whose payloads one copy reads (req.c) */
-#define RXE_RESP_BUDGET		 64 /* queued responses a responder sends per round (resp.c) */
-#define RXE_CALLER_ROUNDS	 4  /* rounds a posting or polling thread runs in a row */
+#define RXE_BATCH		 64	/* packets per recvmmsg() batch and transmit queue */
+#define RXE_RX_BATCHES_PER_ROUND 8	/* receive batches of RXE_BATCH packets */
+#define RXE_REQ_BUDGET		 64	/* packets a requester sends per round (req.c) */
+#define RXE_REQ_RUN		 16	/* packets whose payloads one copy reads (req.c) */
+#define RXE_RESP_BUDGET		 64	/* queued responses a responder sends per round (resp.c) */
+#define RXE_ACK_HOLD_NS		 100000 /* an ACK waits for a post at most this long (resp.c) */
+#define RXE_CALLER_ROUNDS	 4	/* rounds a posting or polling thread runs in a row */
 
 /* resp.last_opcode between messages: a manufacturer-specific opcode (IBTA 9.2) never accepted */
 #define RXE_OPCODE_NONE 0xff
