@@ -193,8 +193,8 @@ static uint64_t rxe_next_deadline(struct rxe_dev *dev)
 			next = qp->comp.deadline;
 		if (qp->req.rnr_wait && qp->req.rnr_until < next)
 			next = qp->req.rnr_until;
-		if (qp->resp.ack_timer && qp->resp.ack_held_ns + RXE_ACK_HOLD_NS < next)
-			next = qp->resp.ack_held_ns + RXE_ACK_HOLD_NS;
+		if (qp->resp.ack_timer && qp->resp.ack_held_ns + dev->ack_hold_ns < next)
+			next = qp->resp.ack_held_ns + dev->ack_hold_ns;
 	}
 	return next;
 }
@@ -544,6 +544,7 @@ static int rxe_dev_create(const struct sodp_dev_config *cfg, struct rxe_dev **ou
 	dev->efd = -1;
 	dev->tfd = -1;
 	dev->timer_at = UINT64_MAX;
+	dev->ack_hold_ns = RXE_ACK_HOLD_NS;
 	dev->refcnt = 1;
 	snprintf(dev->name, sizeof(dev->name), "%s", cfg->name);
 	dev->addr = cfg->addr;

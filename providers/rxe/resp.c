@@ -327,11 +327,11 @@ void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now)
 {
 	struct rxe_resp_state *r = &qp->resp;
 
-	if (r->ack_sent_ns && now - r->ack_sent_ns < RXE_ACK_HOLD_NS)
+	if (r->ack_sent_ns && now - r->ack_sent_ns < qp->dev->ack_hold_ns)
 		r->pingpong = true;
 	r->ack_sent_ns = 0;
 	if (r->ack_held_ns) {
-		uint64_t until = r->ack_held_ns + RXE_ACK_HOLD_NS;
+		uint64_t until = r->ack_held_ns + qp->dev->ack_hold_ns;
 		bool timed = r->ack_timer;
 
 		/* the answer it waited for: the ACK follows it */
@@ -356,7 +356,7 @@ void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now)
  *
  * So an ACK waits, as IBTA 9.7.5.1.2 lets a responder coalesce, for the
  * next post on the device (a post's round sends it), at most
- * RXE_ACK_HOLD_NS: when a polling caller's round found the request, or,
+ * dev->ack_hold_ns (RXE_ACK_HOLD_NS): when a polling caller's round found the request, or,
  * like TCP's delayed ACK in ping-pong mode, when the QP's last request
  * answered an ACK within that time (rxe_resp_note_answer()). An ACK that
  * waited its time out ends the ping-pong. A round of the background
@@ -388,14 +388,14 @@ static bool rxe_resp_hold_ack(struct rxe_qp *qp)
 		r->ack_polled = dev->caller_round;
 		if (r->ack_polled)
 			__atomic_add_fetch(&dev->acks_held, 1, __ATOMIC_RELAXED);
-	} else if (now - r->ack_held_ns >= RXE_ACK_HOLD_NS) {
+	} else if (now - r->ack_held_ns >= dev->ack_hold_ns) {
 		rxe_resp_unhold(qp);
 		r->pingpong = false;
 		return false;
 	}
 	if (!dev->caller_round || !__atomic_load_n(&dev->engine_timed, __ATOMIC_SEQ_CST)) {
 		r->ack_timer = true;
-		rxe_timer_arm(dev, r->ack_held_ns + RXE_ACK_HOLD_NS);
+		rxe_timer_arm(dev, r->ack_held_ns + dev->ack_hold_ns);
 	}
 	return true;
 }

@@ -556,6 +556,7 @@ struct rxe_dev {
 	int engine_timed;   /* atomic: the engine runs a round within RXE_CALLER_GRACE_MAX_NS */
 	bool caller_round;  /* the round runs for a polling caller; under lock */
 	int acks_held;	    /* atomic: QPs whose ACK waits for a post (resp.c) */
+	uint64_t ack_hold_ns; /* how long an ACK waits at most: RXE_ACK_HOLD_NS, tests change it */
 	bool orphan;	    /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;

@@ -1159,6 +1159,114 @@ static void test_a_long_write_leaves_packet_by_packet_in_order(void)
 	rp_close(&R);
 }
 
+/* ---- ACKs that wait for the answer (resp.c, rxe_resp_hold_ack()) ---- */
+
+/*
+ * Puts the victim's QP in ping-pong mode, where a lone ACK waits up to
+ * @hold_ns for the application's next post: what it enters on its own
+ * when it answers an ACKed request at once.
+ */
+static void ack_wait_mode(struct rp *r, uint64_t hold_ns)
+{
+	struct rxe_dev *dev = rp_dev(r->ctx);
+
+	rxe_dev_lock(dev);
+	dev->ack_hold_ns = hold_ns;
+	to_rqp(r->qp)->resp.pingpong = true;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void ack_wait_default(struct rp *r)
+{
+	struct rxe_dev *dev = rp_dev(r->ctx);
+
+	rxe_dev_lock(dev);
+	dev->ack_hold_ns = RXE_ACK_HOLD_NS;
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* The peer WRITEs 8 bytes at the start of the victim's buffer, and it takes them in. */
+static int ack_wait_write(struct rp *r)
+{
+	uint8_t data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct rxe_hdrs h;
+
+	rp_write_hdrs(r, &h, 0, sizeof(data));
+	return rp_send_wait(r, &r->peer, &h, data, sizeof(data));
+}
+
+/* Whether the next packet the peer gets within @ms is the ACK of PSN @psn. */
+static bool ack_arrives(struct rp *r, uint32_t psn, int ms)
+{
+	struct rxe_pkt_info pi;
+	uint8_t b[8192];
+
+	return !rp_recv(&r->peer, b, sizeof(b), &pi, ms) && pi.opcode == IB_OPCODE_RC_ACKNOWLEDGE &&
+	       pi.h.aeth.syndrome == RXE_AETH_SYN_ACK_UNLIMITED && pi.h.bth.psn == psn;
+}
+
+static void test_a_waiting_ack_leaves_right_after_the_answer(void)
+{
+	struct rxe_pkt_info pi;
+	uint8_t b[8192];
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	ack_wait_mode(&R, 10ULL * 1000000000ULL);
+	CU_ASSERT_EQUAL_FATAL(ack_wait_write(&R), 0);
+	/* nothing while the application has not answered */
+	CU_ASSERT_NOT_EQUAL(rp_recv(&R.peer, b, sizeof(b), &pi, 100), 0);
+	CU_ASSERT_EQUAL_FATAL(win_write(&R, R.qp, 64), 0);
+	CU_ASSERT_EQUAL_FATAL(rp_recv(&R.peer, b, sizeof(b), &pi, RT_WAIT_MS), 0);
+	CU_ASSERT_EQUAL(pi.opcode, IB_OPCODE_RC_RDMA_WRITE_ONLY);
+	CU_ASSERT(ack_arrives(&R, R.next_psn, RT_WAIT_MS));
+	ack_wait_default(&R);
+	rp_close(&R);
+}
+
+static void test_a_waiting_ack_leaves_at_the_end_of_its_wait_and_ends_the_ping_pong(void)
+{
+	struct rxe_dev *dev;
+	bool pingpong;
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	dev = rp_dev(R.ctx);
+	ack_wait_mode(&R, 2000000);
+	CU_ASSERT_EQUAL_FATAL(ack_wait_write(&R), 0);
+	/* the application posts nothing, and does not poll */
+	CU_ASSERT(ack_arrives(&R, R.next_psn, RT_WAIT_MS));
+	rxe_dev_lock(dev);
+	pingpong = to_rqp(R.qp)->resp.pingpong;
+	pthread_mutex_unlock(&dev->lock);
+	CU_ASSERT_FALSE(pingpong);
+	ack_wait_default(&R);
+	rp_close(&R);
+}
+
+static void test_destroying_a_qp_sends_the_ack_that_waits(void)
+{
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	ack_wait_mode(&R, 10ULL * 1000000000ULL);
+	CU_ASSERT_EQUAL_FATAL(ack_wait_write(&R), 0);
+	CU_ASSERT_EQUAL(ibv_destroy_qp(R.qp), 0);
+	R.qp = NULL;
+	CU_ASSERT(ack_arrives(&R, R.next_psn, 2000));
+	ack_wait_default(&R);
+	rp_close(&R);
+}
+
+static void test_moving_a_qp_to_error_sends_the_ack_that_waits(void)
+{
+	struct ibv_qp_attr at = {.qp_state = IBV_QPS_ERR};
+
+	RP_OPEN_OR_SKIP(&R, RP_ACCESS, 16);
+	ack_wait_mode(&R, 10ULL * 1000000000ULL);
+	CU_ASSERT_EQUAL_FATAL(ack_wait_write(&R), 0);
+	CU_ASSERT_EQUAL(ibv_modify_qp(R.qp, &at, IBV_QP_STATE), 0);
+	CU_ASSERT(ack_arrives(&R, R.next_psn, 2000));
+	ack_wait_default(&R);
+	rp_close(&R);
+}
+
 void sodp_tests_register(void)
 {
 	static const struct sodp_test_case t[] = {
@@ -1212,6 +1320,14 @@ void sodp_tests_register(void)
 		 test_a_long_write_leaves_packet_by_packet_in_order},
 		{"ud_send_longer_than_the_port_mtu_is_dropped_and_counted",
 		 test_ud_send_longer_than_the_port_mtu_is_dropped_and_counted},
+		{"a_waiting_ack_leaves_right_after_the_answer",
+		 test_a_waiting_ack_leaves_right_after_the_answer},
+		{"a_waiting_ack_leaves_at_the_end_of_its_wait_and_ends_the_ping_pong",
+		 test_a_waiting_ack_leaves_at_the_end_of_its_wait_and_ends_the_ping_pong},
+		{"destroying_a_qp_sends_the_ack_that_waits",
+		 test_destroying_a_qp_sends_the_ack_that_waits},
+		{"moving_a_qp_to_error_sends_the_ack_that_waits",
+		 test_moving_a_qp_to_error_sends_the_ack_that_waits},
 		{NULL, NULL},
 	};
 
