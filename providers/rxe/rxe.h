@@ -557,7 +557,7 @@ struct rxe_dev {
 	bool caller_round;  /* the round runs for a polling caller; under lock */
 	int acks_held;	    /* atomic: QPs whose ACK waits for a post (resp.c) */
 	uint64_t ack_hold_ns; /* how long an ACK waits at most: RXE_ACK_HOLD_NS, tests change it */
-	bool orphan;	    /* inherited through fork: no engine, no sockets (fork.c) */
+	bool orphan;	      /* inherited through fork: no engine, no sockets (fork.c) */
 
 	pthread_mutex_t lock;
 	int lock_waiters;		   /* threads in rxe_dev_lock(); the engine steps aside */
