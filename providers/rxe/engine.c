@@ -24,7 +24,14 @@
  * sleeps in ppoll() on the socket and an eventfd doorbell, with the
  * nearest timer armed on a timerfd, so an idle device costs no CPU. A
  * caller's round that leaves work behind rings the doorbell; one that
- * starts a timer arms the timerfd (rxe_timer_arm()).
+ * starts a timer arms the timerfd (rxe_timer_arm()). While a caller polls
+ * it leaves the socket to that caller (RXE_CALLER_GRACE_NS), and a packet
+ * that wakes it then does not make it take dev->lock.
+ *
+ * In a ping-pong the ACK of a request waits for the application's answer
+ * and leaves right behind it (resp.c, rxe_resp_hold_ack()): the peer,
+ * polling for that ACK, receives the answer in the same round, and no
+ * thread sleeps on either side.
  *
  * The doorbell protocol (no lost wake-ups without a lock on the post path):
  * the engine stores sleeping = 1, then re-checks the doorbell generation;
@@ -254,19 +261,6 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
  * thread; a timer that fires for a deadline since moved later costs one
  * spurious round. Under dev->lock.
  */
-/*
- * Disarms the timer; the round that follows arms it again for what is
- * due (every caller's and the engine's rounds end with rxe_timer_arm()).
- */
-void rxe_timer_disarm(struct rxe_dev *dev)
-{
-	struct itimerspec its = {{0, 0}, {0, 0}};
-
-	if (timerfd_settime(dev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
-		sodp_warn("%s: timer: %s\n", dev->name, strerror(errno));
-	dev->timer_at = UINT64_MAX;
-}
-
 void rxe_timer_arm(struct rxe_dev *dev, uint64_t at)
 {
 	struct itimerspec its = {{0, 0}, {0, 0}};
@@ -280,6 +274,19 @@ void rxe_timer_arm(struct rxe_dev *dev, uint64_t at)
 	if (timerfd_settime(dev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
 		sodp_warn("%s: timer: %s\n", dev->name, strerror(errno));
 	dev->timer_at = at;
+}
+
+/*
+ * Disarms the timer; the round that follows arms it again for what is
+ * due (every caller's and the engine's rounds end with rxe_timer_arm()).
+ */
+void rxe_timer_disarm(struct rxe_dev *dev)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+
+	if (timerfd_settime(dev->tfd, TFD_TIMER_ABSTIME, &its, NULL))
+		sodp_warn("%s: timer: %s\n", dev->name, strerror(errno));
+	dev->timer_at = UINT64_MAX;
 }
 
 /*

@@ -355,16 +355,23 @@ void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now)
  * sleeps on either side.
  *
  * So an ACK waits, as IBTA 9.7.5.1.2 lets a responder coalesce, for the
- * next post on the device (a post's round sends it), at most
- * dev->ack_hold_ns (RXE_ACK_HOLD_NS): when a polling caller's round found the request, or,
- * like TCP's delayed ACK in ping-pong mode, when the QP's last request
- * answered an ACK within that time (rxe_resp_note_answer()). An ACK that
- * waited its time out ends the ping-pong. A round of the background
- * thread past the wait sends it: that round comes within
- * RXE_CALLER_GRACE_MAX_NS when the thread sleeps for a polling caller
- * (engine_timed), else the timer is armed for the end of the wait. A
- * peer's ACK timeout shorter than that costs a retransmission, nothing
- * else. A NAK, a READ or an atomic response never waits.
+ * next request its QP starts, and leaves right behind it in the same
+ * transmit batch (rxe_resp_note_answer(), then the round's or the post's
+ * rxe_resp_send_queued()). It waits when a polling caller's round found
+ * the request, or, like TCP's delayed ACK in ping-pong mode, when the
+ * QP's last request answered an ACK within dev->ack_hold_ns
+ * (RXE_ACK_HOLD_NS). It waits at most that long: the caller's rounds send
+ * it then, and an ACK that waited its time out ends the ping-pong. Should
+ * the application stop polling, a round of the background thread sends
+ * it; that round comes within RXE_CALLER_GRACE_MAX_NS when the thread
+ * sleeps for a polling caller (engine_timed), else the timer is armed for
+ * the end of the wait (ack_timer). A peer's ACK timeout shorter than that
+ * costs a retransmission, nothing else. Destroying the QP, or moving it to
+ * error or reset, sends what waits (rxe_resp_release_ack()). A NAK, a
+ * READ or an atomic response never waits.
+ *
+ * With ib_write_lat -s 8 on two vCPUs (tests/bench/engine.sh): t_typical
+ * 11.9 -> 4.9 us, plain UDP one-way 1.7 us.
  */
 static bool rxe_resp_hold_ack(struct rxe_qp *qp)
 {
