@@ -229,6 +229,8 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 		if (n < RXE_BATCH)
 			break;
 	}
+	/* completions of this round before requests: rxe_kick() */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	now = sodp_now_ns();
 	/* each QP in turn is the first to take from the device's window */
 	if (!list_empty(&dev->qps)) {
@@ -364,21 +366,30 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 
 /**
  * rxe_kick() - a data-path verb handed the device work
- * @dev: the device
- * @idle: the send queue had nothing in flight before this post
+ * @qp: the QP whose send queue it posted to
+ * @prod: the send queue's producer index before the post
  *
  * Work posted to an idle send queue is done on the caller's thread when
  * the engine is free, else the engine is made to look (the generation bump
  * reaches a round in progress too). Work queued behind work in flight
  * waits for whatever moves that work: the caller's next poll, the
  * response that wakes the engine, or the engine's next round, at most
- * RXE_CALLER_GRACE_NS away when it sleeps for a polling caller. So a
+ * RXE_CALLER_GRACE_MAX_NS away when it sleeps for a polling caller. So a
  * stream of small posts leaves in batches, not one system call each.
+ *
+ * Whether the queue is idle is read after the post is published and the
+ * generation bumped, against rxe_round()'s fence between completing and
+ * requesting: either that round's requester sees the new work, or this
+ * reads the completion that emptied the queue and kicks. Read before the
+ * post, a completion racing with it left the work behind with nobody to
+ * move it.
  */
-void rxe_kick(struct rxe_dev *dev, bool idle)
+void rxe_kick(struct rxe_qp *qp, uint32_t prod)
 {
+	struct rxe_dev *dev = qp->dev;
+
 	__atomic_add_fetch(&dev->req_gen, 1, __ATOMIC_SEQ_CST);
-	if (!idle)
+	if (__atomic_load_n(&qp->sq.cons, __ATOMIC_SEQ_CST) != prod)
 		return;
 	if (!rxe_progress(dev, false))
 		rxe_doorbell(dev);

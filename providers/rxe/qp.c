@@ -971,8 +971,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 {
 	struct rxe_qp *qp = to_rqp(ibqp);
 	enum ibv_qp_state st = READ_ONCE(qp->state);
-	uint32_t prod;
-	bool idle;
+	uint32_t prod, before;
 	int ret = 0;
 
 	if (!bad_wr)
@@ -983,8 +982,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 		return EINVAL;
 	}
 	pthread_mutex_lock(&qp->sq.lock);
-	prod = qp->sq.prod;
-	idle = __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) == prod;
+	prod = before = qp->sq.prod;
 	for (; wr; wr = wr->next) {
 		if (prod - __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) >= qp->sq.max_wr) {
 			ret = ENOMEM;
@@ -1000,7 +998,7 @@ int rxe_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr, struct ibv_send_w
 	if (prod != qp->sq.prod) {
 		__atomic_store_n(&qp->sq.prod, prod, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&qp->sq.lock);
-		rxe_kick(qp->dev, idle);
+		rxe_kick(qp, before);
 	} else {
 		pthread_mutex_unlock(&qp->sq.lock);
 	}
@@ -1291,7 +1289,7 @@ static int rxe_wr_complete(struct ibv_qp_ex *ex)
 	enum ibv_qp_state st = READ_ONCE(qp->state);
 	uint32_t i;
 	int ret = qp->wr_err;
-	bool idle = __atomic_load_n(&qp->sq.cons, __ATOMIC_ACQUIRE) == qp->sq.prod;
+	uint32_t before = qp->sq.prod;
 
 	if (!ret && (st == IBV_QPS_RESET || st == IBV_QPS_INIT || st == IBV_QPS_RTR))
 		ret = EINVAL;
@@ -1303,7 +1301,7 @@ static int rxe_wr_complete(struct ibv_qp_ex *ex)
 	qp->wr_cur = NULL;
 	pthread_mutex_unlock(&qp->sq.lock);
 	if (!ret)
-		rxe_kick(qp->dev, idle);
+		rxe_kick(qp, before);
 	return ret;
 }
 

@@ -625,7 +625,7 @@ int rxe_dev_get(struct sodp_context *ctx, struct rxe_dev **out);
 void rxe_dev_put(struct rxe_dev *dev);
 void rxe_doorbell(struct rxe_dev *dev);
 bool rxe_progress(struct rxe_dev *dev, bool waiting);
-void rxe_kick(struct rxe_dev *dev, bool idle);
+void rxe_kick(struct rxe_qp *qp, uint32_t prod);
 void rxe_progress_idle(struct rxe_dev *dev);
 void rxe_progress_sq_idle(struct rxe_dev *dev);
 void rxe_timer_arm(struct rxe_dev *dev, uint64_t at);
