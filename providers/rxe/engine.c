@@ -207,6 +207,19 @@ static uint64_t rxe_next_deadline(struct rxe_dev *dev)
 }
 
 /*
+ * Runs @qp's requester; an ACK that waited for the request it started
+ * follows it in the transmit batch (resp.c). Whether it sent anything.
+ */
+static bool rxe_request(struct rxe_qp *qp, uint64_t now)
+{
+	bool sent = rxe_requester(qp, now);
+
+	if (qp->resp.ack_release)
+		sent |= rxe_resp_send_queued(qp);
+	return sent;
+}
+
+/*
  * One round. Returns whether it did anything (received, completed, sent);
  * *more says whether work may be left that no event announces: a budget
  * ran out. Unread packets need no other round: the socket stays readable.
@@ -244,10 +257,7 @@ static bool rxe_round(struct rxe_dev *dev, uint64_t *deadline, bool *more)
 		rxe_comp_timer(qp, now);
 		if (rxe_resp_send_queued(qp))
 			*more = true;
-		if (rxe_requester(qp, now))
-			*more = true;
-		/* an ACK that waited for this answer follows it in the batch */
-		if (qp->resp.ack_release && rxe_resp_send_queued(qp))
+		if (rxe_request(qp, now))
 			*more = true;
 	}
 	rxe_tx_flush(dev);
@@ -342,11 +352,8 @@ bool rxe_progress(struct rxe_dev *dev, bool waiting)
 		struct rxe_qp *qp;
 
 		rxe_req_window(dev);
-		list_for_each_entry (qp, &dev->qps, node) {
-			rxe_requester(qp, now);
-			if (qp->resp.ack_release)
-				rxe_resp_send_queued(qp);
-		}
+		list_for_each_entry (qp, &dev->qps, node)
+			rxe_request(qp, now);
 		rxe_tx_flush(dev);
 		did = true;
 	}

@@ -292,7 +292,7 @@ static int rxe_send_read_pkt(struct rxe_qp *qp, struct rxe_resp_entry *e)
 	return last;
 }
 
-void rxe_resp_unhold(struct rxe_qp *qp)
+static void rxe_resp_unhold(struct rxe_qp *qp)
 {
 	if (!qp->resp.ack_held_ns)
 		return;

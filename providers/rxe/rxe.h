@@ -696,8 +696,6 @@ int rxe_mr_check(struct rxe_mr *mr, struct ibv_pd *pd, uint64_t iova, uint64_t l
  * what missed); -EFAULT when the memory cannot be made accessible; and
  * -EACCES (key, PD, rights or bounds), -ENOSPC (scatter list too short).
  */
-int rxe_mr_copyv(struct rxe_mr *mr, uintptr_t va, const struct iovec *iov, unsigned int n,
-		 bool to_mr);
 int rxe_mr_copy(struct rxe_mr *mr, uintptr_t va, void *buf, size_t len, size_t ahead, bool to_mr,
 		struct rxe_qp_fault *qf, struct rxe_miss *miss);
 int rxe_mr_atomic(struct rxe_mr *mr, uintptr_t va, enum sodp_atomic_op op, uint64_t cmp_add,
@@ -709,6 +707,9 @@ int rxe_sge_copy(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *s
 int rxe_sge_probe(struct rxe_dev *dev, struct ibv_pd *pd, const struct ibv_sge *sge, uint32_t nsge,
 		  uint32_t len, bool write, struct rxe_qp_fault *qf, struct rxe_miss *miss);
 bool rxe_mr_mapped(struct rxe_mr *mr, uintptr_t va, size_t len, bool write);
+/* A run of pieces in one system call: 0, or an error; rxe_mr_copy() then goes piece by piece. */
+int rxe_mr_copyv(struct rxe_mr *mr, uintptr_t va, const struct iovec *iov, unsigned int n,
+		 bool to_mr);
 struct ibv_mr *rxe_reg_mr(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova,
 			  unsigned int access);
 int rxe_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd, void *addr, size_t length,
@@ -797,7 +798,6 @@ void rxe_completer(struct rxe_qp *qp, struct rxe_pkt *pkt);
 void rxe_comp_timer(struct rxe_qp *qp, uint64_t now);
 void rxe_responder(struct rxe_qp *qp, struct rxe_pkt *pkt);
 bool rxe_resp_send_queued(struct rxe_qp *qp);
-void rxe_resp_unhold(struct rxe_qp *qp);
 void rxe_resp_release_ack(struct rxe_qp *qp);
 void rxe_resp_note_answer(struct rxe_qp *qp, uint64_t now);
 void rxe_send_complete(struct rxe_qp *qp, struct rxe_send_wqe *wqe, enum ibv_wc_status st);
